@@ -1,0 +1,401 @@
+//! The application state, the messages that change it and the commands it asks for.
+//!
+//! One loop owns an [`App`]. Everything that happens arrives as a [`Msg`];
+//! [`App::update`] changes the state and returns [`Cmd`]s, doing no I/O itself.
+
+pub mod keymap;
+mod update;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use crossterm::event::KeyEvent;
+
+use crate::breaker::{BreakerReading, BreakerState, Transition};
+use crate::broker::sim::DemoAction;
+use crate::broker::{
+    BrokerError, BrokerResult, QueueAttrs, QueueMetrics, QueueRef, QueueSelection,
+};
+use crate::config::{BreakerConfig, RefreshConfig, Thresholds};
+use crate::health::{self, Flag, QueueFacts};
+use crate::poll::{Jitter, Schedule};
+use keymap::Keymap;
+
+/// How many samples of history a queue keeps for its charts.
+pub const HISTORY_LEN: usize = 240;
+
+/// Something that happened.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Tick(Instant),
+    Key(KeyEvent),
+    Resize,
+    Discovered(BrokerResult<Vec<QueueRef>>),
+    Attributes(QueueRef, BrokerResult<QueueAttrs>),
+    DlqSources(QueueRef, BrokerResult<Vec<QueueRef>>),
+    Metrics(Vec<QueueRef>, BrokerResult<Vec<QueueMetrics>>),
+    Breaker(String, BrokerResult<BreakerReading>),
+    DemoDone(String),
+}
+
+/// Work for the runtime to do; its result comes back as a [`Msg`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cmd {
+    Discover(QueueSelection),
+    FetchAttributes(QueueRef),
+    FetchDlqSources(QueueRef),
+    FetchMetrics(Vec<QueueRef>),
+    ReadBreaker(BreakerConfig),
+    Demo(DemoAction),
+    Quit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Queues,
+    Rates,
+    Breaker,
+}
+
+impl Pane {
+    fn next(self) -> Pane {
+        match self {
+            Pane::Queues => Pane::Rates,
+            Pane::Rates => Pane::Breaker,
+            Pane::Breaker => Pane::Queues,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Depth,
+    Age,
+    Name,
+}
+
+impl SortKey {
+    fn next(self) -> SortKey {
+        match self {
+            SortKey::Depth => SortKey::Age,
+            SortKey::Age => SortKey::Name,
+            SortKey::Name => SortKey::Depth,
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SortKey::Depth => "depth",
+            SortKey::Age => "age",
+            SortKey::Name => "name",
+        }
+    }
+}
+
+/// One sample of a queue's rates, per minute; `None` when there was no data.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateSample {
+    pub at: f64,
+    pub arrival: Option<f64>,
+    pub consumption: Option<f64>,
+}
+
+/// A watched queue and everything known about it.
+#[derive(Debug, Clone)]
+pub struct QueueRow {
+    pub queue: QueueRef,
+    pub attrs: Option<QueueAttrs>,
+    pub metrics: Option<QueueMetrics>,
+    /// Queues whose redrive policy points here (ListDeadLetterSourceQueues).
+    pub dlq_sources: Vec<String>,
+    /// (seconds since start, visible + in flight + delayed)
+    pub depth_history: VecDeque<(f64, u64)>,
+    pub rate_history: VecDeque<RateSample>,
+    /// Consecutive samples with consumption below arrival.
+    pub below_streak: usize,
+    pub schedule: Schedule,
+    pub sources_schedule: Schedule,
+    /// Why the data is stale, if it is.
+    pub stale: Option<String>,
+    pub last_ok: Option<Instant>,
+}
+
+impl QueueRow {
+    fn new(queue: QueueRef, refresh: &RefreshConfig) -> Self {
+        QueueRow {
+            queue,
+            attrs: None,
+            metrics: None,
+            dlq_sources: Vec::new(),
+            depth_history: VecDeque::new(),
+            rate_history: VecDeque::new(),
+            below_streak: 0,
+            schedule: Schedule::new(Duration::from_secs_f64(refresh.attributes_secs)),
+            sources_schedule: Schedule::new(Duration::from_secs_f64(refresh.discovery_secs)),
+            stale: None,
+            last_ok: None,
+        }
+    }
+
+    pub fn depth(&self) -> Option<u64> {
+        self.attrs
+            .as_ref()
+            .map(|a| a.visible + a.in_flight + a.delayed)
+    }
+
+    /// The DLQ this queue sends failures to, by name.
+    pub fn dlq_name(&self) -> Option<&str> {
+        self.attrs
+            .as_ref()
+            .and_then(|a| a.redrive.as_ref())
+            .map(|r| crate::broker::name_from_arn(&r.dlq_arn))
+    }
+
+    /// Trend of the depth over the last few samples: -1 falling, 0 flat, 1 rising.
+    pub fn trend(&self) -> i8 {
+        let n = self.depth_history.len();
+        if n < 2 {
+            return 0;
+        }
+        let from = self.depth_history[n.saturating_sub(4)].1;
+        let to = self.depth_history[n - 1].1;
+        (to > from) as i8 - (to < from) as i8
+    }
+}
+
+/// A circuit breaker and its history.
+#[derive(Debug, Clone)]
+pub struct BreakerView {
+    pub config: BreakerConfig,
+    pub state: BreakerState,
+    pub since: Option<DateTime<Utc>>,
+    pub detail: String,
+    pub transitions: Vec<Transition>,
+    pub stale: Option<String>,
+    pub schedule: Schedule,
+}
+
+/// A short message in the status bar.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub error: bool,
+    pub at: Instant,
+}
+
+/// Everything the dashboard knows and shows.
+#[derive(Debug)]
+pub struct App {
+    /// Where the data comes from ("demo: coffee-shop", "us-east-1 (prod)").
+    pub source: String,
+    pub demo: bool,
+    pub selection: QueueSelection,
+    pub refresh: RefreshConfig,
+    pub thresholds: Thresholds,
+    pub keymap: Keymap,
+    pub queues: Vec<QueueRow>,
+    pub breakers: Vec<BreakerView>,
+    pub focus: Pane,
+    pub sort: SortKey,
+    pub filter: String,
+    pub filter_editing: bool,
+    pub show_help: bool,
+    /// The selected queue, by URL, so sorting does not move the selection.
+    pub selected: Option<String>,
+    pub breaker_scroll: usize,
+    pub notice: Option<Notice>,
+    pub discovery: Schedule,
+    pub discovery_error: Option<String>,
+    pub metrics_schedule: Schedule,
+    pub metrics_error: Option<String>,
+    pub last_refresh: Option<Instant>,
+    pub started: Instant,
+    pub started_wall: DateTime<Utc>,
+    pub now: Instant,
+    /// SQS requests and CloudWatch metrics requested so far, for the cost estimate.
+    pub sqs_requests: u64,
+    pub metrics_requested: u64,
+    /// Set when the screen needs drawing.
+    pub dirty: bool,
+    pub quit: bool,
+    jitter: Jitter,
+    last_drawn_second: u64,
+}
+
+/// What the app is told at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Where the data comes from, for the status bar.
+    pub source: String,
+    pub demo: bool,
+    pub selection: QueueSelection,
+    pub refresh: RefreshConfig,
+    pub thresholds: Thresholds,
+    pub keymap: Keymap,
+    pub breakers: Vec<BreakerConfig>,
+}
+
+impl App {
+    pub fn new(settings: Settings, now: Instant) -> Self {
+        let Settings {
+            source,
+            demo,
+            selection,
+            refresh,
+            thresholds,
+            keymap,
+            breakers,
+        } = settings;
+        let breakers = breakers
+            .into_iter()
+            .map(|config| BreakerView {
+                config,
+                state: BreakerState::Unknown,
+                since: None,
+                detail: "waiting for the first reading".into(),
+                transitions: Vec::new(),
+                stale: None,
+                schedule: Schedule::new(Duration::from_secs_f64(refresh.breakers_secs)),
+            })
+            .collect();
+        App {
+            source,
+            demo,
+            selection,
+            discovery: Schedule::new(Duration::from_secs_f64(refresh.discovery_secs)),
+            metrics_schedule: Schedule::new(Duration::from_secs_f64(refresh.metrics_secs)),
+            refresh,
+            thresholds,
+            keymap,
+            queues: Vec::new(),
+            breakers,
+            focus: Pane::Queues,
+            sort: SortKey::Depth,
+            filter: String::new(),
+            filter_editing: false,
+            show_help: false,
+            selected: None,
+            breaker_scroll: 0,
+            notice: None,
+            discovery_error: None,
+            metrics_error: None,
+            last_refresh: None,
+            started: now,
+            started_wall: Utc::now(),
+            now,
+            sqs_requests: 0,
+            metrics_requested: 0,
+            dirty: true,
+            quit: false,
+            jitter: Jitter::new(0x5eed),
+            last_drawn_second: 0,
+        }
+    }
+
+    /// Seconds since the app started, the x axis of the charts.
+    pub fn elapsed(&self) -> f64 {
+        self.now.duration_since(self.started).as_secs_f64()
+    }
+
+    pub fn wall_now(&self) -> DateTime<Utc> {
+        self.started_wall
+            + chrono::Duration::from_std(self.now.duration_since(self.started)).unwrap_or_default()
+    }
+
+    /// Indices into `queues` of the rows shown, filtered and sorted.
+    pub fn visible_rows(&self) -> Vec<usize> {
+        let filter = self.filter.to_lowercase();
+        let mut rows: Vec<usize> = (0..self.queues.len())
+            .filter(|&i| {
+                filter.is_empty() || self.queues[i].queue.name.to_lowercase().contains(&filter)
+            })
+            .collect();
+        let q = &self.queues;
+        match self.sort {
+            SortKey::Name => rows.sort_by(|&a, &b| q[a].queue.name.cmp(&q[b].queue.name)),
+            SortKey::Depth => rows.sort_by(|&a, &b| {
+                q[b].depth()
+                    .cmp(&q[a].depth())
+                    .then_with(|| q[a].queue.name.cmp(&q[b].queue.name))
+            }),
+            SortKey::Age => rows.sort_by(|&a, &b| {
+                let age = |i: usize| q[i].metrics.as_ref().and_then(|m| m.age_of_oldest);
+                age(b)
+                    .cmp(&age(a))
+                    .then_with(|| q[a].queue.name.cmp(&q[b].queue.name))
+            }),
+        }
+        rows
+    }
+
+    /// The selected row's index into `queues`.
+    pub fn selected_index(&self) -> Option<usize> {
+        let rows = self.visible_rows();
+        let url = self.selected.as_deref();
+        rows.iter()
+            .copied()
+            .find(|&i| Some(self.queues[i].queue.url.as_str()) == url)
+            .or_else(|| rows.first().copied())
+    }
+
+    pub fn selected_row(&self) -> Option<&QueueRow> {
+        self.selected_index().map(|i| &self.queues[i])
+    }
+
+    pub fn row_by_name(&self, name: &str) -> Option<&QueueRow> {
+        self.queues.iter().find(|r| r.queue.name == name)
+    }
+
+    /// Whether another watched queue sends its failures to `row`.
+    pub fn is_dlq(&self, row: &QueueRow) -> bool {
+        !row.dlq_sources.is_empty()
+            || self
+                .queues
+                .iter()
+                .any(|r| r.dlq_name() == Some(row.queue.name.as_str()))
+    }
+
+    /// The state of the breaker guarding a queue's consumer.
+    pub fn breaker_for(&self, queue: &str) -> Option<&BreakerView> {
+        self.breakers
+            .iter()
+            .find(|b| b.config.queue.as_deref() == Some(queue))
+    }
+
+    pub fn flags(&self, row: &QueueRow) -> Vec<Flag> {
+        let facts = QueueFacts {
+            attrs: row.attrs.as_ref(),
+            metrics: row.metrics.as_ref(),
+            is_dlq: self.is_dlq(row),
+            below_streak: row.below_streak,
+            breaker: self.breaker_for(&row.queue.name).map(|b| b.state),
+        };
+        health::flags(&facts, &self.thresholds)
+    }
+
+    /// Estimated cost per hour of the dashboard's own polling, in US dollars:
+    /// SQS requests at $0.40 per million, GetMetricData at $0.01 per 1,000 metrics.
+    pub fn cost_per_hour(&self) -> f64 {
+        let n = self.queues.len() as f64;
+        let sqs_per_hour = n * 3600.0 / self.refresh.attributes_secs
+            + n * 3600.0 / self.refresh.discovery_secs
+            + 3600.0 / self.refresh.discovery_secs;
+        let metrics_per_hour = n * 4.0 * 3600.0 / self.refresh.metrics_secs;
+        sqs_per_hour * 0.40 / 1e6 + metrics_per_hour * 0.01 / 1000.0
+    }
+
+    fn notify(&mut self, text: impl Into<String>, error: bool) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            error,
+            at: self.now,
+        });
+        self.dirty = true;
+    }
+
+    /// A short description of an error, for stale markers.
+    fn reason(e: &BrokerError) -> String {
+        e.to_string()
+    }
+}

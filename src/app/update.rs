@@ -1,0 +1,422 @@
+//! `App::update`: state changes for every message, and the commands they ask for.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
+
+use super::keymap::Action;
+use super::{App, Cmd, HISTORY_LEN, Msg, Pane, QueueRow, RateSample};
+use crate::breaker::{BreakerReading, BreakerState, Transition};
+use crate::broker::sim::DemoAction;
+use crate::broker::{BrokerError, QueueAttrs, QueueRef};
+use crate::config::BreakerSourceConfig;
+use crate::health;
+
+impl App {
+    /// Applies one message. Does no I/O: whatever must happen outside is returned.
+    pub fn update(&mut self, msg: Msg) -> Vec<Cmd> {
+        match msg {
+            Msg::Tick(now) => {
+                self.now = now;
+                let second = now.duration_since(self.started).as_secs();
+                if second != self.last_drawn_second {
+                    // The refresh age and the notice timer are shown in seconds.
+                    self.last_drawn_second = second;
+                    self.dirty = true;
+                }
+                self.due_polls()
+            }
+            Msg::Key(key) => self.on_key(key),
+            Msg::Resize => {
+                self.dirty = true;
+                Vec::new()
+            }
+            Msg::Discovered(result) => {
+                self.on_discovered(result);
+                self.due_polls()
+            }
+            Msg::Attributes(queue, result) => {
+                self.on_attributes(&queue, result);
+                Vec::new()
+            }
+            Msg::DlqSources(queue, result) => {
+                self.on_dlq_sources(&queue, result);
+                Vec::new()
+            }
+            Msg::Metrics(queues, result) => {
+                self.on_metrics(&queues, result);
+                Vec::new()
+            }
+            Msg::Breaker(name, result) => {
+                self.on_breaker(&name, result);
+                Vec::new()
+            }
+            Msg::DemoDone(text) => {
+                self.notify(text, false);
+                Vec::new()
+            }
+        }
+    }
+
+    /// Every fetch that is due now, marked in flight.
+    fn due_polls(&mut self) -> Vec<Cmd> {
+        let now = self.now;
+        let mut cmds = Vec::new();
+        if self.discovery.due(now) {
+            self.discovery.start();
+            self.sqs_requests += 1;
+            cmds.push(Cmd::Discover(self.selection.clone()));
+        }
+        for row in &mut self.queues {
+            if row.schedule.due(now) {
+                row.schedule.start();
+                self.sqs_requests += 1;
+                cmds.push(Cmd::FetchAttributes(row.queue.clone()));
+            }
+            // The reverse DLQ link, for queues that have no redrive policy themselves.
+            let maybe_dlq = row.attrs.as_ref().is_some_and(|a| a.redrive.is_none());
+            if maybe_dlq && row.sources_schedule.due(now) {
+                row.sources_schedule.start();
+                self.sqs_requests += 1;
+                cmds.push(Cmd::FetchDlqSources(row.queue.clone()));
+            }
+        }
+        if !self.queues.is_empty() && self.metrics_schedule.due(now) {
+            self.metrics_schedule.start();
+            self.metrics_requested += 4 * self.queues.len() as u64;
+            cmds.push(Cmd::FetchMetrics(
+                self.queues.iter().map(|r| r.queue.clone()).collect(),
+            ));
+        }
+        for b in &mut self.breakers {
+            let read_outside = !matches!(b.config.source, BreakerSourceConfig::DlqRule { .. });
+            if read_outside && b.schedule.due(now) {
+                b.schedule.start();
+                cmds.push(Cmd::ReadBreaker(b.config.clone()));
+            }
+        }
+        cmds
+    }
+
+    fn on_discovered(&mut self, result: Result<Vec<QueueRef>, BrokerError>) {
+        let now = self.now;
+        match result {
+            Ok(found) => {
+                self.discovery.succeed(now);
+                self.discovery_error = None;
+                for q in found {
+                    if !self.queues.iter().any(|r| r.queue.url == q.url) {
+                        self.queues.push(QueueRow::new(q, &self.refresh));
+                    }
+                }
+                if self.queues.is_empty() {
+                    self.notify("no queues match the selection", true);
+                }
+            }
+            Err(e) => {
+                let wait = self.discovery.fail(now, self.jitter.sample());
+                self.discovery_error = Some(format!(
+                    "listing queues: {e} (retry in {}s)",
+                    wait.as_secs()
+                ));
+            }
+        }
+        self.dirty = true;
+    }
+
+    fn row_mut(&mut self, queue: &QueueRef) -> Option<&mut QueueRow> {
+        self.queues.iter_mut().find(|r| r.queue.url == queue.url)
+    }
+
+    fn on_attributes(&mut self, queue: &QueueRef, result: Result<QueueAttrs, BrokerError>) {
+        let now = self.now;
+        let at = self.elapsed();
+        let jitter = self.jitter.sample();
+        let Some(row) = self.row_mut(queue) else {
+            return;
+        };
+        match result {
+            Ok(attrs) => {
+                row.schedule.succeed(now);
+                let depth = attrs.visible + attrs.in_flight + attrs.delayed;
+                row.depth_history.push_back((at, depth));
+                if row.depth_history.len() > HISTORY_LEN {
+                    row.depth_history.pop_front();
+                }
+                row.attrs = Some(attrs);
+                row.stale = None;
+                row.last_ok = Some(now);
+                self.last_refresh = Some(now);
+                self.judge_dlq_rules();
+            }
+            Err(e) => {
+                let wait = row.schedule.fail(now, jitter);
+                row.stale = Some(format!(
+                    "{} (retry in {}s)",
+                    App::reason(&e),
+                    wait.as_secs()
+                ));
+            }
+        }
+        self.dirty = true;
+    }
+
+    fn on_dlq_sources(&mut self, queue: &QueueRef, result: Result<Vec<QueueRef>, BrokerError>) {
+        let now = self.now;
+        let jitter = self.jitter.sample();
+        let Some(row) = self.row_mut(queue) else {
+            return;
+        };
+        match result {
+            Ok(sources) => {
+                row.sources_schedule.succeed(now);
+                row.dlq_sources = sources.into_iter().map(|q| q.name).collect();
+            }
+            Err(_) => {
+                row.sources_schedule.fail(now, jitter);
+            }
+        }
+        self.dirty = true;
+    }
+
+    fn on_metrics(
+        &mut self,
+        queues: &[QueueRef],
+        result: Result<Vec<crate::broker::QueueMetrics>, BrokerError>,
+    ) {
+        let now = self.now;
+        let at = self.elapsed();
+        match result {
+            Ok(metrics) => {
+                self.metrics_schedule.succeed(now);
+                self.metrics_error = None;
+                for (q, m) in queues.iter().zip(metrics) {
+                    let Some(row) = self.row_mut(q) else {
+                        continue;
+                    };
+                    match health::consumption_below_arrival(&m) {
+                        Some(true) => row.below_streak += 1,
+                        Some(false) => row.below_streak = 0,
+                        None => {}
+                    }
+                    row.rate_history.push_back(RateSample {
+                        at,
+                        arrival: m.sent_per_min,
+                        consumption: m.deleted_per_min,
+                    });
+                    if row.rate_history.len() > HISTORY_LEN {
+                        row.rate_history.pop_front();
+                    }
+                    row.metrics = Some(m);
+                }
+            }
+            Err(e) => {
+                let wait = self.metrics_schedule.fail(now, self.jitter.sample());
+                self.metrics_error = Some(format!("metrics: {e} (retry in {}s)", wait.as_secs()));
+            }
+        }
+        self.dirty = true;
+    }
+
+    fn on_breaker(&mut self, name: &str, result: Result<BreakerReading, BrokerError>) {
+        let now = self.now;
+        let wall = self.wall_now();
+        let jitter = self.jitter.sample();
+        let Some(b) = self.breakers.iter_mut().find(|b| b.config.name == name) else {
+            return;
+        };
+        match result {
+            Ok(reading) => {
+                b.schedule.succeed(now);
+                b.stale = None;
+                b.detail = reading.detail;
+                match reading.transitions {
+                    Some(all) => {
+                        b.transitions = all;
+                        b.state = reading.state;
+                        b.since = reading.since;
+                    }
+                    None => set_state(
+                        b,
+                        reading.state,
+                        reading.since.unwrap_or(wall),
+                        String::new(),
+                    ),
+                }
+            }
+            Err(e) => {
+                let wait = b.schedule.fail(now, jitter);
+                b.stale = Some(format!("{e} (retry in {}s)", wait.as_secs()));
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Judges breakers that follow a rule on a DLQ's inflow, from depth history.
+    fn judge_dlq_rules(&mut self) {
+        let wall = self.wall_now();
+        let now_s = self.elapsed();
+        for i in 0..self.breakers.len() {
+            let BreakerSourceConfig::DlqRule {
+                dlq,
+                max_messages,
+                window_minutes,
+            } = self.breakers[i].config.source.clone()
+            else {
+                continue;
+            };
+            let Some(row) = self.queues.iter().find(|r| r.queue.name == dlq) else {
+                continue;
+            };
+            let from = now_s - window_minutes as f64 * 60.0;
+            let samples: Vec<u64> = row
+                .depth_history
+                .iter()
+                .filter(|(t, _)| *t >= from)
+                .map(|(_, d)| *d)
+                .collect();
+            let inflow: u64 = samples.windows(2).map(|w| w[1].saturating_sub(w[0])).sum();
+            let state = if inflow > max_messages {
+                BreakerState::Open
+            } else {
+                BreakerState::Closed
+            };
+            let b = &mut self.breakers[i];
+            b.detail = format!("{dlq} received {inflow} in the last {window_minutes} min");
+            set_state(b, state, wall, b.detail.clone());
+        }
+    }
+
+    fn on_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        if key.kind == KeyEventKind::Release {
+            return Vec::new();
+        }
+        self.dirty = true;
+        if self.show_help {
+            if matches!(key.code, KeyCode::Esc | KeyCode::Char('q'))
+                || self.keymap.action(&key) == Some(Action::Help)
+            {
+                self.show_help = false;
+            }
+            if self.keymap.action(&key) == Some(Action::Quit) && key.code != KeyCode::Char('q') {
+                return self.quit();
+            }
+            return Vec::new();
+        }
+        if self.filter_editing {
+            return self.on_filter_key(key);
+        }
+        let Some(action) = self.keymap.action(&key) else {
+            if key.code == KeyCode::Esc && !self.filter.is_empty() {
+                self.filter.clear();
+            }
+            return Vec::new();
+        };
+        match action {
+            Action::Quit => return self.quit(),
+            Action::Help => self.show_help = true,
+            Action::Up => self.move_selection(-1),
+            Action::Down => self.move_selection(1),
+            Action::Top => self.move_selection(i64::MIN / 2),
+            Action::Bottom => self.move_selection(i64::MAX / 2),
+            Action::NextPane => self.focus = self.focus.next(),
+            Action::Filter => {
+                self.filter_editing = true;
+                self.focus = Pane::Queues;
+            }
+            Action::Sort => {
+                self.sort = self.sort.next();
+                self.notify(format!("sorted by {}", self.sort.label()), false);
+            }
+            Action::DemoFault | Action::DemoFaster | Action::DemoSlower | Action::DemoPause => {
+                if !self.demo {
+                    self.notify("demo keys work only in the demo", true);
+                    return Vec::new();
+                }
+                let demo = match action {
+                    Action::DemoFault => DemoAction::ToggleFault,
+                    Action::DemoFaster => DemoAction::Faster,
+                    Action::DemoSlower => DemoAction::Slower,
+                    _ => DemoAction::TogglePause,
+                };
+                return vec![Cmd::Demo(demo)];
+            }
+        }
+        Vec::new()
+    }
+
+    fn on_filter_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        match key.code {
+            KeyCode::Enter => self.filter_editing = false,
+            KeyCode::Esc => {
+                self.filter_editing = false;
+                self.filter.clear();
+            }
+            KeyCode::Backspace => {
+                self.filter.pop();
+            }
+            KeyCode::Char('c')
+                if key
+                    .modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL) =>
+            {
+                return self.quit();
+            }
+            KeyCode::Char(c) => self.filter.push(c),
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn quit(&mut self) -> Vec<Cmd> {
+        self.quit = true;
+        vec![Cmd::Quit]
+    }
+
+    fn move_selection(&mut self, delta: i64) {
+        if self.focus == Pane::Breaker {
+            let max = self
+                .breakers
+                .iter()
+                .map(|b| b.transitions.len())
+                .max()
+                .unwrap_or(0);
+            self.breaker_scroll = (self.breaker_scroll as i64 + delta)
+                .clamp(0, max.saturating_sub(1) as i64) as usize;
+            return;
+        }
+        let rows = self.visible_rows();
+        if rows.is_empty() {
+            return;
+        }
+        let current = self
+            .selected_index()
+            .and_then(|sel| rows.iter().position(|&i| i == sel))
+            .unwrap_or(0) as i64;
+        let next = (current.saturating_add(delta)).clamp(0, rows.len() as i64 - 1) as usize;
+        self.selected = Some(self.queues[rows[next]].queue.url.clone());
+    }
+}
+
+/// Records a state change, with a transition when the state differs.
+fn set_state(
+    b: &mut super::BreakerView,
+    state: BreakerState,
+    at: chrono::DateTime<chrono::Utc>,
+    reason: String,
+) {
+    if b.state != state {
+        if b.state != BreakerState::Unknown || !b.transitions.is_empty() || b.since.is_some() {
+            b.transitions.push(Transition {
+                at,
+                from: b.state,
+                to: state,
+                reason: if reason.is_empty() {
+                    b.detail.clone()
+                } else {
+                    reason
+                },
+            });
+        }
+        b.state = state;
+        b.since = Some(at);
+    }
+}

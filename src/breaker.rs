@@ -1,0 +1,126 @@
+//! Circuit breakers: their states, and the sources a breaker's state is read from.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::broker::{AlarmState, Broker, BrokerError, BrokerResult};
+use crate::config::{BreakerConfig, BreakerSourceConfig};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+    Unknown,
+}
+
+impl BreakerState {
+    pub fn label(self) -> &'static str {
+        match self {
+            BreakerState::Closed => "CLOSED",
+            BreakerState::Open => "OPEN",
+            BreakerState::HalfOpen => "HALF-OPEN",
+            BreakerState::Unknown => "unknown",
+        }
+    }
+}
+
+impl From<AlarmState> for BreakerState {
+    fn from(a: AlarmState) -> Self {
+        match a {
+            AlarmState::Ok => BreakerState::Closed,
+            AlarmState::Alarm => BreakerState::Open,
+            AlarmState::InsufficientData => BreakerState::Unknown,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Transition {
+    pub at: DateTime<Utc>,
+    pub from: BreakerState,
+    pub to: BreakerState,
+    pub reason: String,
+}
+
+/// One reading of a breaker's state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BreakerReading {
+    pub state: BreakerState,
+    /// When the state began, if the source knows.
+    pub since: Option<DateTime<Utc>>,
+    /// What the reading says beyond the state ("HTTP 503", "alarm ALARM").
+    pub detail: String,
+    /// The full transition history, when the source keeps one (the simulation).
+    pub transitions: Option<Vec<Transition>>,
+}
+
+/// Reads a breaker whose state comes from outside lazysqs's own data: a demo
+/// breaker, a CloudWatch alarm, or an HTTP health check. A DLQ-rule breaker is
+/// judged from queue history by the app and is never read here.
+pub async fn read(broker: &dyn Broker, cfg: &BreakerConfig) -> BrokerResult<BreakerReading> {
+    match &cfg.source {
+        BreakerSourceConfig::Demo { demo } => broker
+            .simulation()
+            .and_then(|sim| sim.breaker(demo))
+            .ok_or_else(|| BrokerError::NotFound(format!("demo breaker {demo}"))),
+        BreakerSourceConfig::Alarm { alarm } => {
+            let state = broker.alarm_state(alarm).await?;
+            Ok(BreakerReading {
+                state: state.into(),
+                since: None,
+                detail: format!("alarm {alarm} is {state:?}"),
+                transitions: None,
+            })
+        }
+        BreakerSourceConfig::Http { http, timeout_ms } => {
+            Ok(http_check(http, Duration::from_millis(*timeout_ms)).await)
+        }
+        BreakerSourceConfig::DlqRule { dlq, .. } => Err(BrokerError::Unsupported(format!(
+            "the rule on {dlq} is judged from queue history"
+        ))),
+    }
+}
+
+/// GET `url`: a 2xx answer within the timeout means the dependency is healthy.
+async fn http_check(url: &str, timeout: Duration) -> BreakerReading {
+    let result = async {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .build()
+            .map_err(|e| e.to_string())?;
+        client.get(url).send().await.map_err(|e| {
+            if e.is_timeout() {
+                format!("no answer within {} ms", timeout.as_millis())
+            } else if e.is_connect() {
+                "connection refused".to_string()
+            } else {
+                e.to_string()
+            }
+        })
+    }
+    .await;
+    match result {
+        Ok(resp) if resp.status().is_success() => BreakerReading {
+            state: BreakerState::Closed,
+            since: None,
+            detail: format!("HTTP {}", resp.status().as_u16()),
+            transitions: None,
+        },
+        Ok(resp) => BreakerReading {
+            state: BreakerState::Open,
+            since: None,
+            detail: format!("HTTP {}", resp.status().as_u16()),
+            transitions: None,
+        },
+        Err(e) => BreakerReading {
+            state: BreakerState::Open,
+            since: None,
+            detail: e,
+            transitions: None,
+        },
+    }
+}

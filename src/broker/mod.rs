@@ -1,0 +1,234 @@
+//! The `Broker` trait: the only door to a queue system.
+//!
+//! Everything above it (panes, pollers, breakers, requeue, redrive) is written once
+//! and runs against either backend: [`aws::AwsBroker`] or [`sim::SimBroker`].
+
+pub mod aws;
+pub mod sim;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+/// What went wrong talking to a queue system, sorted so the UI can say something
+/// useful and pollers can back off.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BrokerError {
+    #[error("throttled: {0}")]
+    Throttled(String),
+    #[error("credentials: {0}")]
+    Auth(String),
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("not supported: {0}")]
+    Unsupported(String),
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Other(String),
+}
+
+impl BrokerError {
+    /// A short label for the status bar.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            BrokerError::Throttled(_) => "throttled",
+            BrokerError::Auth(_) => "credentials",
+            BrokerError::NotFound(_) => "not found",
+            BrokerError::Unsupported(_) => "unsupported",
+            BrokerError::Unreachable(_) => "unreachable",
+            BrokerError::Invalid(_) => "invalid",
+            BrokerError::Other(_) => "error",
+        }
+    }
+}
+
+pub type BrokerResult<T> = Result<T, BrokerError>;
+
+/// A queue as the broker names it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct QueueRef {
+    pub name: String,
+    pub url: String,
+}
+
+impl QueueRef {
+    pub fn is_fifo(&self) -> bool {
+        self.name.ends_with(".fifo")
+    }
+}
+
+/// Which queues to watch.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueSelection {
+    /// Exact queue names.
+    pub names: Vec<String>,
+    /// Name prefixes.
+    pub prefixes: Vec<String>,
+}
+
+impl QueueSelection {
+    pub fn is_all(&self) -> bool {
+        self.names.is_empty() && self.prefixes.is_empty()
+    }
+
+    pub fn matches(&self, name: &str) -> bool {
+        self.is_all()
+            || self.names.iter().any(|n| n == name)
+            || self.prefixes.iter().any(|p| name.starts_with(p.as_str()))
+    }
+}
+
+/// The redrive policy of a source queue: where its failures go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedrivePolicy {
+    pub dlq_arn: String,
+    pub max_receive_count: u32,
+}
+
+/// Queue attributes, from one GetQueueAttributes call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueueAttrs {
+    pub arn: String,
+    pub visible: u64,
+    pub in_flight: u64,
+    pub delayed: u64,
+    pub fifo: bool,
+    pub content_based_dedup: bool,
+    pub visibility_timeout: Duration,
+    pub retention: Duration,
+    pub redrive: Option<RedrivePolicy>,
+}
+
+/// Per-queue metrics (CloudWatch in AWS). `None` means no data, never zero.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueueMetrics {
+    pub age_of_oldest: Option<Duration>,
+    /// Messages sent in the last minute.
+    pub sent_per_min: Option<f64>,
+    /// Messages received in the last minute.
+    pub received_per_min: Option<f64>,
+    /// Messages deleted in the last minute.
+    pub deleted_per_min: Option<f64>,
+}
+
+/// The state of a CloudWatch-style alarm, which a circuit breaker can follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlarmState {
+    Ok,
+    Alarm,
+    InsufficientData,
+}
+
+/// A message as received, with the receipt handle that lets us delete it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub message_id: String,
+    pub receipt_handle: String,
+    pub body: String,
+    /// Message attributes: name → (data type, string value).
+    pub attributes: BTreeMap<String, MessageAttribute>,
+    pub receive_count: u32,
+    pub sent_at: Option<DateTime<Utc>>,
+    pub first_received_at: Option<DateTime<Utc>>,
+    pub dlq_source_arn: Option<String>,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageAttribute {
+    pub data_type: String,
+    pub value: String,
+}
+
+/// A message to send.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutgoingMessage {
+    pub body: String,
+    pub attributes: BTreeMap<String, MessageAttribute>,
+    pub group_id: Option<String>,
+    pub dedup_id: Option<String>,
+    pub delay: Option<Duration>,
+}
+
+/// One entry of a batch call's result: the entry's index in the request, and its outcome.
+pub type BatchOutcome<T> = Vec<(usize, BrokerResult<T>)>;
+
+/// A server-side message move task (StartMessageMoveTask).
+#[derive(Debug, Clone, PartialEq)]
+pub struct MoveTask {
+    pub handle: Option<String>,
+    pub source_arn: String,
+    pub destination_arn: Option<String>,
+    pub status: String,
+    pub moved: u64,
+    pub to_move: Option<u64>,
+    pub rate: Option<u32>,
+    pub failure_reason: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+}
+
+/// A queue system: real SQS and CloudWatch, or the built-in simulation.
+#[async_trait]
+pub trait Broker: Send + Sync {
+    /// Where the data comes from, for the status bar ("demo", "us-east-1 (prod)").
+    fn describe(&self) -> String;
+
+    /// The scenario controls, when this broker is the simulation.
+    fn simulation(&self) -> Option<&sim::SimBroker> {
+        None
+    }
+
+    async fn list_queues(&self, selection: &QueueSelection) -> BrokerResult<Vec<QueueRef>>;
+    async fn queue_attributes(&self, queue: &QueueRef) -> BrokerResult<QueueAttrs>;
+    /// The queues whose redrive policy points at this DLQ.
+    async fn dead_letter_sources(&self, dlq: &QueueRef) -> BrokerResult<Vec<QueueRef>>;
+    /// Metrics for many queues at once (batched in AWS).
+    async fn metrics(&self, queues: &[QueueRef]) -> BrokerResult<Vec<QueueMetrics>>;
+    async fn alarm_state(&self, alarm: &str) -> BrokerResult<AlarmState>;
+
+    async fn receive(
+        &self,
+        queue: &QueueRef,
+        max: u32,
+        visibility: Duration,
+    ) -> BrokerResult<Vec<Message>>;
+    /// Sends one message; returns the new message id.
+    async fn send(&self, queue: &QueueRef, message: OutgoingMessage) -> BrokerResult<String>;
+    async fn send_batch(
+        &self,
+        queue: &QueueRef,
+        messages: Vec<OutgoingMessage>,
+    ) -> BrokerResult<BatchOutcome<String>>;
+    async fn delete(&self, queue: &QueueRef, receipt_handle: &str) -> BrokerResult<()>;
+    async fn delete_batch(
+        &self,
+        queue: &QueueRef,
+        receipt_handles: Vec<String>,
+    ) -> BrokerResult<BatchOutcome<()>>;
+    async fn change_visibility(
+        &self,
+        queue: &QueueRef,
+        receipt_handles: Vec<String>,
+        visibility: Duration,
+    ) -> BrokerResult<BatchOutcome<()>>;
+
+    async fn start_move_task(
+        &self,
+        source_arn: &str,
+        destination_arn: Option<&str>,
+        rate: Option<u32>,
+    ) -> BrokerResult<String>;
+    async fn list_move_tasks(&self, source_arn: &str) -> BrokerResult<Vec<MoveTask>>;
+    async fn cancel_move_task(&self, handle: &str) -> BrokerResult<u64>;
+}
+
+/// The queue name at the end of an ARN (`arn:aws:sqs:region:account:name`).
+pub fn name_from_arn(arn: &str) -> &str {
+    arn.rsplit(':').next().unwrap_or(arn)
+}

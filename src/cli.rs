@@ -1,0 +1,248 @@
+//! Command-line options, and choosing what to watch: the demo or AWS.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use crate::app::{App, Settings};
+use crate::broker::aws::{AwsBroker, AwsOptions, has_credentials_hint};
+use crate::broker::sim::scenario::ScenarioFile;
+use crate::broker::sim::{Sim, SimBroker};
+use crate::broker::{Broker, QueueSelection};
+use crate::config::{self, BreakerConfig, BreakerSourceConfig, Config, RefreshConfig};
+use crate::ui::theme::Theme;
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "lazysqs",
+    version,
+    about = "A terminal dashboard for Amazon SQS queue health and dead-letter-queue recovery",
+    long_about = "A terminal dashboard for Amazon SQS queue health and dead-letter-queue recovery.\n\n\
+        With no AWS credentials, no --endpoint-url and no config, it runs the built-in \
+        simulation (the coffee-shop demo)."
+)]
+pub struct Cli {
+    /// Run the built-in simulation, whatever else is configured.
+    #[arg(long)]
+    pub demo: bool,
+    /// A config file (default: ~/.config/lazysqs/config.toml when it exists).
+    #[arg(long, short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Demo speed: simulated seconds per real second.
+    #[arg(long, value_name = "N")]
+    pub speed: Option<f64>,
+    /// A demo scenario file instead of the built-in coffee shop.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// AWS profile.
+    #[arg(long, env = "LAZYSQS_PROFILE")]
+    pub profile: Option<String>,
+    /// AWS region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// An SQS-compatible endpoint, e.g. http://127.0.0.1:4566 for LocalStack.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
+    /// Watch only queues whose names start with this (repeatable).
+    #[arg(long, value_name = "PREFIX")]
+    pub prefix: Vec<String>,
+    /// Watch this queue (repeatable).
+    #[arg(long = "queue", value_name = "NAME")]
+    pub queues: Vec<String>,
+    /// Colour theme: default or monochrome (NO_COLOR is honoured).
+    #[arg(long)]
+    pub theme: Option<String>,
+    /// Where to write the log (default: the user's data directory).
+    #[arg(long, value_name = "FILE")]
+    pub log_file: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {}
+
+/// Everything the dashboard needs to start.
+pub struct Setup {
+    pub broker: Arc<dyn Broker>,
+    pub sim: Option<SimBroker>,
+    pub app: App,
+    pub theme: Theme,
+    pub speed: f64,
+}
+
+impl Cli {
+    /// The config file, if one was given or exists at the default path.
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        let path = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => Config::default_path().filter(|p| p.is_file()),
+        };
+        match path {
+            Some(p) => Ok(Config::load(&p)?),
+            None => Ok(Config::default()),
+        }
+    }
+
+    fn aws_options(&self, config: &Config) -> AwsOptions {
+        AwsOptions {
+            profile: self.profile.clone().or(config.aws.profile.clone()),
+            region: self.region.clone().or(config.aws.region.clone()),
+            endpoint_url: self
+                .endpoint_url
+                .clone()
+                .or(config.aws.endpoint_url.clone()),
+        }
+    }
+
+    fn selection(&self, config: &Config) -> QueueSelection {
+        if self.queues.is_empty() && self.prefix.is_empty() {
+            QueueSelection {
+                names: config.queues.names.clone(),
+                prefixes: config.queues.prefixes.clone(),
+            }
+        } else {
+            QueueSelection {
+                names: self.queues.clone(),
+                prefixes: self.prefix.clone(),
+            }
+        }
+    }
+
+    /// Whether to run the demo: asked for, or nothing points at AWS.
+    pub fn wants_demo(&self, config: &Config) -> bool {
+        let opts = self.aws_options(config);
+        let configured = opts.endpoint_url.is_some()
+            || opts.profile.is_some()
+            || !config.queues.names.is_empty()
+            || !config.queues.prefixes.is_empty();
+        self.demo || !(configured || has_credentials_hint())
+    }
+
+    pub fn theme(&self, config: &Config) -> anyhow::Result<Theme> {
+        if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+            return Ok(Theme::monochrome());
+        }
+        let name = self
+            .theme
+            .clone()
+            .or(config.display.theme.clone())
+            .unwrap_or_else(|| "default".into());
+        Theme::named(&name)
+            .with_context(|| format!("unknown theme {name:?} (use default or monochrome)"))
+    }
+
+    /// Resolves config, broker and the initial app state.
+    pub async fn setup(&self, config: &Config, now: Instant) -> anyhow::Result<Setup> {
+        let theme = self.theme(config)?;
+        let keymap = config.keymap().map_err(anyhow::Error::msg)?;
+        if self.wants_demo(config) {
+            let sim = self.demo_sim(config)?;
+            let file_breakers = demo_breakers(&sim.lock().scenario.file);
+            let mut breakers = config.breakers.clone();
+            breakers.extend(file_breakers);
+            let refresh = if config_has_refresh(config) {
+                config.refresh.clone()
+            } else {
+                RefreshConfig::demo()
+            };
+            let speed = self.speed.or(config.demo.speed).unwrap_or(1.0);
+            let mut source = sim.describe();
+            if !self.demo {
+                source.push_str(" (no AWS configured)");
+            }
+            let app = App::new(
+                Settings {
+                    source,
+                    demo: true,
+                    selection: self.selection(config),
+                    refresh,
+                    thresholds: config.thresholds.clone(),
+                    keymap,
+                    breakers,
+                },
+                now,
+            );
+            return Ok(Setup {
+                broker: Arc::new(sim.clone()),
+                sim: Some(sim),
+                app,
+                theme,
+                speed,
+            });
+        }
+        let opts = self.aws_options(config);
+        let broker = AwsBroker::connect(&opts).await?;
+        let app = App::new(
+            Settings {
+                source: broker.describe(),
+                demo: false,
+                selection: self.selection(config),
+                refresh: config.refresh.clone(),
+                thresholds: config.thresholds.clone(),
+                keymap,
+                breakers: config.breakers.clone(),
+            },
+            now,
+        );
+        Ok(Setup {
+            broker: Arc::new(broker),
+            sim: None,
+            app,
+            theme,
+            speed: 1.0,
+        })
+    }
+
+    fn demo_sim(&self, config: &Config) -> anyhow::Result<SimBroker> {
+        if let Some(speed) = self.speed
+            && !(speed.is_finite() && speed > 0.0)
+        {
+            anyhow::bail!("--speed must be above 0, not {speed}");
+        }
+        match self.scenario.as_ref().or(config.demo.scenario.as_ref()) {
+            Some(path) => load_scenario(path),
+            None => SimBroker::coffee_shop().map_err(anyhow::Error::msg),
+        }
+    }
+}
+
+/// Loads a scenario file, with errors naming the file and line.
+pub fn load_scenario(path: &Path) -> anyhow::Result<SimBroker> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read scenario {}", path.display()))?;
+    let file: ScenarioFile =
+        toml::from_str(&text).map_err(|e| config::parse_error(path, &text, &e))?;
+    let sim = Sim::new(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(SimBroker::new(sim))
+}
+
+/// One breaker per scenario breaker, guarding the queue whose consumer uses it.
+fn demo_breakers(file: &ScenarioFile) -> Vec<BreakerConfig> {
+    file.breakers
+        .iter()
+        .map(|b| BreakerConfig {
+            name: b.name.clone(),
+            queue: file
+                .consumers
+                .iter()
+                .find(|c| c.breaker.as_deref() == Some(b.name.as_str()))
+                .map(|c| c.queue.clone()),
+            source: BreakerSourceConfig::Demo {
+                demo: b.name.clone(),
+            },
+        })
+        .collect()
+}
+
+fn config_has_refresh(config: &Config) -> bool {
+    let d = RefreshConfig::default();
+    let r = &config.refresh;
+    r.attributes_secs != d.attributes_secs
+        || r.metrics_secs != d.metrics_secs
+        || r.breakers_secs != d.breakers_secs
+        || r.discovery_secs != d.discovery_secs
+}

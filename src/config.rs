@@ -1,0 +1,330 @@
+//! The configuration file: serde types, defaults and validation.
+//!
+//! Every option is documented in `config.example.toml`. A broken file gives an
+//! error naming the file, the line and the problem.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::app::keymap::{Action, KeySpec, Keymap};
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub aws: AwsConfig,
+    #[serde(default)]
+    pub queues: QueuesConfig,
+    #[serde(default)]
+    pub refresh: RefreshConfig,
+    #[serde(default)]
+    pub thresholds: Thresholds,
+    #[serde(default, rename = "breaker")]
+    pub breakers: Vec<BreakerConfig>,
+    #[serde(default)]
+    pub keys: BTreeMap<Action, Vec<String>>,
+    #[serde(default)]
+    pub display: DisplayConfig,
+    #[serde(default)]
+    pub demo: DemoConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsConfig {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueuesConfig {
+    #[serde(default)]
+    pub names: Vec<String>,
+    #[serde(default)]
+    pub prefixes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RefreshConfig {
+    /// GetQueueAttributes per queue.
+    pub attributes_secs: f64,
+    /// CloudWatch GetMetricData (the metrics change once a minute).
+    pub metrics_secs: f64,
+    pub breakers_secs: f64,
+    /// ListQueues, to find new queues.
+    pub discovery_secs: f64,
+    /// Most GetQueueAttributes calls in flight at once.
+    pub max_concurrency: usize,
+}
+
+impl Default for RefreshConfig {
+    fn default() -> Self {
+        RefreshConfig {
+            attributes_secs: 5.0,
+            metrics_secs: 60.0,
+            breakers_secs: 10.0,
+            discovery_secs: 300.0,
+            max_concurrency: 16,
+        }
+    }
+}
+
+impl RefreshConfig {
+    /// Faster refresh for the demo, whose data is free and changes quickly.
+    pub fn demo() -> Self {
+        RefreshConfig {
+            attributes_secs: 1.0,
+            metrics_secs: 2.0,
+            breakers_secs: 1.0,
+            discovery_secs: 60.0,
+            max_concurrency: 16,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Thresholds {
+    /// Flag a queue whose oldest message is older than this.
+    pub max_age_secs: u64,
+    /// Flag a backlog when consumption stays below arrival this many samples in a row.
+    pub growing_samples: usize,
+    /// Flag a DLQ whose oldest message is this close to the retention period.
+    pub retention_margin_secs: u64,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Thresholds {
+            max_age_secs: 300,
+            growing_samples: 3,
+            retention_margin_secs: 24 * 3600,
+        }
+    }
+}
+
+/// A circuit breaker shown in the breaker pane.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(try_from = "RawBreaker")]
+pub struct BreakerConfig {
+    pub name: String,
+    /// The queue whose consumer the breaker guards.
+    pub queue: Option<String>,
+    pub source: BreakerSourceConfig,
+}
+
+/// Where a breaker's state comes from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BreakerSourceConfig {
+    /// A CloudWatch alarm: OK → closed, ALARM → open, INSUFFICIENT_DATA → unknown.
+    Alarm { alarm: String },
+    /// An HTTP health check: a 2xx answer within the timeout → closed.
+    Http { http: String, timeout_ms: u64 },
+    /// Open when the DLQ received more than `max_messages` in the last `window_minutes`.
+    DlqRule {
+        dlq: String,
+        max_messages: u64,
+        window_minutes: u64,
+    },
+    /// A breaker of the built-in simulation.
+    Demo { demo: String },
+}
+
+/// A `[[breaker]]` table as written: exactly one source must be given.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBreaker {
+    name: String,
+    queue: Option<String>,
+    alarm: Option<String>,
+    http: Option<String>,
+    timeout_ms: Option<u64>,
+    dlq: Option<String>,
+    max_messages: Option<u64>,
+    window_minutes: Option<u64>,
+    demo: Option<String>,
+}
+
+impl TryFrom<RawBreaker> for BreakerConfig {
+    type Error = String;
+
+    fn try_from(r: RawBreaker) -> Result<Self, String> {
+        let given = [
+            r.alarm.is_some(),
+            r.http.is_some(),
+            r.dlq.is_some(),
+            r.demo.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() != 1 {
+            return Err(format!(
+                "breaker {} needs exactly one source: alarm = \"NAME\", http = \"URL\", dlq = \"QUEUE\" (with max_messages and window_minutes), or demo = \"NAME\"",
+                r.name
+            ));
+        }
+        let source = if let Some(alarm) = r.alarm {
+            BreakerSourceConfig::Alarm { alarm }
+        } else if let Some(http) = r.http {
+            BreakerSourceConfig::Http {
+                http,
+                timeout_ms: r.timeout_ms.unwrap_or(2000),
+            }
+        } else if let Some(dlq) = r.dlq {
+            BreakerSourceConfig::DlqRule {
+                dlq,
+                max_messages: r.max_messages.unwrap_or(0),
+                window_minutes: r.window_minutes.unwrap_or(5).max(1),
+            }
+        } else {
+            BreakerSourceConfig::Demo {
+                demo: r.demo.unwrap_or_default(),
+            }
+        };
+        Ok(BreakerConfig {
+            name: r.name,
+            queue: r.queue,
+            source,
+        })
+    }
+}
+
+impl BreakerSourceConfig {
+    pub fn describe(&self) -> String {
+        match self {
+            BreakerSourceConfig::Alarm { alarm } => format!("alarm {alarm}"),
+            BreakerSourceConfig::Http { http, .. } => format!("GET {http}"),
+            BreakerSourceConfig::DlqRule {
+                dlq,
+                max_messages,
+                window_minutes,
+            } => format!("{dlq} > {max_messages} in {window_minutes} min"),
+            BreakerSourceConfig::Demo { .. } => "simulation".to_string(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DisplayConfig {
+    pub theme: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DemoConfig {
+    /// A scenario file to run instead of the built-in coffee shop.
+    pub scenario: Option<PathBuf>,
+    /// Model seconds per real second.
+    pub speed: Option<f64>,
+}
+
+/// A configuration problem, told the way a user can act on it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}:{line}:{column}: {message}")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("{path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl Config {
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses and validates `text`; `path` is only used in errors.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| parse_error(path, text, &e))?;
+        config.validate().map_err(|message| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        let r = &self.refresh;
+        for (name, v) in [
+            ("refresh.attributes_secs", r.attributes_secs),
+            ("refresh.metrics_secs", r.metrics_secs),
+            ("refresh.breakers_secs", r.breakers_secs),
+            ("refresh.discovery_secs", r.discovery_secs),
+        ] {
+            if !(v.is_finite() && v >= 0.2) {
+                return Err(format!("{name} must be at least 0.2 seconds, not {v}"));
+            }
+        }
+        if r.max_concurrency == 0 {
+            return Err("refresh.max_concurrency must be at least 1".into());
+        }
+        if self.thresholds.growing_samples == 0 {
+            return Err("thresholds.growing_samples must be at least 1".into());
+        }
+        if let Some(speed) = self.demo.speed
+            && !(speed.is_finite() && speed > 0.0)
+        {
+            return Err(format!("demo.speed must be above 0, not {speed}"));
+        }
+        for b in &self.breakers {
+            if b.name.trim().is_empty() {
+                return Err("a [[breaker]] needs a name".into());
+            }
+        }
+        self.keymap().map(|_| ())
+    }
+
+    /// The default keymap with this file's overrides applied.
+    pub fn keymap(&self) -> Result<Keymap, String> {
+        let mut keymap = Keymap::default();
+        for (action, keys) in &self.keys {
+            let specs = keys
+                .iter()
+                .map(|k| KeySpec::parse(k).map_err(|e| format!("keys.{action}: {e}")))
+                .collect::<Result<Vec<_>, _>>()?;
+            keymap.set(*action, specs);
+        }
+        Ok(keymap)
+    }
+
+    /// The default place for the config file.
+    pub fn default_path() -> Option<PathBuf> {
+        dirs::config_dir().map(|d| d.join("lazysqs").join("config.toml"))
+    }
+}
+
+/// A TOML error as "file:line:column: problem".
+pub fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+    let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+    ConfigError::Parse {
+        path: path.to_path_buf(),
+        line,
+        column,
+        message: e.message().trim().to_string(),
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}

@@ -1,0 +1,118 @@
+//! The health rules, in one place for the dashboard, `snapshot` and `check`.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::breaker::BreakerState;
+use crate::broker::{QueueAttrs, QueueMetrics};
+use crate::config::Thresholds;
+
+/// Something worth a person's attention about a queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    /// Consumption below arrival for several samples in a row.
+    Growing,
+    /// A dead-letter queue holds messages.
+    DlqNotEmpty,
+    /// The oldest message is older than the threshold.
+    OldMessage,
+    /// The oldest message is close to being dropped by the retention period.
+    NearRetention,
+    /// The breaker guarding this queue's consumer is open.
+    BreakerOpen,
+}
+
+impl Flag {
+    /// A symbol and a word, so a state is never told by colour alone.
+    pub fn label(self) -> &'static str {
+        match self {
+            Flag::Growing => "▲ growing",
+            Flag::DlqNotEmpty => "✖ dlq",
+            Flag::OldMessage => "◷ old",
+            Flag::NearRetention => "⌛ expiring",
+            Flag::BreakerOpen => "⚡ open",
+        }
+    }
+}
+
+/// What the rules look at for one queue.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueFacts<'a> {
+    pub attrs: Option<&'a QueueAttrs>,
+    pub metrics: Option<&'a QueueMetrics>,
+    /// Whether another queue sends its failures here.
+    pub is_dlq: bool,
+    /// Consecutive samples with consumption below arrival.
+    pub below_streak: usize,
+    /// The state of the breaker guarding this queue's consumer, if any.
+    pub breaker: Option<BreakerState>,
+}
+
+/// The flags a queue raises under `t`.
+pub fn flags(f: &QueueFacts<'_>, t: &Thresholds) -> Vec<Flag> {
+    let mut out = Vec::new();
+    if f.below_streak >= t.growing_samples {
+        out.push(Flag::Growing);
+    }
+    let depth = f.attrs.map_or(0, |a| a.visible + a.in_flight + a.delayed);
+    if f.is_dlq && depth > 0 {
+        out.push(Flag::DlqNotEmpty);
+    }
+    if let Some(age) = f.metrics.and_then(|m| m.age_of_oldest) {
+        if age > Duration::from_secs(t.max_age_secs) {
+            out.push(Flag::OldMessage);
+        }
+        if let Some(a) = f.attrs
+            && depth > 0
+            && age + Duration::from_secs(t.retention_margin_secs) >= a.retention
+        {
+            out.push(Flag::NearRetention);
+        }
+    }
+    if f.breaker == Some(BreakerState::Open) {
+        out.push(Flag::BreakerOpen);
+    }
+    out
+}
+
+/// Whether this sample counts towards a growing backlog.
+pub fn consumption_below_arrival(m: &QueueMetrics) -> Option<bool> {
+    match (m.sent_per_min, m.deleted_per_min) {
+        // A tenth of the arrival rate (at least one a minute) is noise, not a backlog.
+        (Some(arrival), Some(consumption)) => {
+            Some(consumption < arrival - (arrival * 0.1).max(1.0))
+        }
+        _ => None,
+    }
+}
+
+/// Time until the backlog drains at the current net rate.
+pub fn time_to_drain(depth: u64, arrival_per_min: f64, consumption_per_min: f64) -> Drain {
+    if depth == 0 {
+        return Drain::Empty;
+    }
+    if arrival_per_min == 0.0 && consumption_per_min == 0.0 {
+        return Drain::Stalled;
+    }
+    let net = consumption_per_min - arrival_per_min;
+    if net < 0.0 {
+        return Drain::Growing;
+    }
+    if net == 0.0 {
+        return Drain::Steady;
+    }
+    Drain::In(Duration::from_secs_f64(depth as f64 / net * 60.0))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Drain {
+    Empty,
+    /// Nothing arrives and nothing is consumed.
+    Stalled,
+    /// Consumption equals arrival.
+    Steady,
+    Growing,
+    In(Duration),
+}

@@ -1,0 +1,13 @@
+//! lazysqs: a terminal dashboard for Amazon SQS queue health and dead-letter-queue
+//! recovery. The binary is a thin front end over this library, so tests and
+//! benchmarks can drive every part without a terminal.
+
+pub mod app;
+pub mod breaker;
+pub mod broker;
+pub mod cli;
+pub mod config;
+pub mod health;
+pub mod poll;
+pub mod runtime;
+pub mod ui;

@@ -1,0 +1,74 @@
+//! The `lazysqs` binary: parse the command line, set up logging to a file, take
+//! the terminal, run the dashboard, and always give the terminal back.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+use clap::Parser;
+use lazysqs::cli::Cli;
+use lazysqs::runtime;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let log_path = init_logging(&cli);
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("lazysqs: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("lazysqs: {e:#}");
+            if let Some(p) = log_path {
+                eprintln!("(log: {})", p.display());
+            }
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.load_config()?;
+    if cli.command.is_some() {
+        anyhow::bail!("unknown command");
+    }
+    let setup = cli.setup(&config, Instant::now()).await?;
+    let _driver = setup.sim.as_ref().map(|s| s.spawn_driver(setup.speed));
+    tracing::info!("starting on {}", setup.app.source);
+    // ratatui::init installs a panic hook that restores the terminal first.
+    let mut terminal = ratatui::try_init()?;
+    let result = runtime::run(&mut terminal, setup.app, setup.broker, setup.theme).await;
+    ratatui::restore();
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logs go to a file, never to the terminal the dashboard draws on.
+fn init_logging(cli: &Cli) -> Option<PathBuf> {
+    let path = cli
+        .log_file
+        .clone()
+        .or_else(|| dirs::data_local_dir().map(|d| d.join("lazysqs").join("lazysqs.log")))?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).ok()?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
+    let filter = tracing_subscriber::EnvFilter::try_from_env("LAZYSQS_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn,hyper=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(false)
+        .with_writer(Mutex::new(file))
+        .try_init()
+        .ok()?;
+    Some(path)
+}

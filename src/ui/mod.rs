@@ -1,0 +1,36 @@
+//! Drawing. Every function here reads `&App` and draws; nothing waits or locks.
+
+pub mod breaker;
+pub mod format;
+pub mod help;
+pub mod queues;
+pub mod rates;
+pub mod status;
+pub mod theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout};
+
+use crate::app::App;
+use theme::Theme;
+
+/// Draws the whole dashboard.
+pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
+    let area = frame.area();
+    let bottom = (area.height / 3).clamp(8, 16);
+    let [queues_area, lower, status_area] = Layout::vertical([
+        Constraint::Min(5),
+        Constraint::Length(bottom),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [rates_area, breaker_area] =
+        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(lower);
+    queues::draw(frame, queues_area, app, theme);
+    rates::draw(frame, rates_area, app, theme);
+    breaker::draw(frame, breaker_area, app, theme);
+    status::draw(frame, status_area, app, theme);
+    if app.show_help {
+        help::draw(frame, area, app, theme);
+    }
+}

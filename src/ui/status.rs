@@ -1,0 +1,63 @@
+//! The status bar: data source, refresh age, stale or error markers, notices and key hints.
+
+use std::time::Duration;
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::format;
+use super::theme::Theme;
+use crate::app::App;
+use crate::app::keymap::Action;
+
+/// How long a notice stays in the status bar.
+const NOTICE_FOR: Duration = Duration::from_secs(8);
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let mut spans = vec![Span::styled(format!(" {} ", app.source), theme.header)];
+    let refreshed = match app.last_refresh {
+        Some(t) => format!(
+            "refreshed {} ago",
+            format::duration(app.now.saturating_duration_since(t))
+        ),
+        None => "waiting for data".to_string(),
+    };
+    spans.push(Span::styled(format!("│ {refreshed} "), theme.dim));
+    let stale = app.queues.iter().filter(|q| q.stale.is_some()).count();
+    if let Some(e) = app.discovery_error.as_ref().or(app.metrics_error.as_ref()) {
+        spans.push(Span::styled(format!("│ ⚠ {e} "), theme.bad));
+    } else if stale > 0 {
+        let reason = app
+            .queues
+            .iter()
+            .find_map(|q| q.stale.as_deref())
+            .unwrap_or_default();
+        spans.push(Span::styled(
+            format!("│ ⚠ {stale} stale: {reason} "),
+            theme.warn,
+        ));
+    }
+    if let Some(n) = &app.notice
+        && app.now.saturating_duration_since(n.at) < NOTICE_FOR
+    {
+        let style = if n.error { theme.bad } else { theme.warn };
+        spans.push(Span::styled(format!("│ {} ", n.text), style));
+    }
+    spans.push(Span::styled("│ ", theme.dim));
+    for action in hint_actions(app) {
+        spans.push(Span::styled(app.keymap.label(action), theme.title));
+        spans.push(Span::styled(format!(" {}  ", action.hint()), theme.dim));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn hint_actions(app: &App) -> Vec<Action> {
+    let mut actions = vec![Action::Help, Action::Filter, Action::Sort, Action::NextPane];
+    if app.demo {
+        actions.extend([Action::DemoFault, Action::DemoPause]);
+    }
+    actions.push(Action::Quit);
+    actions
+}
