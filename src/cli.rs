@@ -65,6 +65,24 @@ pub struct Cli {
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {}
 
+/// The queue system chosen from the command line and config: the demo or AWS.
+/// Shared by the dashboard and the headless commands.
+pub struct Connection {
+    pub broker: Arc<dyn Broker>,
+    /// The simulation, when this is the demo (it needs a driver to advance).
+    pub sim: Option<SimBroker>,
+    /// Where the data comes from, for the status bar ("demo: …", "AWS us-east-1").
+    pub source: String,
+    /// The configured breakers, plus the demo scenario's own.
+    pub breakers: Vec<BreakerConfig>,
+}
+
+impl Connection {
+    pub fn is_demo(&self) -> bool {
+        self.sim.is_some()
+    }
+}
+
 /// Everything the dashboard needs to start.
 pub struct Setup {
     pub broker: Arc<dyn Broker>,
@@ -135,65 +153,68 @@ impl Cli {
             .with_context(|| format!("unknown theme {name:?} (use default or monochrome)"))
     }
 
-    /// Resolves config, broker and the initial app state.
-    pub async fn setup(&self, config: &Config, now: Instant) -> anyhow::Result<Setup> {
-        let theme = self.theme(config)?;
-        let keymap = config.keymap().map_err(anyhow::Error::msg)?;
+    /// Chooses and connects the broker (the demo or AWS) and gathers the breakers.
+    pub async fn connect(&self, config: &Config) -> anyhow::Result<Connection> {
         if self.wants_demo(config) {
             let sim = self.demo_sim(config)?;
             let file_breakers = demo_breakers(&sim.lock().scenario.file);
             let mut breakers = config.breakers.clone();
             breakers.extend(file_breakers);
-            let refresh = if config_has_refresh(config) {
-                config.refresh.clone()
-            } else {
-                RefreshConfig::demo()
-            };
-            let speed = self.speed.or(config.demo.speed).unwrap_or(1.0);
             let mut source = sim.describe();
             if !self.demo {
                 source.push_str(" (no AWS configured)");
             }
-            let app = App::new(
-                Settings {
-                    source,
-                    demo: true,
-                    selection: self.selection(config),
-                    refresh,
-                    thresholds: config.thresholds.clone(),
-                    keymap,
-                    breakers,
-                },
-                now,
-            );
-            return Ok(Setup {
+            return Ok(Connection {
                 broker: Arc::new(sim.clone()),
                 sim: Some(sim),
-                app,
-                theme,
-                speed,
+                source,
+                breakers,
             });
         }
         let opts = self.aws_options(config);
         let broker = AwsBroker::connect(&opts).await?;
+        Ok(Connection {
+            source: broker.describe(),
+            broker: Arc::new(broker),
+            sim: None,
+            breakers: config.breakers.clone(),
+        })
+    }
+
+    /// Resolves config, broker and the initial app state.
+    pub async fn setup(&self, config: &Config, now: Instant) -> anyhow::Result<Setup> {
+        let theme = self.theme(config)?;
+        let keymap = config.keymap().map_err(anyhow::Error::msg)?;
+        let conn = self.connect(config).await?;
+        let demo = conn.is_demo();
+        let refresh = if demo && !config_has_refresh(config) {
+            RefreshConfig::demo()
+        } else {
+            config.refresh.clone()
+        };
+        let speed = if demo {
+            self.speed.or(config.demo.speed).unwrap_or(1.0)
+        } else {
+            1.0
+        };
         let app = App::new(
             Settings {
-                source: broker.describe(),
-                demo: false,
+                source: conn.source,
+                demo,
                 selection: self.selection(config),
-                refresh: config.refresh.clone(),
+                refresh,
                 thresholds: config.thresholds.clone(),
                 keymap,
-                breakers: config.breakers.clone(),
+                breakers: conn.breakers,
             },
             now,
         );
         Ok(Setup {
-            broker: Arc::new(broker),
-            sim: None,
+            broker: conn.broker,
+            sim: conn.sim,
             app,
             theme,
-            speed: 1.0,
+            speed,
         })
     }
 
