@@ -13,6 +13,9 @@ use crate::app::keymap::{Action, KeySpec, Keymap};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
+    /// Refuse every key and command that changes a queue.
+    #[serde(default)]
+    pub read_only: bool,
     #[serde(default)]
     pub aws: AwsConfig,
     #[serde(default)]
@@ -29,6 +32,21 @@ pub struct Config {
     pub display: DisplayConfig,
     #[serde(default)]
     pub demo: DemoConfig,
+    #[serde(default)]
+    pub browser: BrowserConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BrowserConfig {
+    /// Most messages the message browser holds at once.
+    pub cap: usize,
+}
+
+impl Default for BrowserConfig {
+    fn default() -> Self {
+        BrowserConfig { cap: 500 }
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -274,6 +292,12 @@ impl Config {
         }
         if r.max_concurrency == 0 {
             return Err("refresh.max_concurrency must be at least 1".into());
+        }
+        if !(1..=10_000).contains(&self.browser.cap) {
+            return Err(format!(
+                "browser.cap must be 1 to 10000, not {}",
+                self.browser.cap
+            ));
         }
         if self.thresholds.growing_samples == 0 {
             return Err("thresholds.growing_samples must be at least 1".into());

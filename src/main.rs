@@ -7,7 +7,9 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Parser;
-use lazysqs::cli::Cli;
+use lazysqs::cli::{Cli, Command};
+use lazysqs::exit::Exit;
+use lazysqs::recovery::audit::Audit;
 use lazysqs::runtime;
 
 fn main() -> ExitCode {
@@ -17,7 +19,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("lazysqs: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
+            return Exit::CouldNotRun.into();
         }
     };
     match rt.block_on(run(cli)) {
@@ -27,22 +29,27 @@ fn main() -> ExitCode {
             if let Some(p) = log_path {
                 eprintln!("(log: {})", p.display());
             }
-            ExitCode::from(2)
+            Exit::CouldNotRun.into()
         }
     }
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.load_config()?;
-    if cli.command.is_some() {
-        anyhow::bail!("unknown command");
+    match &cli.command {
+        Some(Command::Snapshot { json }) => {
+            return Ok(lazysqs::snapshot::run(&cli, &config, *json).await?.into());
+        }
+        Some(Command::Check) => return Ok(lazysqs::check::run(&cli, &config).await?.into()),
+        None => {}
     }
     let setup = cli.setup(&config, Instant::now()).await?;
     let _driver = setup.sim.as_ref().map(|s| s.spawn_driver(setup.speed));
     tracing::info!("starting on {}", setup.app.source);
     // ratatui::init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
-    let result = runtime::run(&mut terminal, setup.app, setup.broker, setup.theme).await;
+    let audit = Audit::new(Audit::default_path());
+    let result = runtime::run(&mut terminal, setup.app, setup.broker, setup.theme, audit).await;
     ratatui::restore();
     result?;
     Ok(ExitCode::SUCCESS)

@@ -11,14 +11,18 @@ use ratatui::Terminal;
 use ratatui::backend::Backend;
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::app::browser::{BrowserCmd, BrowserMsg};
 use crate::app::{App, Cmd, Msg};
 use crate::breaker;
 use crate::broker::Broker;
+use crate::recovery::{self, audit::Audit};
 use crate::ui;
 use crate::ui::theme::Theme;
 
 const TICK: Duration = Duration::from_millis(250);
 const MIN_FRAME: Duration = Duration::from_millis(33);
+/// How long quitting waits for held messages to be released.
+const QUIT_GRACE: Duration = Duration::from_secs(5);
 
 /// Runs commands against the broker, sending each result back as a message.
 #[derive(Clone)]
@@ -27,6 +31,7 @@ pub struct Executor {
     tx: mpsc::UnboundedSender<Msg>,
     /// Bounds the broker calls in flight at once.
     limit: Arc<Semaphore>,
+    audit: Audit,
 }
 
 impl Executor {
@@ -34,11 +39,25 @@ impl Executor {
         broker: Arc<dyn Broker>,
         tx: mpsc::UnboundedSender<Msg>,
         concurrency: usize,
+        audit: Audit,
     ) -> Self {
         Executor {
             broker,
             tx,
             limit: Arc::new(Semaphore::new(concurrency.max(1))),
+            audit,
+        }
+    }
+
+    /// Runs `cmd` to the end before returning (used on the way out, so held
+    /// messages are released before the process exits).
+    pub async fn finish(&self, cmd: Cmd) {
+        if cmd != Cmd::Quit
+            && tokio::time::timeout(QUIT_GRACE, self.run(cmd))
+                .await
+                .is_err()
+        {
+            tracing::warn!("gave up waiting for a command while quitting");
         }
     }
 
@@ -83,8 +102,74 @@ impl Executor {
                 Some(sim) => Msg::DemoDone(sim.control(action)),
                 None => Msg::DemoDone("not running the demo".into()),
             },
+            Cmd::Browser(cmd) => Msg::Browser(self.run_browser(cmd).await),
             Cmd::Quit => return None,
         })
+    }
+
+    async fn run_browser(&self, cmd: BrowserCmd) -> BrowserMsg {
+        let b = self.broker.as_ref();
+        match cmd {
+            BrowserCmd::Load {
+                queue,
+                release,
+                cap,
+            } => {
+                if !release.is_empty() {
+                    recovery::set_visibility(b, &queue, release, Duration::ZERO).await;
+                }
+                let r = recovery::load(b, &queue, cap, recovery::BROWSE_VISIBILITY).await;
+                BrowserMsg::Loaded(queue, r)
+            }
+            BrowserCmd::Extend { queue, receipts } => {
+                let failed =
+                    recovery::set_visibility(b, &queue, receipts, recovery::BROWSE_VISIBILITY)
+                        .await;
+                BrowserMsg::Extended(queue, failed)
+            }
+            BrowserCmd::Release { queue, receipts } => {
+                let failed = recovery::set_visibility(b, &queue, receipts, Duration::ZERO).await;
+                for (_, e) in &failed {
+                    tracing::warn!("releasing a message in {}: {e}", queue.name);
+                }
+                BrowserMsg::Extended(queue, Vec::new())
+            }
+            BrowserCmd::Requeue(req) => {
+                let outcome = recovery::requeue(b, &self.audit, &req).await;
+                BrowserMsg::Requeued(req, outcome)
+            }
+            BrowserCmd::Delete {
+                queue,
+                message,
+                retry,
+            } => {
+                let result = if retry {
+                    recovery::retry_delete(b, &self.audit, &queue, &message).await
+                } else {
+                    recovery::delete(b, &self.audit, &queue, &message).await
+                };
+                BrowserMsg::Deleted {
+                    queue,
+                    message_id: message.message_id,
+                    result,
+                    retry,
+                }
+            }
+            BrowserCmd::Export {
+                path,
+                contents,
+                count,
+            } => {
+                let result = tokio::fs::write(&path, contents)
+                    .await
+                    .map_err(|e| e.to_string());
+                BrowserMsg::Exported {
+                    path,
+                    count,
+                    result,
+                }
+            }
+        }
     }
 }
 
@@ -94,12 +179,13 @@ pub async fn run<B: Backend>(
     mut app: App,
     broker: Arc<dyn Broker>,
     theme: Theme,
+    audit: Audit,
 ) -> anyhow::Result<()>
 where
     B::Error: Send + Sync + 'static,
 {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let executor = Executor::new(broker, tx.clone(), app.refresh.max_concurrency);
+    let executor = Executor::new(broker, tx.clone(), app.refresh.max_concurrency, audit);
 
     let input_tx = tx.clone();
     let input = tokio::spawn(async move {
@@ -131,9 +217,7 @@ where
     });
 
     let mut last_draw = Instant::now() - MIN_FRAME;
-    for cmd in app.update(Msg::Tick(Instant::now())) {
-        executor.spawn(cmd);
-    }
+    dispatch(&executor, app.update(Msg::Tick(Instant::now()))).await;
     while !app.quit {
         if app.dirty {
             let wait = MIN_FRAME.saturating_sub(last_draw.elapsed());
@@ -144,9 +228,7 @@ where
             } else {
                 // Coalesce: draw once the frame budget has passed, unless a message comes first.
                 if let Ok(Some(msg)) = tokio::time::timeout(wait, rx.recv()).await {
-                    for cmd in app.update(msg) {
-                        executor.spawn(cmd);
-                    }
+                    dispatch(&executor, app.update(msg)).await;
                 }
                 continue;
             }
@@ -154,11 +236,22 @@ where
         let Some(msg) = rx.recv().await else {
             break;
         };
-        for cmd in app.update(msg) {
-            executor.spawn(cmd);
-        }
+        dispatch(&executor, app.update(msg)).await;
     }
     input.abort();
     ticker.abort();
     Ok(())
+}
+
+/// Spawns commands; when one of them is `Quit`, runs the others to the end first.
+async fn dispatch(executor: &Executor, cmds: Vec<Cmd>) {
+    if cmds.contains(&Cmd::Quit) {
+        for cmd in cmds {
+            executor.finish(cmd).await;
+        }
+    } else {
+        for cmd in cmds {
+            executor.spawn(cmd);
+        }
+    }
 }

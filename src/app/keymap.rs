@@ -23,10 +23,37 @@ pub enum Action {
     DemoFaster,
     DemoSlower,
     DemoPause,
+    Open,
+    Back,
+    Edit,
+    Requeue,
+    Delete,
+    RetryDelete,
+    Export,
+    ExportAll,
+    Reload,
+}
+
+/// Where an action applies, for the help popup and the hint bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Everywhere,
+    Dashboard,
+    Browser,
+}
+
+impl Scope {
+    pub fn title(self) -> &'static str {
+        match self {
+            Scope::Everywhere => "Everywhere",
+            Scope::Dashboard => "Dashboard",
+            Scope::Browser => "Message browser",
+        }
+    }
 }
 
 impl Action {
-    pub const ALL: [Action; 13] = [
+    pub const ALL: [Action; 22] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -40,7 +67,51 @@ impl Action {
         Action::DemoFaster,
         Action::DemoSlower,
         Action::DemoPause,
+        Action::Open,
+        Action::Back,
+        Action::Edit,
+        Action::Requeue,
+        Action::Delete,
+        Action::RetryDelete,
+        Action::Export,
+        Action::ExportAll,
+        Action::Reload,
     ];
+
+    pub fn scope(self) -> Scope {
+        match self {
+            Action::Up
+            | Action::Down
+            | Action::Top
+            | Action::Bottom
+            | Action::Filter
+            | Action::Help
+            | Action::Quit
+            | Action::Open
+            | Action::Back => Scope::Everywhere,
+            Action::NextPane
+            | Action::Sort
+            | Action::DemoFault
+            | Action::DemoFaster
+            | Action::DemoSlower
+            | Action::DemoPause => Scope::Dashboard,
+            Action::Edit
+            | Action::Requeue
+            | Action::Delete
+            | Action::RetryDelete
+            | Action::Export
+            | Action::ExportAll
+            | Action::Reload => Scope::Browser,
+        }
+    }
+
+    /// Whether the action changes a queue (refused in read-only mode).
+    pub fn mutates(self) -> bool {
+        matches!(
+            self,
+            Action::Edit | Action::Requeue | Action::Delete | Action::RetryDelete
+        )
+    }
 
     /// What the action does, for the help popup.
     pub fn describe(self) -> &'static str {
@@ -58,6 +129,15 @@ impl Action {
             Action::DemoFaster => "demo: more orders per second",
             Action::DemoSlower => "demo: fewer orders per second",
             Action::DemoPause => "demo: pause or resume the simulation",
+            Action::Open => "open the queue's messages / a message's details",
+            Action::Back => "go back one level",
+            Action::Edit => "edit the message body",
+            Action::Requeue => "requeue the message to its source queue",
+            Action::Delete => "delete the message",
+            Action::RetryDelete => "retry a failed delete (message in both queues)",
+            Action::Export => "export the selected message to a JSON Lines file",
+            Action::ExportAll => "export every loaded message to a JSON Lines file",
+            Action::Reload => "release and reload the messages",
         }
     }
 
@@ -77,6 +157,15 @@ impl Action {
             Action::DemoFaster => "faster",
             Action::DemoSlower => "slower",
             Action::DemoPause => "pause",
+            Action::Open => "open",
+            Action::Back => "back",
+            Action::Edit => "edit",
+            Action::Requeue => "requeue",
+            Action::Delete => "delete",
+            Action::RetryDelete => "retry delete",
+            Action::Export => "export",
+            Action::ExportAll => "export all",
+            Action::Reload => "reload",
         }
     }
 
@@ -102,6 +191,15 @@ impl Action {
             Action::DemoFaster => "demo_faster",
             Action::DemoSlower => "demo_slower",
             Action::DemoPause => "demo_pause",
+            Action::Open => "open",
+            Action::Back => "back",
+            Action::Edit => "edit",
+            Action::Requeue => "requeue",
+            Action::Delete => "delete",
+            Action::RetryDelete => "retry_delete",
+            Action::Export => "export",
+            Action::ExportAll => "export_all",
+            Action::Reload => "reload",
         }
     }
 }
@@ -220,6 +318,15 @@ impl Default for Keymap {
                     Action::DemoFaster => &["+"],
                     Action::DemoSlower => &["-"],
                     Action::DemoPause => &["p"],
+                    Action::Open => &["enter"],
+                    Action::Back => &["esc"],
+                    Action::Edit => &["e"],
+                    Action::Requeue => &["r"],
+                    Action::Delete => &["d"],
+                    Action::RetryDelete => &["D"],
+                    Action::Export => &["x"],
+                    Action::ExportAll => &["X"],
+                    Action::Reload => &["ctrl-r"],
                 };
                 (a, keys.iter().map(|s| k(s)).collect())
             })
@@ -235,15 +342,22 @@ impl Keymap {
         }
     }
 
-    /// The action a key press asks for. Ctrl-C always quits.
-    pub fn action(&self, key: &KeyEvent) -> Option<Action> {
+    /// The action a key press asks for where `scope` applies (actions that apply
+    /// everywhere always match). Ctrl-C always quits.
+    pub fn action_in(&self, key: &KeyEvent, scope: Scope) -> Option<Action> {
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
             return Some(Action::Quit);
         }
         self.bindings
             .iter()
+            .filter(|(a, _)| a.scope() == Scope::Everywhere || a.scope() == scope)
             .find(|(_, keys)| keys.iter().any(|k| k.matches(key)))
             .map(|(a, _)| *a)
+    }
+
+    /// The action a key press asks for on the dashboard.
+    pub fn action(&self, key: &KeyEvent) -> Option<Action> {
+        self.action_in(key, Scope::Dashboard)
     }
 
     pub fn keys(&self, action: Action) -> &[KeySpec] {

@@ -3,6 +3,7 @@
 //! One loop owns an [`App`]. Everything that happens arrives as a [`Msg`];
 //! [`App::update`] changes the state and returns [`Cmd`]s, doing no I/O itself.
 
+pub mod browser;
 pub mod keymap;
 mod update;
 
@@ -20,6 +21,7 @@ use crate::broker::{
 use crate::config::{BreakerConfig, RefreshConfig, Thresholds};
 use crate::health::{self, Flag, QueueFacts};
 use crate::poll::{Jitter, Schedule};
+use browser::{Browser, BrowserCmd, BrowserMsg, Popup};
 use keymap::Keymap;
 
 /// How many samples of history a queue keeps for its charts.
@@ -37,6 +39,7 @@ pub enum Msg {
     Metrics(Vec<QueueRef>, BrokerResult<Vec<QueueMetrics>>),
     Breaker(String, BrokerResult<BreakerReading>),
     DemoDone(String),
+    Browser(BrowserMsg),
 }
 
 /// Work for the runtime to do; its result comes back as a [`Msg`].
@@ -48,6 +51,7 @@ pub enum Cmd {
     FetchMetrics(Vec<QueueRef>),
     ReadBreaker(BreakerConfig),
     Demo(DemoAction),
+    Browser(BrowserCmd),
     Quit,
 }
 
@@ -205,6 +209,13 @@ pub struct App {
     pub selected: Option<String>,
     pub breaker_scroll: usize,
     pub notice: Option<Notice>,
+    /// The message browser, when open.
+    pub browser: Option<Browser>,
+    /// A dialog that gets keys before anything else but help.
+    pub popup: Option<Popup>,
+    pub read_only: bool,
+    pub browse_cap: usize,
+    pub audit_path: Option<String>,
     pub discovery: Schedule,
     pub discovery_error: Option<String>,
     pub metrics_schedule: Schedule,
@@ -234,6 +245,12 @@ pub struct Settings {
     pub thresholds: Thresholds,
     pub keymap: Keymap,
     pub breakers: Vec<BreakerConfig>,
+    /// Refuse every key and command that changes a queue.
+    pub read_only: bool,
+    /// Most messages the browser holds.
+    pub browse_cap: usize,
+    /// Where the audit log is written, for the help popup.
+    pub audit_path: Option<String>,
 }
 
 impl App {
@@ -246,6 +263,9 @@ impl App {
             thresholds,
             keymap,
             breakers,
+            read_only,
+            browse_cap,
+            audit_path,
         } = settings;
         let breakers = breakers
             .into_iter()
@@ -278,6 +298,11 @@ impl App {
             selected: None,
             breaker_scroll: 0,
             notice: None,
+            browser: None,
+            popup: None,
+            read_only,
+            browse_cap,
+            audit_path,
             discovery_error: None,
             metrics_error: None,
             last_refresh: None,

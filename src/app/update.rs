@@ -22,7 +22,9 @@ impl App {
                     self.last_drawn_second = second;
                     self.dirty = true;
                 }
-                self.due_polls()
+                let mut cmds = self.due_polls();
+                cmds.extend(self.browser_tick());
+                cmds
             }
             Msg::Key(key) => self.on_key(key),
             Msg::Resize => {
@@ -53,6 +55,7 @@ impl App {
                 self.notify(text, false);
                 Vec::new()
             }
+            Msg::Browser(msg) => self.on_browser_msg(msg),
         }
     }
 
@@ -301,18 +304,23 @@ impl App {
             }
             return Vec::new();
         }
+        if self.popup.is_some() {
+            return self.on_popup_key(key);
+        }
+        if self.browser.is_some() {
+            return self.on_browser_key(key);
+        }
         if self.filter_editing {
             return self.on_filter_key(key);
         }
         let Some(action) = self.keymap.action(&key) else {
-            if key.code == KeyCode::Esc && !self.filter.is_empty() {
-                self.filter.clear();
-            }
             return Vec::new();
         };
         match action {
             Action::Quit => return self.quit(),
             Action::Help => self.show_help = true,
+            Action::Open => return self.open_browser(),
+            Action::Back => self.filter.clear(),
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
             Action::Top => self.move_selection(i64::MIN / 2),
@@ -339,6 +347,8 @@ impl App {
                 };
                 return vec![Cmd::Demo(demo)];
             }
+            // Browser actions do nothing on the dashboard.
+            _ => {}
         }
         Vec::new()
     }
@@ -366,9 +376,12 @@ impl App {
         Vec::new()
     }
 
-    fn quit(&mut self) -> Vec<Cmd> {
+    /// Quits, first giving back every message the browser holds.
+    pub(super) fn quit(&mut self) -> Vec<Cmd> {
         self.quit = true;
-        vec![Cmd::Quit]
+        let mut cmds = self.close_browser();
+        cmds.push(Cmd::Quit);
+        cmds
     }
 
     fn move_selection(&mut self, delta: i64) {

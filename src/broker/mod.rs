@@ -228,6 +228,38 @@ pub trait Broker: Send + Sync {
     async fn cancel_move_task(&self, handle: &str) -> BrokerResult<u64>;
 }
 
+/// The largest message body SQS accepts.
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// How many message attributes SQS accepts.
+pub const MAX_ATTRIBUTES: usize = 10;
+
+/// Checks what SQS itself would refuse, before a message goes anywhere.
+pub fn validate_outgoing(queue: &str, msg: &OutgoingMessage) -> BrokerResult<()> {
+    if msg.body.is_empty() {
+        return Err(BrokerError::Invalid(
+            "a message body cannot be empty".into(),
+        ));
+    }
+    if msg.body.len() > MAX_BODY_BYTES {
+        return Err(BrokerError::Invalid(format!(
+            "the body is {} bytes, over the 256 KiB ({MAX_BODY_BYTES} bytes) limit",
+            msg.body.len()
+        )));
+    }
+    if msg.attributes.len() > MAX_ATTRIBUTES {
+        return Err(BrokerError::Invalid(format!(
+            "{} message attributes, over the limit of {MAX_ATTRIBUTES}",
+            msg.attributes.len()
+        )));
+    }
+    if queue.ends_with(".fifo") && msg.group_id.is_none() {
+        return Err(BrokerError::Invalid(format!(
+            "{queue} is a FIFO queue: a message needs a MessageGroupId"
+        )));
+    }
+    Ok(())
+}
+
 /// The queue name at the end of an ARN (`arn:aws:sqs:region:account:name`).
 pub fn name_from_arn(arn: &str) -> &str {
     arn.rsplit(':').next().unwrap_or(arn)

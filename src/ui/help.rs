@@ -7,18 +7,34 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
 use super::theme::Theme;
 use crate::app::App;
+use crate::app::keymap::Scope;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let mut lines = vec![Line::styled("Keys", theme.header)];
-    for (action, _) in app.keymap.bindings() {
-        if action.is_demo() && !app.demo {
-            continue;
+    let mut lines = Vec::new();
+    for scope in [Scope::Everywhere, Scope::Dashboard, Scope::Browser] {
+        lines.push(Line::styled(scope.title(), theme.header));
+        for (action, _) in app.keymap.bindings() {
+            if action.scope() != scope || (action.is_demo() && !app.demo) {
+                continue;
+            }
+            let off = app.read_only && action.mutates();
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<14}", app.keymap.label(action)), theme.title),
+                Span::styled(
+                    format!(
+                        "{}{}",
+                        action.describe(),
+                        if off { " (off: read-only)" } else { "" }
+                    ),
+                    if off { theme.dim } else { theme.base },
+                ),
+            ]));
         }
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {:<14}", app.keymap.label(action)), theme.title),
-            Span::raw(action.describe()),
-        ]));
     }
+    lines.push(Line::styled(
+        "  dialogs: y/Enter confirm, n/Esc cancel; editor: Ctrl-S keep, Esc cancel",
+        theme.dim,
+    ));
     lines.push(Line::raw(""));
     lines.push(Line::styled("Polling", theme.header));
     lines.push(Line::raw(format!(
@@ -35,6 +51,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         "  requests so far: {} SQS, {} metrics",
         app.sqs_requests, app.metrics_requested
     )));
+    if let Some(path) = &app.audit_path {
+        lines.push(Line::raw(format!("  audit log: {path}")));
+    }
     lines.push(Line::raw(""));
     lines.push(Line::styled("Esc or ? closes this help", theme.dim));
 

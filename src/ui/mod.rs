@@ -1,8 +1,10 @@
 //! Drawing. Every function here reads `&App` and draws; nothing waits or locks.
 
 pub mod breaker;
+pub mod browser;
 pub mod format;
 pub mod help;
+pub mod popup;
 pub mod queues;
 pub mod rates;
 pub mod status;
@@ -26,10 +28,16 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     .areas(area);
     let [rates_area, breaker_area] =
         Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(lower);
-    queues::draw(frame, queues_area, app, theme);
+    match &app.browser {
+        Some(b) => browser::draw(frame, queues_area, app, b, theme),
+        None => queues::draw(frame, queues_area, app, theme),
+    }
     rates::draw(frame, rates_area, app, theme);
     breaker::draw(frame, breaker_area, app, theme);
     status::draw(frame, status_area, app, theme);
+    if let Some(popup) = &app.popup {
+        popup::draw(frame, area, popup, theme);
+    }
     if app.show_help {
         help::draw(frame, area, app, theme);
     }

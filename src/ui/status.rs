@@ -17,6 +17,9 @@ const NOTICE_FOR: Duration = Duration::from_secs(8);
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = vec![Span::styled(format!(" {} ", app.source), theme.header)];
+    if app.read_only {
+        spans.push(Span::styled("│ READ-ONLY ", theme.bad));
+    }
     let refreshed = match app.last_refresh {
         Some(t) => format!(
             "refreshed {} ago",
@@ -54,7 +57,24 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn hint_actions(app: &App) -> Vec<Action> {
-    let mut actions = vec![Action::Help, Action::Filter, Action::Sort, Action::NextPane];
+    if let Some(b) = &app.browser {
+        if b.editor.is_some() {
+            return Vec::new();
+        }
+        let mut actions = vec![Action::Help, Action::Open, Action::Back, Action::Filter];
+        if !app.read_only {
+            actions.extend([Action::Edit, Action::Requeue, Action::Delete]);
+        }
+        actions.extend([Action::Export, Action::Quit]);
+        return actions;
+    }
+    let mut actions = vec![
+        Action::Help,
+        Action::Open,
+        Action::Filter,
+        Action::Sort,
+        Action::NextPane,
+    ];
     if app.demo {
         actions.extend([Action::DemoFault, Action::DemoPause]);
     }

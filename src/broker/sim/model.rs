@@ -15,10 +15,7 @@ use crate::broker::{
     OutgoingMessage, QueueAttrs, QueueMetrics, QueueRef, RedrivePolicy,
 };
 
-/// The largest message body SQS accepts.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// How many message attributes SQS accepts.
-pub const MAX_ATTRIBUTES: usize = 10;
+pub use crate::broker::{MAX_ATTRIBUTES, MAX_BODY_BYTES, validate_outgoing};
 const DEDUP_WINDOW: Duration = Duration::from_secs(300);
 /// How long per-second counters are kept (CloudWatch-like history).
 const COUNTER_HISTORY_SECS: u64 = 15 * 60;
@@ -662,33 +659,6 @@ fn check_batch_len(n: usize) -> BrokerResult<()> {
             "a batch holds 1 to 10 entries, not {n}"
         )))
     }
-}
-
-/// Checks what SQS itself would refuse, before a message goes anywhere.
-pub fn validate_outgoing(queue: &str, msg: &OutgoingMessage) -> BrokerResult<()> {
-    if msg.body.is_empty() {
-        return Err(BrokerError::Invalid(
-            "a message body cannot be empty".into(),
-        ));
-    }
-    if msg.body.len() > MAX_BODY_BYTES {
-        return Err(BrokerError::Invalid(format!(
-            "the body is {} bytes, over the 256 KiB ({MAX_BODY_BYTES} bytes) limit",
-            msg.body.len()
-        )));
-    }
-    if msg.attributes.len() > MAX_ATTRIBUTES {
-        return Err(BrokerError::Invalid(format!(
-            "{} message attributes, over the limit of {MAX_ATTRIBUTES}",
-            msg.attributes.len()
-        )));
-    }
-    if queue.ends_with(".fifo") && msg.group_id.is_none() {
-        return Err(BrokerError::Invalid(format!(
-            "{queue} is a FIFO queue: a message needs a MessageGroupId"
-        )));
-    }
-    Ok(())
 }
 
 fn to_message(m: &SimMessage, receipt: String, epoch: DateTime<Utc>) -> Message {

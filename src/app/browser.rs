@@ -1,0 +1,952 @@
+//! The message browser: the messages of one queue, held with a short visibility
+//! timeout, read, edited, requeued, deleted or exported.
+
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use super::keymap::{Action, Scope};
+use super::{App, Cmd, Pane};
+use crate::broker::{BrokerError, MAX_BODY_BYTES, Message, QueueRef, name_from_arn};
+use crate::recovery::export::{ExportedMessage, to_jsonl};
+use crate::recovery::{EXTEND_EVERY, RequeueOutcome, RequeueRequest};
+
+/// Most messages the browser holds at once, unless configured.
+pub const DEFAULT_CAP: usize = 500;
+
+/// What became of a message the browser loaded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HeldState {
+    /// Held by us (invisible to consumers) until released.
+    Held,
+    /// A call is under way.
+    Working(&'static str),
+    Requeued {
+        to: String,
+        new_id: String,
+    },
+    Deleted,
+    /// Sent, but the delete failed: the message is in both queues.
+    InBoth {
+        to: String,
+        new_id: String,
+    },
+    /// Our receipt handle no longer works.
+    Expired,
+}
+
+#[derive(Debug, Clone)]
+pub struct Held {
+    pub message: Message,
+    /// The edited body, not yet requeued.
+    pub edited: Option<String>,
+    pub state: HeldState,
+}
+
+impl Held {
+    pub fn body(&self) -> &str {
+        self.edited.as_deref().unwrap_or(&self.message.body)
+    }
+
+    /// Whether we still hold it (its receipt handle is ours to release).
+    pub fn is_held(&self) -> bool {
+        matches!(self.state, HeldState::Held | HeldState::Working(_))
+    }
+
+    pub fn source_queue(&self) -> Option<&str> {
+        self.message.dlq_source_arn.as_deref().map(name_from_arn)
+    }
+}
+
+/// The outcome of checking an edited body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BodyCheck {
+    Json,
+    NotJson {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+}
+
+impl BodyCheck {
+    pub fn of(text: &str) -> BodyCheck {
+        match serde_json::from_str::<serde_json::Value>(text) {
+            Ok(_) => BodyCheck::Json,
+            Err(e) => BodyCheck::NotJson {
+                line: e.line(),
+                column: e.column(),
+                message: e.to_string(),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Editor {
+    pub message_id: String,
+    pub textarea: TextArea<'static>,
+    pub check: BodyCheck,
+    pub bytes: usize,
+    /// Whether the original body was one line (compact JSON is sent compact).
+    pub was_compact: bool,
+}
+
+impl Editor {
+    fn new(held: &Held) -> Editor {
+        let body = held.body();
+        let was_compact = !body.contains('\n');
+        let text = match serde_json::from_str::<serde_json::Value>(body) {
+            Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| body.to_string()),
+            Err(_) => body.to_string(),
+        };
+        let mut textarea = TextArea::new(text.lines().map(str::to_string).collect());
+        textarea.set_max_histories(200);
+        let mut e = Editor {
+            message_id: held.message.message_id.clone(),
+            textarea,
+            check: BodyCheck::Json,
+            bytes: 0,
+            was_compact,
+        };
+        e.recheck();
+        e
+    }
+
+    pub fn text(&self) -> String {
+        self.textarea.lines().join("\n")
+    }
+
+    /// The body to send: compact again if it came compact and is valid JSON.
+    fn body(&self) -> String {
+        let text = self.text();
+        if self.was_compact
+            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
+        {
+            return v.to_string();
+        }
+        text
+    }
+
+    fn recheck(&mut self) {
+        let text = self.text();
+        self.check = BodyCheck::of(&text);
+        self.bytes = self.body().len();
+    }
+}
+
+/// One queue's messages.
+#[derive(Debug, Clone)]
+pub struct Browser {
+    pub queue: QueueRef,
+    /// The queue's own maxReceiveCount, when it has a redrive policy.
+    pub max_receive_count: Option<u32>,
+    /// ApproximateNumberOfMessages when opened.
+    pub approx_total: Option<u64>,
+    /// Queues whose failures land here (ListDeadLetterSourceQueues).
+    pub sources: Vec<String>,
+    pub messages: Vec<Held>,
+    pub loading: bool,
+    pub load_error: Option<String>,
+    pub cap: usize,
+    /// Selected row, an index into [`Browser::visible`].
+    pub selected: usize,
+    pub filter: String,
+    pub filter_editing: bool,
+    /// The detail view, with its scroll offset, when open.
+    pub detail: Option<u16>,
+    pub editor: Option<Editor>,
+    pub next_extend: Instant,
+    pub extending: bool,
+}
+
+impl Browser {
+    /// Indices of the messages shown, after the filter (over body and attributes).
+    pub fn visible(&self) -> Vec<usize> {
+        let f = self.filter.to_lowercase();
+        (0..self.messages.len())
+            .filter(|&i| {
+                if f.is_empty() {
+                    return true;
+                }
+                let h = &self.messages[i];
+                h.body().to_lowercase().contains(&f)
+                    || h.message.message_id.to_lowercase().contains(&f)
+                    || h.message.attributes.iter().any(|(k, a)| {
+                        k.to_lowercase().contains(&f) || a.value.to_lowercase().contains(&f)
+                    })
+            })
+            .collect()
+    }
+
+    pub fn selected_message(&self) -> Option<&Held> {
+        self.visible()
+            .get(self.selected)
+            .map(|&i| &self.messages[i])
+    }
+
+    fn selected_index(&self) -> Option<usize> {
+        self.visible().get(self.selected).copied()
+    }
+
+    fn find(&mut self, message_id: &str) -> Option<&mut Held> {
+        self.messages
+            .iter_mut()
+            .find(|h| h.message.message_id == message_id)
+    }
+
+    /// Receipt handles of everything still held.
+    pub fn held_receipts(&self) -> Vec<String> {
+        self.messages
+            .iter()
+            .filter(|h| h.is_held())
+            .map(|h| h.message.receipt_handle.clone())
+            .collect()
+    }
+}
+
+/// A dialog over everything else.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    /// Accepts y or Enter, cancels with n or Esc.
+    Confirm {
+        title: String,
+        lines: Vec<String>,
+        on_yes: Pending,
+    },
+    /// Pick a destination queue for a requeue.
+    PickQueue {
+        message_id: String,
+        queues: Vec<String>,
+        selected: usize,
+    },
+}
+
+/// What a confirmed dialog does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pending {
+    Browse(QueueRef),
+    Requeue { message_id: String, to: String },
+    Delete { message_id: String },
+    KeepRawEdit,
+}
+
+/// Results of the browser's commands.
+#[derive(Debug, Clone)]
+pub enum BrowserMsg {
+    Loaded(QueueRef, Result<Vec<Message>, BrokerError>),
+    Extended(QueueRef, Vec<(String, BrokerError)>),
+    Requeued(Box<RequeueRequest>, RequeueOutcome),
+    Deleted {
+        queue: QueueRef,
+        message_id: String,
+        result: Result<(), BrokerError>,
+        /// A retried delete of a message already sent elsewhere.
+        retry: bool,
+    },
+    Exported {
+        path: String,
+        count: usize,
+        result: Result<(), String>,
+    },
+}
+
+/// The browser's commands, run by the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BrowserCmd {
+    /// Releases `release` (visibility 0) first, then loads up to `cap` messages.
+    Load {
+        queue: QueueRef,
+        release: Vec<String>,
+        cap: usize,
+    },
+    Extend {
+        queue: QueueRef,
+        receipts: Vec<String>,
+    },
+    Release {
+        queue: QueueRef,
+        receipts: Vec<String>,
+    },
+    Requeue(Box<RequeueRequest>),
+    Delete {
+        queue: QueueRef,
+        message: Box<Message>,
+        retry: bool,
+    },
+    Export {
+        path: String,
+        contents: String,
+        count: usize,
+    },
+}
+
+impl App {
+    /// Enter on a queue row: open its messages, after a warning where reading them
+    /// counts towards their move to a DLQ.
+    pub(super) fn open_browser(&mut self) -> Vec<Cmd> {
+        let Some(row) = self.selected_row() else {
+            return Vec::new();
+        };
+        let queue = row.queue.clone();
+        if let Some(policy) = row.attrs.as_ref().and_then(|a| a.redrive.as_ref()) {
+            let dlq = name_from_arn(&policy.dlq_arn).to_string();
+            self.popup = Some(Popup::Confirm {
+                title: format!("Browse {}?", queue.name),
+                lines: vec![
+                    format!(
+                        "Reading a message is receiving it: each read counts towards {}'s maxReceiveCount ({}).",
+                        queue.name, policy.max_receive_count
+                    ),
+                    format!(
+                        "Messages already received {} time(s) will move to {dlq} on their next receive.",
+                        policy.max_receive_count.saturating_sub(1)
+                    ),
+                    "Browse anyway? (y/Enter: yes, n/Esc: no)".to_string(),
+                ],
+                on_yes: Pending::Browse(queue),
+            });
+            return Vec::new();
+        }
+        self.start_browser(queue)
+    }
+
+    fn start_browser(&mut self, queue: QueueRef) -> Vec<Cmd> {
+        let row = self.queues.iter().find(|r| r.queue.url == queue.url);
+        let attrs = row.and_then(|r| r.attrs.as_ref());
+        let mut sources = row.map(|r| r.dlq_sources.clone()).unwrap_or_default();
+        for r in &self.queues {
+            if r.dlq_name() == Some(queue.name.as_str()) && !sources.contains(&r.queue.name) {
+                sources.push(r.queue.name.clone());
+            }
+        }
+        self.browser = Some(Browser {
+            max_receive_count: attrs
+                .and_then(|a| a.redrive.as_ref())
+                .map(|p| p.max_receive_count),
+            approx_total: attrs.map(|a| a.visible),
+            sources,
+            messages: Vec::new(),
+            loading: true,
+            load_error: None,
+            cap: self.browse_cap,
+            selected: 0,
+            filter: String::new(),
+            filter_editing: false,
+            detail: None,
+            editor: None,
+            next_extend: self.now + EXTEND_EVERY,
+            extending: false,
+            queue: queue.clone(),
+        });
+        self.sqs_requests += 1;
+        vec![Cmd::Browser(BrowserCmd::Load {
+            queue,
+            release: Vec::new(),
+            cap: self.browse_cap,
+        })]
+    }
+
+    /// Closes the browser, releasing everything it holds.
+    pub(super) fn close_browser(&mut self) -> Vec<Cmd> {
+        let Some(b) = self.browser.take() else {
+            return Vec::new();
+        };
+        let receipts = b.held_receipts();
+        self.hurry(&b.queue.name);
+        if receipts.is_empty() {
+            return Vec::new();
+        }
+        vec![Cmd::Browser(BrowserCmd::Release {
+            queue: b.queue,
+            receipts,
+        })]
+    }
+
+    /// Polls a queue's attributes soon (after a change we made).
+    fn hurry(&mut self, name: &str) {
+        if let Some(r) = self.queues.iter_mut().find(|r| r.queue.name == name) {
+            r.schedule.hurry();
+        }
+    }
+
+    /// The browser's part of a tick: extend held messages before they expire.
+    pub(super) fn browser_tick(&mut self) -> Vec<Cmd> {
+        let now = self.now;
+        let Some(b) = self.browser.as_mut() else {
+            return Vec::new();
+        };
+        if b.loading || b.extending || now < b.next_extend {
+            return Vec::new();
+        }
+        b.next_extend = now + EXTEND_EVERY;
+        let receipts = b.held_receipts();
+        if receipts.is_empty() {
+            return Vec::new();
+        }
+        b.extending = true;
+        vec![Cmd::Browser(BrowserCmd::Extend {
+            queue: b.queue.clone(),
+            receipts,
+        })]
+    }
+
+    pub(super) fn on_browser_msg(&mut self, msg: BrowserMsg) -> Vec<Cmd> {
+        self.dirty = true;
+        match msg {
+            BrowserMsg::Loaded(queue, result) => {
+                let Some(b) = self.browser.as_mut().filter(|b| b.queue == queue) else {
+                    // The browser closed while loading: give the messages back.
+                    return match result {
+                        Ok(ms) if !ms.is_empty() => vec![Cmd::Browser(BrowserCmd::Release {
+                            queue,
+                            receipts: ms.into_iter().map(|m| m.receipt_handle).collect(),
+                        })],
+                        _ => Vec::new(),
+                    };
+                };
+                b.loading = false;
+                b.next_extend = self.now + EXTEND_EVERY;
+                match result {
+                    Ok(ms) => {
+                        b.load_error = None;
+                        // Edits not yet requeued survive a reload.
+                        let previous = std::mem::take(&mut b.messages);
+                        let edit_of = |id: &str| {
+                            previous
+                                .iter()
+                                .find(|h| h.message.message_id == id)
+                                .and_then(|h| h.edited.clone())
+                        };
+                        b.messages = ms
+                            .into_iter()
+                            .map(|message| Held {
+                                edited: edit_of(&message.message_id),
+                                message,
+                                state: HeldState::Held,
+                            })
+                            .collect();
+                        let lost = b
+                            .editor
+                            .as_ref()
+                            .filter(|e| {
+                                !b.messages
+                                    .iter()
+                                    .any(|h| h.message.message_id == e.message_id)
+                            })
+                            .map(|e| e.message_id.clone());
+                        b.selected = b.selected.min(b.messages.len().saturating_sub(1));
+                        if let Some(id) = lost {
+                            self.notify(
+                                format!("{id} is no longer held here (someone else received it); your edit cannot be kept"),
+                                true,
+                            );
+                        }
+                    }
+                    Err(e) => b.load_error = Some(e.to_string()),
+                }
+                Vec::new()
+            }
+            BrowserMsg::Extended(queue, failed) => {
+                let Some(b) = self.browser.as_mut().filter(|b| b.queue == queue) else {
+                    return Vec::new();
+                };
+                b.extending = false;
+                if failed.is_empty() {
+                    return Vec::new();
+                }
+                for h in &mut b.messages {
+                    if failed.iter().any(|(r, _)| *r == h.message.receipt_handle) {
+                        h.state = HeldState::Expired;
+                    }
+                }
+                let reason = failed[0].1.to_string();
+                let text = format!(
+                    "{} held message(s) in {} expired under us ({reason}); someone else may hold them now — reloading",
+                    failed.len(),
+                    queue.name
+                );
+                self.notify(text, true);
+                self.reload_browser()
+            }
+            BrowserMsg::Requeued(req, outcome) => {
+                let text = outcome.describe(&req);
+                let error = !matches!(outcome, RequeueOutcome::Done { .. });
+                if let Some(b) = self.browser.as_mut()
+                    && let Some(h) = b.find(&req.message.message_id)
+                {
+                    h.state = match &outcome {
+                        RequeueOutcome::Done { new_id } => HeldState::Requeued {
+                            to: req.to.clone(),
+                            new_id: new_id.clone(),
+                        },
+                        RequeueOutcome::SendFailed(_) => HeldState::Held,
+                        RequeueOutcome::DeleteFailed { new_id, .. } => HeldState::InBoth {
+                            to: req.to.clone(),
+                            new_id: new_id.clone(),
+                        },
+                    };
+                }
+                self.hurry(&req.from.name);
+                self.hurry(&req.to);
+                self.notify(text, error);
+                Vec::new()
+            }
+            BrowserMsg::Deleted {
+                queue,
+                message_id,
+                result,
+                retry,
+            } => {
+                let text = match &result {
+                    Ok(()) if retry => format!(
+                        "deleted {message_id} from {}: it is now only in its destination",
+                        queue.name
+                    ),
+                    Ok(()) => format!("deleted {message_id} from {}", queue.name),
+                    Err(e) => format!(
+                        "delete of {message_id} failed ({e}); it is still in {}",
+                        queue.name
+                    ),
+                };
+                if let Some(b) = self.browser.as_mut()
+                    && let Some(h) = b.find(&message_id)
+                {
+                    h.state = match (&result, std::mem::replace(&mut h.state, HeldState::Held)) {
+                        (Ok(()), HeldState::InBoth { to, new_id }) => {
+                            HeldState::Requeued { to, new_id }
+                        }
+                        (Ok(()), _) => HeldState::Deleted,
+                        (Err(_), HeldState::InBoth { to, new_id }) => {
+                            HeldState::InBoth { to, new_id }
+                        }
+                        (Err(_), _) => HeldState::Held,
+                    };
+                }
+                self.hurry(&queue.name);
+                self.notify(text, result.is_err());
+                Vec::new()
+            }
+            BrowserMsg::Exported {
+                path,
+                count,
+                result,
+            } => {
+                match result {
+                    Ok(()) => self.notify(format!("exported {count} message(s) to {path}"), false),
+                    Err(e) => self.notify(format!("export to {path} failed: {e}"), true),
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn reload_browser(&mut self) -> Vec<Cmd> {
+        let Some(b) = self.browser.as_mut() else {
+            return Vec::new();
+        };
+        let release = b.held_receipts();
+        b.loading = true;
+        for h in &mut b.messages {
+            if h.is_held() {
+                h.state = HeldState::Working("reloading");
+            }
+        }
+        self.sqs_requests += 1;
+        vec![Cmd::Browser(BrowserCmd::Load {
+            queue: b.queue.clone(),
+            release,
+            cap: b.cap,
+        })]
+    }
+
+    /// A key while the browser is open (popups and help are handled before).
+    pub(super) fn on_browser_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let stamp = self.wall_now().format("%Y%m%d-%H%M%S").to_string();
+        let Some(b) = self.browser.as_mut() else {
+            return Vec::new();
+        };
+        if b.editor.is_some() {
+            return self.on_editor_key(key);
+        }
+        if b.filter_editing {
+            match key.code {
+                KeyCode::Enter => b.filter_editing = false,
+                KeyCode::Esc => {
+                    b.filter_editing = false;
+                    b.filter.clear();
+                }
+                KeyCode::Backspace => {
+                    b.filter.pop();
+                }
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    b.filter.push(c);
+                    b.selected = 0;
+                }
+                _ => {}
+            }
+            return Vec::new();
+        }
+        let Some(action) = self.keymap.action_in(&key, Scope::Browser) else {
+            return Vec::new();
+        };
+        if action.mutates() && self.read_only {
+            self.notify(
+                format!("read-only: {} is turned off", action.describe()),
+                true,
+            );
+            return Vec::new();
+        }
+        let Some(b) = self.browser.as_mut() else {
+            return Vec::new();
+        };
+        let count = b.visible().len();
+        match action {
+            Action::Quit => return self.quit(),
+            Action::Help => self.show_help = true,
+            Action::Back => {
+                if b.detail.is_some() {
+                    b.detail = None;
+                } else if !b.filter.is_empty() {
+                    b.filter.clear();
+                } else {
+                    return self.close_browser();
+                }
+            }
+            Action::Up | Action::Down | Action::Top | Action::Bottom => {
+                let delta: i64 = match action {
+                    Action::Up => -1,
+                    Action::Down => 1,
+                    Action::Top => i64::MIN / 2,
+                    _ => i64::MAX / 2,
+                };
+                match b.detail.as_mut() {
+                    Some(scroll) => {
+                        *scroll = (*scroll as i64 + delta).clamp(0, u16::MAX as i64) as u16;
+                    }
+                    None if count > 0 => {
+                        b.selected =
+                            (b.selected as i64 + delta).clamp(0, count as i64 - 1) as usize;
+                    }
+                    None => {}
+                }
+            }
+            Action::Open => {
+                if b.selected_message().is_some() {
+                    b.detail = Some(0);
+                }
+            }
+            Action::Filter => b.filter_editing = true,
+            Action::Reload => return self.reload_browser(),
+            Action::Edit => {
+                let Some(h) = b.selected_message() else {
+                    return Vec::new();
+                };
+                if !h.is_held() {
+                    let text = format!("{} is no longer held here", h.message.message_id);
+                    self.notify(text, true);
+                    return Vec::new();
+                }
+                b.editor = Some(Editor::new(h));
+            }
+            Action::Requeue => return self.ask_requeue(),
+            Action::Delete => {
+                let Some(h) = b.selected_message() else {
+                    return Vec::new();
+                };
+                if !h.is_held() {
+                    let text = format!("{} is no longer held here", h.message.message_id);
+                    self.notify(text, true);
+                    return Vec::new();
+                }
+                let id = h.message.message_id.clone();
+                let preview = crate::ui::format::truncate(h.body(), 60);
+                self.popup = Some(Popup::Confirm {
+                    title: "Delete this message?".into(),
+                    lines: vec![
+                        format!("Delete {id} from {} for good?", b.queue.name),
+                        preview,
+                        "y/Enter: delete, n/Esc: keep".into(),
+                    ],
+                    on_yes: Pending::Delete { message_id: id },
+                });
+            }
+            Action::RetryDelete => {
+                let Some(h) = b.selected_message() else {
+                    return Vec::new();
+                };
+                if !matches!(h.state, HeldState::InBoth { .. }) {
+                    self.notify("nothing to retry: this message is not in two queues", true);
+                    return Vec::new();
+                }
+                return vec![Cmd::Browser(BrowserCmd::Delete {
+                    queue: b.queue.clone(),
+                    message: Box::new(h.message.clone()),
+                    retry: true,
+                })];
+            }
+            Action::Export | Action::ExportAll => {
+                let picked: Vec<usize> = if action == Action::Export {
+                    b.selected_index().into_iter().collect()
+                } else {
+                    b.visible()
+                };
+                if picked.is_empty() {
+                    self.notify("nothing to export", true);
+                    return Vec::new();
+                }
+                let exported: Vec<ExportedMessage> = picked
+                    .iter()
+                    .map(|&i| ExportedMessage::new(&b.messages[i].message, b.messages[i].body()))
+                    .collect();
+                let path = format!(
+                    "lazysqs-export-{}-{stamp}.jsonl",
+                    b.queue.name.replace(['/', '.'], "_")
+                );
+                return vec![Cmd::Browser(BrowserCmd::Export {
+                    path,
+                    contents: to_jsonl(&exported),
+                    count: exported.len(),
+                })];
+            }
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    fn on_editor_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let Some(b) = self.browser.as_mut() else {
+            return Vec::new();
+        };
+        let Some(editor) = b.editor.as_mut() else {
+            return Vec::new();
+        };
+        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+        match key.code {
+            KeyCode::Esc => {
+                b.editor = None;
+                self.notify("edit cancelled: the message is unchanged", false);
+            }
+            KeyCode::Char('s') if ctrl => {
+                if editor.bytes > MAX_BODY_BYTES {
+                    let text = format!(
+                        "the body is {} bytes, over the 256 KiB ({MAX_BODY_BYTES} bytes) limit: shorten it before keeping it",
+                        editor.bytes
+                    );
+                    self.notify(text, true);
+                } else if editor.body().trim().is_empty() {
+                    self.notify("the body cannot be empty", true);
+                } else if let BodyCheck::NotJson {
+                    line,
+                    column,
+                    message,
+                } = editor.check.clone()
+                {
+                    self.popup = Some(Popup::Confirm {
+                        title: "Not valid JSON".into(),
+                        lines: vec![
+                            format!("line {line}, column {column}: {message}"),
+                            "Keep it as raw text anyway? (y/Enter: keep, n/Esc: go on editing)"
+                                .into(),
+                        ],
+                        on_yes: Pending::KeepRawEdit,
+                    });
+                } else {
+                    self.keep_edit();
+                }
+            }
+            _ => {
+                editor.textarea.input(key);
+                editor.recheck();
+            }
+        }
+        Vec::new()
+    }
+
+    /// Stores the editor's body as the message's edit.
+    fn keep_edit(&mut self) {
+        let Some(b) = self.browser.as_mut() else {
+            return;
+        };
+        let Some(editor) = b.editor.take() else {
+            return;
+        };
+        let body = editor.body();
+        let Some(h) = b.find(&editor.message_id).filter(|h| h.is_held()) else {
+            let text = format!(
+                "{} is no longer held here: the edit was not kept",
+                editor.message_id
+            );
+            self.notify(text, true);
+            return;
+        };
+        if body == h.message.body {
+            h.edited = None;
+            self.notify("no change to keep", false);
+        } else {
+            h.edited = Some(body);
+            let text = format!(
+                "edit kept for {} — press r to requeue it",
+                editor.message_id
+            );
+            self.notify(text, false);
+        }
+    }
+
+    /// `r`: confirm the destination, or ask for one.
+    fn ask_requeue(&mut self) -> Vec<Cmd> {
+        let Some(b) = self.browser.as_ref() else {
+            return Vec::new();
+        };
+        let Some(h) = b.selected_message() else {
+            return Vec::new();
+        };
+        if !h.is_held() {
+            let text = format!("{} is no longer held here", h.message.message_id);
+            self.notify(text, true);
+            return Vec::new();
+        }
+        let id = h.message.message_id.clone();
+        let to = h
+            .source_queue()
+            .map(str::to_string)
+            .or_else(|| (b.sources.len() == 1).then(|| b.sources[0].clone()));
+        match to {
+            Some(to) => {
+                self.popup = Some(self.requeue_confirmation(id, to));
+            }
+            None => {
+                let queues: Vec<String> = self
+                    .queues
+                    .iter()
+                    .map(|r| r.queue.name.clone())
+                    .filter(|n| *n != b.queue.name)
+                    .collect();
+                if queues.is_empty() {
+                    self.notify("no other queue to requeue to", true);
+                } else {
+                    self.popup = Some(Popup::PickQueue {
+                        message_id: id,
+                        queues,
+                        selected: 0,
+                    });
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    fn requeue_confirmation(&self, message_id: String, to: String) -> Popup {
+        let (from, edited) = self
+            .browser
+            .as_ref()
+            .map(|b| {
+                let edited = b
+                    .messages
+                    .iter()
+                    .find(|h| h.message.message_id == message_id)
+                    .is_some_and(|h| h.edited.is_some());
+                (b.queue.name.clone(), edited)
+            })
+            .unwrap_or_default();
+        Popup::Confirm {
+            title: "Requeue this message?".into(),
+            lines: vec![
+                format!("Send {message_id} to {to}, then delete it from {from}."),
+                if edited {
+                    "It goes with your EDITED body and every message attribute.".into()
+                } else {
+                    "It goes unchanged, with every message attribute.".into()
+                },
+                "y/Enter: requeue, n/Esc: cancel".into(),
+            ],
+            on_yes: Pending::Requeue { message_id, to },
+        }
+    }
+
+    /// A key while a popup is open.
+    pub(super) fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        match &mut self.popup {
+            None => Vec::new(),
+            Some(Popup::Confirm { on_yes, .. }) => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                    let pending = on_yes.clone();
+                    self.popup = None;
+                    self.confirmed(pending)
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.popup = None;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Some(Popup::PickQueue {
+                message_id,
+                queues,
+                selected,
+            }) => {
+                match self.keymap.action_in(&key, Scope::Browser) {
+                    Some(Action::Up) => *selected = selected.saturating_sub(1),
+                    Some(Action::Down) => {
+                        *selected = (*selected + 1).min(queues.len().saturating_sub(1))
+                    }
+                    Some(Action::Open) => {
+                        let (id, to) = (message_id.clone(), queues[*selected].clone());
+                        self.popup = Some(self.requeue_confirmation(id, to));
+                    }
+                    Some(Action::Back) | Some(Action::Quit) => self.popup = None,
+                    _ => {}
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn confirmed(&mut self, pending: Pending) -> Vec<Cmd> {
+        match pending {
+            Pending::Browse(queue) => {
+                self.focus = Pane::Queues;
+                self.start_browser(queue)
+            }
+            Pending::KeepRawEdit => {
+                self.keep_edit();
+                Vec::new()
+            }
+            Pending::Requeue { message_id, to } => {
+                let Some(b) = self.browser.as_mut() else {
+                    return Vec::new();
+                };
+                let from = b.queue.clone();
+                let Some(h) = b.find(&message_id) else {
+                    return Vec::new();
+                };
+                h.state = HeldState::Working("requeueing");
+                let req = RequeueRequest {
+                    from,
+                    message: h.message.clone(),
+                    body: h.body().to_string(),
+                    to,
+                };
+                self.sqs_requests += 2;
+                vec![Cmd::Browser(BrowserCmd::Requeue(Box::new(req)))]
+            }
+            Pending::Delete { message_id } => {
+                let Some(b) = self.browser.as_mut() else {
+                    return Vec::new();
+                };
+                let queue = b.queue.clone();
+                let Some(h) = b.find(&message_id) else {
+                    return Vec::new();
+                };
+                h.state = HeldState::Working("deleting");
+                self.sqs_requests += 1;
+                vec![Cmd::Browser(BrowserCmd::Delete {
+                    queue,
+                    message: Box::new(h.message.clone()),
+                    retry: false,
+                })]
+            }
+        }
+    }
+}

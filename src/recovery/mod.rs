@@ -1,0 +1,278 @@
+//! Recovering failed messages one at a time: browse (receive with a short
+//! visibility, extend, release), requeue (send, then delete), delete, export, import.
+//!
+//! These run in the runtime's tasks, never in `update`. Each mutation is written
+//! to the audit log before and after the call.
+
+pub mod audit;
+pub mod export;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::broker::{
+    Broker, BrokerError, BrokerResult, Message, MessageAttribute, OutgoingMessage, QueueRef,
+    QueueSelection, validate_outgoing,
+};
+use audit::Audit;
+
+/// How long a browsed message stays hidden before it needs extending (short, so a
+/// crash gives messages back soon; extended every [`EXTEND_EVERY`] while held).
+pub const BROWSE_VISIBILITY: Duration = Duration::from_secs(60);
+/// How often held messages are extended while the browser is open.
+pub const EXTEND_EVERY: Duration = Duration::from_secs(10);
+/// Empty receives in a row after which loading stops (SQS samples servers, so one
+/// empty answer does not mean the queue is empty).
+const EMPTY_RECEIVES_TO_STOP: u32 = 3;
+
+/// Receives up to `cap` messages, 10 per call, de-duplicated by message id (the
+/// newest receipt handle wins: older ones are no longer valid).
+pub async fn load(
+    broker: &dyn Broker,
+    queue: &QueueRef,
+    cap: usize,
+    visibility: Duration,
+) -> BrokerResult<Vec<Message>> {
+    let mut held: Vec<Message> = Vec::new();
+    let mut empty = 0;
+    while held.len() < cap && empty < EMPTY_RECEIVES_TO_STOP {
+        let want = (cap - held.len()).min(10) as u32;
+        let batch = match broker.receive(queue, want, visibility).await {
+            Ok(b) => b,
+            // What is already held must still be shown (and released later).
+            Err(e) if held.is_empty() => return Err(e),
+            Err(_) => break,
+        };
+        let mut new = 0;
+        for m in batch {
+            match held.iter_mut().find(|h| h.message_id == m.message_id) {
+                Some(h) => *h = m,
+                None => {
+                    held.push(m);
+                    new += 1;
+                }
+            }
+        }
+        if new == 0 {
+            empty += 1;
+        } else {
+            empty = 0;
+        }
+    }
+    Ok(held)
+}
+
+/// Sets the visibility of held messages; returns the receipts that failed, with why.
+pub async fn set_visibility(
+    broker: &dyn Broker,
+    queue: &QueueRef,
+    receipts: Vec<String>,
+    visibility: Duration,
+) -> Vec<(String, BrokerError)> {
+    let mut failed = Vec::new();
+    for chunk in receipts.chunks(10) {
+        match broker
+            .change_visibility(queue, chunk.to_vec(), visibility)
+            .await
+        {
+            Ok(outcome) => {
+                for (i, r) in outcome {
+                    if let Err(e) = r {
+                        failed.push((chunk[i].clone(), e));
+                    }
+                }
+            }
+            Err(e) => failed.extend(chunk.iter().map(|r| (r.clone(), e.clone()))),
+        }
+    }
+    failed
+}
+
+/// Finds a queue by name.
+pub async fn resolve_queue(broker: &dyn Broker, name: &str) -> BrokerResult<QueueRef> {
+    let selection = QueueSelection {
+        names: vec![name.to_string()],
+        prefixes: Vec::new(),
+    };
+    broker
+        .list_queues(&selection)
+        .await?
+        .into_iter()
+        .find(|q| q.name == name)
+        .ok_or_else(|| BrokerError::NotFound(format!("queue {name}")))
+}
+
+/// The message to send to `queue`: attributes kept; on a FIFO queue the same group
+/// id and a fresh deduplication id, since SQS silently drops a reused one within
+/// five minutes.
+pub fn outgoing(
+    queue: &str,
+    body: String,
+    attributes: BTreeMap<String, MessageAttribute>,
+    group_id: Option<String>,
+) -> BrokerResult<OutgoingMessage> {
+    let fifo = queue.ends_with(".fifo");
+    let out = OutgoingMessage {
+        body,
+        attributes,
+        group_id: if fifo { group_id } else { None },
+        dedup_id: fifo.then(|| uuid::Uuid::new_v4().to_string()),
+        delay: None,
+    };
+    validate_outgoing(queue, &out)?;
+    Ok(out)
+}
+
+/// A request to move one message back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RequeueRequest {
+    pub from: QueueRef,
+    pub message: Message,
+    /// The body to send: the edited one, or the original.
+    pub body: String,
+    /// The destination queue's name.
+    pub to: String,
+}
+
+/// How a requeue ended, and so where the message is now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RequeueOutcome {
+    /// Sent to the destination and deleted from the source.
+    Done { new_id: String },
+    /// Not sent: the message is still in the source queue.
+    SendFailed(BrokerError),
+    /// Sent, but the delete failed: the message is in both queues.
+    DeleteFailed { new_id: String, error: BrokerError },
+}
+
+impl RequeueOutcome {
+    /// What happened and where the message is now, for the user.
+    pub fn describe(&self, req: &RequeueRequest) -> String {
+        let id = &req.message.message_id;
+        match self {
+            RequeueOutcome::Done { new_id } => format!(
+                "requeued {id} to {} as {new_id} and removed it from {}",
+                req.to, req.from.name
+            ),
+            RequeueOutcome::SendFailed(e) => format!(
+                "not requeued: sending {id} to {} failed ({e}); it is still in {}",
+                req.to, req.from.name
+            ),
+            RequeueOutcome::DeleteFailed { new_id, error } => format!(
+                "sent {id} to {} as {new_id}, but deleting it from {} failed ({error}): it is now in BOTH queues — press D to retry the delete",
+                req.to, req.from.name
+            ),
+        }
+    }
+}
+
+/// Send, then delete: never delete until the send is confirmed.
+pub async fn requeue(broker: &dyn Broker, audit: &Audit, req: &RequeueRequest) -> RequeueOutcome {
+    let m = &req.message;
+    let id = m.message_id.as_str();
+    let from = req.from.name.as_str();
+    let to = req.to.as_str();
+    audit.record("requeue", from, id, Some(to), None, "started");
+    let sent = async {
+        let dest = resolve_queue(broker, to).await?;
+        let out = outgoing(
+            to,
+            req.body.clone(),
+            m.attributes.clone(),
+            m.group_id.clone(),
+        )?;
+        broker.send(&dest, out).await
+    }
+    .await;
+    let new_id = match sent {
+        Ok(new_id) => new_id,
+        Err(e) => {
+            audit.record(
+                "requeue",
+                from,
+                id,
+                Some(to),
+                None,
+                format!("failed: send: {e}"),
+            );
+            return RequeueOutcome::SendFailed(e);
+        }
+    };
+    audit.record("requeue", from, id, Some(to), Some(&new_id), "sent");
+    match broker.delete(&req.from, &m.receipt_handle).await {
+        Ok(()) => {
+            audit.record("requeue", from, id, Some(to), Some(&new_id), "ok");
+            RequeueOutcome::Done { new_id }
+        }
+        Err(error) => {
+            audit.record(
+                "requeue",
+                from,
+                id,
+                Some(to),
+                Some(&new_id),
+                format!("failed: delete: {error}; message is in both queues"),
+            );
+            RequeueOutcome::DeleteFailed { new_id, error }
+        }
+    }
+}
+
+/// Deletes one held message.
+pub async fn delete(
+    broker: &dyn Broker,
+    audit: &Audit,
+    queue: &QueueRef,
+    m: &Message,
+) -> BrokerResult<()> {
+    audit.record("delete", &queue.name, &m.message_id, None, None, "started");
+    let r = broker.delete(queue, &m.receipt_handle).await;
+    audit.record(
+        "delete",
+        &queue.name,
+        &m.message_id,
+        None,
+        None,
+        match &r {
+            Ok(()) => "ok".to_string(),
+            Err(e) => format!("failed: {e}"),
+        },
+    );
+    r
+}
+
+/// Retries the delete of a message that was already sent elsewhere. If its receipt
+/// handle no longer works, receives the queue looking for the message by id.
+pub async fn retry_delete(
+    broker: &dyn Broker,
+    audit: &Audit,
+    queue: &QueueRef,
+    m: &Message,
+) -> BrokerResult<()> {
+    if delete(broker, audit, queue, m).await.is_ok() {
+        return Ok(());
+    }
+    for _ in 0..20 {
+        let batch = broker.receive(queue, 10, BROWSE_VISIBILITY).await?;
+        if batch.is_empty() {
+            break;
+        }
+        let (found, others): (Vec<Message>, Vec<Message>) = batch
+            .into_iter()
+            .partition(|x| x.message_id == m.message_id);
+        let _ = set_visibility(
+            broker,
+            queue,
+            others.into_iter().map(|x| x.receipt_handle).collect(),
+            Duration::ZERO,
+        )
+        .await;
+        if let Some(again) = found.first() {
+            return delete(broker, audit, queue, again).await;
+        }
+    }
+    Err(BrokerError::NotFound(format!(
+        "message {} is not visible in {} right now (someone may hold it); try again later",
+        m.message_id, queue.name
+    )))
+}

@@ -1,0 +1,304 @@
+//! The message browser: the list, the detail view and the editor.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+
+use super::format;
+use super::theme::Theme;
+use crate::app::App;
+use crate::app::browser::{BodyCheck, Browser, Held, HeldState};
+use crate::broker::MAX_BODY_BYTES;
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Theme) {
+    if let Some(editor) = &b.editor {
+        draw_editor(frame, area, b, editor, theme);
+        return;
+    }
+    match b.detail {
+        Some(scroll) => {
+            let [list, detail] =
+                Layout::vertical([Constraint::Percentage(35), Constraint::Percentage(65)])
+                    .areas(area);
+            draw_list(frame, list, app, b, theme);
+            if let Some(h) = b.selected_message() {
+                draw_detail(frame, detail, h, scroll, theme);
+            }
+        }
+        None => draw_list(frame, area, app, b, theme),
+    }
+}
+
+fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Theme) {
+    let visible = b.visible();
+    let held = b.messages.iter().filter(|h| h.is_held()).count();
+    let mut title = format!(
+        " {} — holding {held} of ~{} message(s){} ",
+        b.queue.name,
+        format::count(b.approx_total.map(|t| t.max(held as u64))),
+        if b.messages.len() >= b.cap {
+            format!(" (cap {})", b.cap)
+        } else {
+            String::new()
+        }
+    );
+    if b.loading {
+        title.push_str("loading… ");
+    }
+    if b.filter_editing || !b.filter.is_empty() {
+        title.push_str(&format!(
+            "filter: /{}{} ",
+            b.filter,
+            if b.filter_editing { "▏" } else { "" }
+        ));
+    }
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.focus_border)
+        .title(Span::styled(title, theme.title));
+    let height = area.height.saturating_sub(3) as usize;
+    let offset = b.selected.saturating_sub(height.saturating_sub(1));
+    let now = app.wall_now();
+    let rows: Vec<Row> = visible
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height.max(1))
+        .map(|(pos, &i)| {
+            let h = &b.messages[i];
+            let m = &h.message;
+            let age = m
+                .sent_at
+                .map(|t| format::duration((now - t).to_std().unwrap_or_default()))
+                .unwrap_or_else(|| "—".into());
+            let sent = m
+                .sent_at
+                .map(|t| {
+                    t.with_timezone(&chrono::Local)
+                        .format("%m-%d %H:%M:%S")
+                        .to_string()
+                })
+                .unwrap_or_else(|| "—".into());
+            let receives = match b.max_receive_count {
+                Some(max) if m.receive_count >= max => {
+                    Span::styled(format!("{} ⚠ next → DLQ", m.receive_count), theme.bad)
+                }
+                _ => Span::raw(m.receive_count.to_string()),
+            };
+            let first_line = h.body().lines().next().unwrap_or_default();
+            let r = Row::new(vec![
+                Cell::from(state_span(h, theme)),
+                Cell::from(format::truncate(&m.message_id, 20)),
+                Cell::from(sent),
+                Cell::from(Line::from(age).right_aligned()),
+                Cell::from(receives),
+                Cell::from(Line::from(size(h.body().len())).right_aligned()),
+                Cell::from(h.source_queue().unwrap_or("—").to_string()),
+                Cell::from(format::truncate(first_line, 200)),
+            ]);
+            if pos == b.selected {
+                r.style(theme.selected)
+            } else {
+                r
+            }
+        })
+        .collect();
+    let empty = rows.is_empty();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(12),
+            Constraint::Length(20),
+            Constraint::Length(14),
+            Constraint::Length(7),
+            Constraint::Length(15),
+            Constraint::Length(8),
+            Constraint::Length(16),
+            Constraint::Fill(1),
+        ],
+    )
+    .header(
+        Row::new(
+            [
+                "State", "Id", "Sent", "Age", "Receives", "Size", "Source", "Body",
+            ]
+            .map(Cell::from),
+        )
+        .style(theme.header),
+    )
+    .block(block);
+    frame.render_widget(table, area);
+    if empty && area.height > 3 {
+        let text = if b.loading {
+            "Receiving messages (they stay hidden from consumers while held here)…".to_string()
+        } else if let Some(e) = &b.load_error {
+            format!("Could not load messages: {e}")
+        } else if b.messages.is_empty() {
+            "No messages visible in this queue right now.".to_string()
+        } else {
+            format!("No loaded message matches /{}", b.filter)
+        };
+        let line = Rect {
+            x: area.x + 2,
+            y: area.y + 2,
+            width: area.width.saturating_sub(4),
+            height: 1,
+        };
+        frame.render_widget(Line::styled(text, theme.warn), line);
+    }
+}
+
+fn state_span(h: &Held, theme: &Theme) -> Span<'static> {
+    let edited = h.edited.is_some();
+    match &h.state {
+        HeldState::Held if edited => Span::styled("✎ edited", theme.warn),
+        HeldState::Held => Span::styled("● held", theme.dim),
+        HeldState::Working(what) => Span::styled(format!("… {what}"), theme.warn),
+        HeldState::Requeued { to, .. } => Span::styled(format!("✔ → {to}"), theme.good),
+        HeldState::Deleted => Span::styled("✖ deleted", theme.dim),
+        HeldState::InBoth { .. } => Span::styled("⚠ in both", theme.bad),
+        HeldState::Expired => Span::styled("⌛ expired", theme.bad),
+    }
+}
+
+fn size(bytes: usize) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    }
+}
+
+/// The body pretty-printed when it is JSON, else as it is.
+pub fn pretty_body(body: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(body) {
+        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| body.to_string()),
+        Err(_) => body.to_string(),
+    }
+}
+
+fn draw_detail(frame: &mut Frame, area: Rect, h: &Held, scroll: u16, theme: &Theme) {
+    let m = &h.message;
+    let mut lines: Vec<Line> = Vec::new();
+    let heading = |t: &str| Line::styled(t.to_string(), theme.header);
+    lines.push(heading(if h.edited.is_some() {
+        "Body (edited, not yet requeued)"
+    } else {
+        "Body"
+    }));
+    let body = pretty_body(h.body());
+    let is_json = serde_json::from_str::<serde_json::Value>(h.body()).is_ok();
+    if !is_json {
+        lines.push(Line::styled("(raw text, not JSON)", theme.dim));
+    }
+    lines.extend(body.lines().map(|l| Line::raw(l.to_string())));
+    lines.push(Line::raw(""));
+    lines.push(heading("Message attributes"));
+    if m.attributes.is_empty() {
+        lines.push(Line::styled("  (none)", theme.dim));
+    }
+    for (k, a) in &m.attributes {
+        lines.push(Line::raw(format!("  {k} ({}) = {}", a.data_type, a.value)));
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading("System attributes"));
+    let fmt_time = |t: Option<chrono::DateTime<chrono::Utc>>| {
+        t.map(|t| t.to_rfc3339()).unwrap_or_else(|| "—".into())
+    };
+    for (k, v) in [
+        ("MessageId", m.message_id.clone()),
+        ("ApproximateReceiveCount", m.receive_count.to_string()),
+        ("SentTimestamp", fmt_time(m.sent_at)),
+        (
+            "ApproximateFirstReceiveTimestamp",
+            fmt_time(m.first_received_at),
+        ),
+        (
+            "DeadLetterQueueSourceArn",
+            m.dlq_source_arn.clone().unwrap_or_else(|| "—".into()),
+        ),
+        (
+            "MessageGroupId",
+            m.group_id.clone().unwrap_or_else(|| "—".into()),
+        ),
+        (
+            "MessageDeduplicationId",
+            m.dedup_id.clone().unwrap_or_else(|| "—".into()),
+        ),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(format!("  {k}: "), theme.dim),
+            Span::raw(v),
+        ]));
+    }
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0))
+            .block(
+                Block::default()
+                    .borders(Borders::ALL)
+                    .border_style(theme.border)
+                    .title(Span::styled(
+                        format!(" Message {} (j/k scroll, Esc back) ", m.message_id),
+                        theme.title,
+                    )),
+            ),
+        area,
+    );
+}
+
+fn draw_editor(
+    frame: &mut Frame,
+    area: Rect,
+    b: &Browser,
+    editor: &crate::app::browser::Editor,
+    theme: &Theme,
+) {
+    let [text_area, status] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
+    let mut textarea = editor.textarea.clone();
+    textarea.set_block(
+        Block::default()
+            .borders(Borders::ALL)
+            .border_style(theme.focus_border)
+            .title(Span::styled(
+                format!(
+                    " Editing {} in {} — Ctrl-S keep, Esc cancel ",
+                    editor.message_id, b.queue.name
+                ),
+                theme.title,
+            )),
+    );
+    frame.render_widget(&textarea, text_area);
+    let check = match &editor.check {
+        BodyCheck::Json => Span::styled("✔ valid JSON", theme.good),
+        BodyCheck::NotJson {
+            line,
+            column,
+            message,
+        } => Span::styled(
+            format!("✖ invalid JSON at line {line}, column {column}: {message}"),
+            theme.bad,
+        ),
+    };
+    let over = editor.bytes > MAX_BODY_BYTES;
+    let size_span = Span::styled(
+        format!(
+            "{}{} / 256 KiB",
+            if over { "✖ too large: " } else { "" },
+            size(editor.bytes)
+        ),
+        if over { theme.bad } else { theme.dim },
+    );
+    frame.render_widget(
+        Paragraph::new(Line::from(vec![
+            Span::raw(" "),
+            check,
+            Span::styled("  │  ", theme.dim),
+            size_span,
+        ])),
+        status,
+    );
+}

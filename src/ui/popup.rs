@@ -1,0 +1,56 @@
+//! Dialogs: confirmations and the destination picker.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
+
+use super::theme::Theme;
+use crate::app::browser::Popup;
+
+pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, theme: &Theme) {
+    let (title, lines): (String, Vec<Line>) = match popup {
+        Popup::Confirm { title, lines, .. } => (
+            title.clone(),
+            lines.iter().map(|l| Line::raw(l.clone())).collect(),
+        ),
+        Popup::PickQueue {
+            message_id,
+            queues,
+            selected,
+        } => {
+            let mut lines = vec![
+                Line::raw(format!(
+                    "{message_id} has no source queue on record. Requeue it to:"
+                )),
+                Line::raw(""),
+            ];
+            lines.extend(queues.iter().enumerate().map(|(i, q)| {
+                if i == *selected {
+                    Line::styled(format!("▶ {q}"), theme.selected)
+                } else {
+                    Line::raw(format!("  {q}"))
+                }
+            }));
+            lines.push(Line::raw(""));
+            lines.push(Line::styled(
+                "j/k choose, Enter pick, Esc cancel",
+                theme.dim,
+            ));
+            ("Pick a destination".to_string(), lines)
+        }
+    };
+    let width = 90.min(area.width);
+    let height = (lines.len() as u16 + 4).min(area.height);
+    let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.warn)
+                .title(Span::styled(format!(" {title} "), theme.title)),
+        ),
+        rect,
+    );
+}
