@@ -85,6 +85,52 @@ pub async fn read(broker: &dyn Broker, cfg: &BreakerConfig) -> BrokerResult<Brea
     }
 }
 
+/// Judges a DLQ-rule breaker ("OPEN when the DLQ received more than `max_messages`
+/// in the last `window_minutes`") from what a single poll can see, for `snapshot`
+/// and `check`; the dashboard judges the same rule from the depth history it keeps.
+/// One poll sees the DLQ's depth now and, where the metrics have it, the age of its
+/// oldest message:
+///
+/// - depth ≤ `max_messages` → CLOSED. (Messages that arrived and were removed within
+///   the window cannot be seen by one poll.)
+/// - depth > `max_messages` and the oldest message younger than the window → OPEN:
+///   every message it holds arrived within the window, so more than `max_messages` did.
+/// - otherwise → UNKNOWN: one poll cannot tell when the messages arrived.
+pub fn judge_dlq_rule_once(
+    dlq: &str,
+    depth: u64,
+    oldest: Option<Duration>,
+    max_messages: u64,
+    window_minutes: u64,
+) -> BreakerReading {
+    let window = Duration::from_secs(window_minutes.saturating_mul(60));
+    let (state, detail) = if depth <= max_messages {
+        (
+            BreakerState::Closed,
+            format!("{dlq} holds {depth} (at most {max_messages})"),
+        )
+    } else if oldest.is_some_and(|age| age < window) {
+        (
+            BreakerState::Open,
+            format!("{dlq} holds {depth}, all from the last {window_minutes} min"),
+        )
+    } else {
+        (
+            BreakerState::Unknown,
+            format!(
+                "{dlq} holds {depth} (over {max_messages}); one poll cannot tell how many \
+                 arrived in the last {window_minutes} min"
+            ),
+        )
+    };
+    BreakerReading {
+        state,
+        since: None,
+        detail,
+        transitions: None,
+    }
+}
+
 /// GET `url`: a 2xx answer within the timeout means the dependency is healthy.
 async fn http_check(url: &str, timeout: Duration) -> BreakerReading {
     let result = async {

@@ -26,44 +26,56 @@ use crate::ui::theme::Theme;
 )]
 pub struct Cli {
     /// Run the built-in simulation, whatever else is configured.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub demo: bool,
     /// A config file (default: ~/.config/lazysqs/config.toml when it exists).
-    #[arg(long, short = 'c', value_name = "FILE")]
+    #[arg(long, short = 'c', value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
     /// Demo speed: simulated seconds per real second.
     #[arg(long, value_name = "N")]
     pub speed: Option<f64>,
     /// A demo scenario file instead of the built-in coffee shop.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub scenario: Option<PathBuf>,
     /// AWS profile.
-    #[arg(long, env = "LAZYSQS_PROFILE")]
+    #[arg(long, env = "LAZYSQS_PROFILE", global = true)]
     pub profile: Option<String>,
     /// AWS region.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub region: Option<String>,
     /// An SQS-compatible endpoint, e.g. http://127.0.0.1:4566 for LocalStack.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", global = true)]
     pub endpoint_url: Option<String>,
     /// Watch only queues whose names start with this (repeatable).
-    #[arg(long, value_name = "PREFIX")]
+    #[arg(long, value_name = "PREFIX", global = true)]
     pub prefix: Vec<String>,
     /// Watch this queue (repeatable).
-    #[arg(long = "queue", value_name = "NAME")]
+    #[arg(long = "queue", value_name = "NAME", global = true)]
     pub queues: Vec<String>,
     /// Colour theme: default or monochrome (NO_COLOR is honoured).
     #[arg(long)]
     pub theme: Option<String>,
     /// Where to write the log (default: the user's data directory).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", global = true)]
     pub log_file: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
 #[derive(Debug, Clone, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Poll the selected queues once and print every figure of the queue pane:
+    /// a table, or JSON (see "Snapshot JSON" in the README).
+    Snapshot {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Poll once and judge the queues against the configured thresholds, one line
+    /// per finding. Exit status: 0 healthy, 1 a threshold breached, 2 the check
+    /// could not run (bad config, no credentials, endpoint down, a failed read).
+    Check,
+}
 
 /// The queue system chosen from the command line and config: the demo or AWS.
 /// Shared by the dashboard and the headless commands.
@@ -116,7 +128,8 @@ impl Cli {
         }
     }
 
-    fn selection(&self, config: &Config) -> QueueSelection {
+    /// Which queues to watch: `--queue`/`--prefix`, else the config's.
+    pub fn selection(&self, config: &Config) -> QueueSelection {
         if self.queues.is_empty() && self.prefix.is_empty() {
             QueueSelection {
                 names: config.queues.names.clone(),

@@ -71,10 +71,34 @@ pub fn flags(f: &QueueFacts<'_>, t: &Thresholds) -> Vec<Flag> {
             out.push(Flag::NearRetention);
         }
     }
-    if f.breaker == Some(BreakerState::Open) {
-        out.push(Flag::BreakerOpen);
+    if let Some(flag) = f.breaker.and_then(breaker_flag) {
+        out.push(flag);
     }
     out
+}
+
+/// The flag a breaker in `state` raises, wherever it is shown: on the queue whose
+/// consumer it guards, or on its own (`check`, for a breaker tied to no polled queue).
+pub fn breaker_flag(state: BreakerState) -> Option<Flag> {
+    (state == BreakerState::Open).then_some(Flag::BreakerOpen)
+}
+
+/// The thresholds a one-shot poll (`snapshot`, `check`) judges by. It sees a single
+/// metric sample (the latest minute CloudWatch has), so a backlog counts as growing
+/// when that one sample shows consumption below arrival (with the same noise margin
+/// as [`consumption_below_arrival`]); the dashboard waits for `growing_samples`
+/// such samples in a row. Every other threshold is the same.
+pub fn one_poll_thresholds(t: &Thresholds) -> Thresholds {
+    Thresholds {
+        growing_samples: 1,
+        ..t.clone()
+    }
+}
+
+/// The below-arrival streak one metric sample makes: 1 when it shows consumption
+/// below arrival, else 0 (no data counts as not below).
+pub fn one_poll_streak(m: Option<&QueueMetrics>) -> usize {
+    usize::from(m.and_then(consumption_below_arrival) == Some(true))
 }
 
 /// Whether this sample counts towards a growing backlog.

@@ -5,9 +5,12 @@
 pub mod app;
 pub mod breaker;
 pub mod broker;
+pub mod check;
 pub mod cli;
 pub mod config;
+pub mod exit;
 pub mod health;
 pub mod poll;
 pub mod runtime;
+pub mod snapshot;
 pub mod ui;

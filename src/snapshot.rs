@@ -1,0 +1,589 @@
+//! One headless poll of the selected queues: what `lazysqs snapshot` prints and what
+//! `lazysqs check` judges.
+//!
+//! It watches what the dashboard would (the same `Cli::connect`, selection, config
+//! and breakers) and judges with the same rules (`crate::health`). The calls of one
+//! poll run concurrently, at most `refresh.max_concurrency` in flight:
+//!
+//! - per queue: GetQueueAttributes, then ListDeadLetterSourceQueues when the queue
+//!   has no redrive policy of its own (so it may be a DLQ);
+//! - CloudWatch metrics for every queue in one batched call;
+//! - each configured breaker whose state is read from outside (alarm, HTTP, demo).
+//!
+//! A breaker that follows a rule on a DLQ is judged from the poll itself, with
+//! [`breaker::judge_dlq_rule_once`].
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use futures::StreamExt;
+use serde::{Serialize, Serializer};
+
+use crate::breaker::{self, BreakerReading, BreakerState};
+use crate::broker::{
+    Broker, BrokerError, BrokerResult, QueueAttrs, QueueMetrics, QueueRef, QueueSelection,
+    name_from_arn,
+};
+use crate::cli::Cli;
+use crate::config::{BreakerConfig, BreakerSourceConfig, Config, Thresholds};
+use crate::exit::Exit;
+use crate::health::{self, Drain, Flag, QueueFacts};
+use crate::ui::format;
+
+/// How far the demo's simulation is run before its one poll, so that there is
+/// traffic, rates and a few dead letters to see.
+pub const DEMO_WARMUP: Duration = Duration::from_secs(120);
+
+/// What to poll, and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Where the data comes from ("demo: coffee-shop", "AWS us-east-1").
+    pub source: String,
+    pub demo: bool,
+    /// Said with the output (the demo's warm-up).
+    pub note: Option<String>,
+    pub selection: QueueSelection,
+    /// Most calls in flight at once (`refresh.max_concurrency`).
+    pub max_concurrency: usize,
+    pub thresholds: Thresholds,
+    pub breakers: Vec<BreakerConfig>,
+}
+
+/// The result of one poll. Serialized as the `snapshot --json` output, whose shape
+/// is documented in the README ("Snapshot JSON").
+#[derive(Debug, Clone, Serialize)]
+pub struct Snapshot {
+    /// When the poll started.
+    #[serde(serialize_with = "rfc3339")]
+    pub polled_at: DateTime<Utc>,
+    pub source: String,
+    pub demo: bool,
+    pub note: Option<String>,
+    /// Sorted by name.
+    pub queues: Vec<QueueSnapshot>,
+    pub breakers: Vec<BreakerSnapshot>,
+    /// Why the CloudWatch figures are missing, if the metrics call failed.
+    pub metrics_error: Option<String>,
+}
+
+/// One queue: every figure of the queue pane. `None` (JSON null) means no data,
+/// never zero.
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueSnapshot {
+    pub name: String,
+    pub url: String,
+    pub fifo: bool,
+    pub visible: Option<u64>,
+    pub in_flight: Option<u64>,
+    pub delayed: Option<u64>,
+    /// visible + in flight + delayed.
+    pub depth: Option<u64>,
+    pub age_of_oldest_secs: Option<u64>,
+    /// CloudWatch NumberOfMessagesSent in the latest minute.
+    pub arrival_per_min: Option<f64>,
+    /// CloudWatch NumberOfMessagesDeleted in the latest minute.
+    pub consumption_per_min: Option<f64>,
+    /// empty, stalled, steady, growing or draining (then `drain_secs`).
+    pub drain: Option<&'static str>,
+    pub drain_secs: Option<u64>,
+    pub retention_secs: Option<u64>,
+    /// The DLQ this queue's redrive policy sends failures to.
+    pub dlq: Option<String>,
+    /// That DLQ's depth, when it is among the polled queues.
+    pub dlq_depth: Option<u64>,
+    pub max_receive_count: Option<u32>,
+    /// The queues that send their failures here.
+    pub dlq_sources: Vec<String>,
+    pub is_dlq: bool,
+    /// The breaker guarding this queue's consumer.
+    pub breaker: Option<QueueBreaker>,
+    pub flags: Vec<Flag>,
+    /// What could not be read for this queue.
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct QueueBreaker {
+    pub name: String,
+    pub state: BreakerState,
+    /// Where the state comes from ("alarm payments-errors", "GET http://…").
+    pub source: String,
+}
+
+/// A configured breaker, as the breaker pane shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct BreakerSnapshot {
+    pub name: String,
+    /// The queue whose consumer it guards.
+    pub queue: Option<String>,
+    pub state: BreakerState,
+    pub source: String,
+    pub detail: String,
+    /// Why the state could not be read (it is then UNKNOWN).
+    pub error: Option<String>,
+}
+
+impl Snapshot {
+    /// Whether nothing at all could be read: queues were listed but every one failed.
+    pub fn all_failed(&self) -> bool {
+        !self.queues.is_empty()
+            && self
+                .queues
+                .iter()
+                .all(|q| q.error.is_some() && q.depth.is_none())
+    }
+}
+
+fn rfc3339<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Secs, true))
+}
+
+/// One unit of work of a poll.
+enum Job {
+    Metrics,
+    Queue(usize),
+    Breaker(usize),
+}
+
+/// Its result.
+enum Done {
+    Metrics(BrokerResult<Vec<QueueMetrics>>),
+    Queue(
+        usize,
+        BrokerResult<QueueAttrs>,
+        Option<BrokerResult<Vec<QueueRef>>>,
+    ),
+    Breaker(usize, BrokerResult<BreakerReading>),
+}
+
+async fn run_job(
+    broker: &dyn Broker,
+    queues: &[QueueRef],
+    breakers: &[BreakerConfig],
+    job: Job,
+) -> Done {
+    match job {
+        Job::Metrics => Done::Metrics(broker.metrics(queues).await),
+        Job::Queue(i) => {
+            let q = &queues[i];
+            let attrs = broker.queue_attributes(q).await;
+            // The reverse DLQ link, for queues that have no redrive policy themselves.
+            let sources = match &attrs {
+                Ok(a) if a.redrive.is_none() => Some(broker.dead_letter_sources(q).await),
+                _ => None,
+            };
+            Done::Queue(i, attrs, sources)
+        }
+        Job::Breaker(i) => Done::Breaker(i, breaker::read(broker, &breakers[i]).await),
+    }
+}
+
+fn judged_from_poll(cfg: &BreakerConfig) -> bool {
+    matches!(cfg.source, BreakerSourceConfig::DlqRule { .. })
+}
+
+/// Polls once. Fails only when the queues cannot be listed; a queue, the metrics or
+/// a breaker that cannot be read is recorded in the snapshot.
+pub async fn take(broker: &dyn Broker, opts: &Options) -> BrokerResult<Snapshot> {
+    let polled_at = Utc::now();
+    let mut queues = broker.list_queues(&opts.selection).await?;
+    queues.sort_by(|a, b| a.name.cmp(&b.name));
+    queues.dedup_by(|a, b| a.url == b.url);
+
+    let jobs = (!queues.is_empty())
+        .then_some(Job::Metrics)
+        .into_iter()
+        .chain((0..queues.len()).map(Job::Queue))
+        .chain(
+            (0..opts.breakers.len())
+                .filter(|&i| !judged_from_poll(&opts.breakers[i]))
+                .map(Job::Breaker),
+        );
+    let done: Vec<Done> = futures::stream::iter(jobs)
+        .map(|job| run_job(broker, &queues, &opts.breakers, job))
+        .buffer_unordered(opts.max_concurrency.max(1))
+        .collect()
+        .await;
+
+    let n = queues.len();
+    let mut attrs: Vec<Option<BrokerResult<QueueAttrs>>> = vec![None; n];
+    let mut sources: Vec<Option<BrokerResult<Vec<QueueRef>>>> = vec![None; n];
+    let mut metrics: Vec<Option<QueueMetrics>> = vec![None; n];
+    let mut metrics_error = None;
+    let mut readings: BTreeMap<usize, BrokerResult<BreakerReading>> = BTreeMap::new();
+    for d in done {
+        match d {
+            Done::Metrics(Ok(m)) if m.len() == n => metrics = m.into_iter().map(Some).collect(),
+            Done::Metrics(Ok(m)) => {
+                metrics_error = Some(format!(
+                    "metrics: asked for {n} queues, got figures for {}",
+                    m.len()
+                ));
+            }
+            Done::Metrics(Err(e)) => metrics_error = Some(format!("metrics: {e}")),
+            Done::Queue(i, a, s) => {
+                attrs[i] = Some(a);
+                sources[i] = s;
+            }
+            Done::Breaker(i, r) => {
+                readings.insert(i, r);
+            }
+        }
+    }
+
+    let ok_attrs = |i: usize| attrs[i].as_ref().and_then(|r| r.as_ref().ok());
+    let index: BTreeMap<&str, usize> = queues
+        .iter()
+        .enumerate()
+        .map(|(i, q)| (q.name.as_str(), i))
+        .collect();
+    let dlq_of = |i: usize| {
+        ok_attrs(i)
+            .and_then(|a| a.redrive.as_ref())
+            .map(|r| name_from_arn(&r.dlq_arn).to_string())
+    };
+    let depth_of = |i: usize| ok_attrs(i).map(|a| a.visible + a.in_flight + a.delayed);
+
+    // Breakers: read from outside, or judged from this poll.
+    let breakers: Vec<BreakerSnapshot> = opts
+        .breakers
+        .iter()
+        .enumerate()
+        .map(|(i, cfg)| {
+            let result = match &cfg.source {
+                BreakerSourceConfig::DlqRule {
+                    dlq,
+                    max_messages,
+                    window_minutes,
+                } => match index.get(dlq.as_str()) {
+                    Some(&j) => match attrs[j].as_ref() {
+                        Some(Ok(a)) => Ok(breaker::judge_dlq_rule_once(
+                            dlq,
+                            a.visible + a.in_flight + a.delayed,
+                            metrics[j].as_ref().and_then(|m| m.age_of_oldest),
+                            *max_messages,
+                            *window_minutes,
+                        )),
+                        Some(Err(e)) => Err(e.clone()),
+                        None => Err(BrokerError::Other(format!("{dlq} was not read"))),
+                    },
+                    None => Err(BrokerError::NotFound(format!(
+                        "the DLQ {dlq} is not among the polled queues"
+                    ))),
+                },
+                _ => readings
+                    .remove(&i)
+                    .unwrap_or_else(|| Err(BrokerError::Other("the breaker was not read".into()))),
+            };
+            let (state, detail, error) = match result {
+                Ok(r) => (r.state, r.detail, None),
+                Err(e) => (BreakerState::Unknown, String::new(), Some(e.to_string())),
+            };
+            BreakerSnapshot {
+                name: cfg.name.clone(),
+                queue: cfg.queue.clone(),
+                state,
+                source: cfg.source.describe(),
+                detail,
+                error,
+            }
+        })
+        .collect();
+
+    let one_poll = health::one_poll_thresholds(&opts.thresholds);
+    let rows = queues
+        .iter()
+        .enumerate()
+        .map(|(i, q)| {
+            let a = ok_attrs(i);
+            let m = metrics[i].as_ref();
+            let mut errors = Vec::new();
+            if let Some(Err(e)) = &attrs[i] {
+                errors.push(format!("attributes: {e}"));
+            }
+            let mut dlq_sources: Vec<String> = Vec::new();
+            match &sources[i] {
+                Some(Ok(found)) => dlq_sources.extend(found.iter().map(|s| s.name.clone())),
+                // A server without ListDeadLetterSourceQueues: the policies polled still link.
+                Some(Err(BrokerError::Unsupported(_))) | None => {}
+                Some(Err(e)) => errors.push(format!("dead-letter sources: {e}")),
+            }
+            dlq_sources.extend(
+                (0..n)
+                    .filter(|&j| dlq_of(j).as_deref() == Some(q.name.as_str()))
+                    .map(|j| queues[j].name.clone()),
+            );
+            dlq_sources.sort();
+            dlq_sources.dedup();
+            let is_dlq = !dlq_sources.is_empty();
+            let dlq = dlq_of(i);
+            let dlq_depth = dlq
+                .as_deref()
+                .and_then(|d| index.get(d))
+                .and_then(|&j| depth_of(j));
+            let breaker = opts
+                .breakers
+                .iter()
+                .zip(&breakers)
+                .find(|(cfg, _)| cfg.queue.as_deref() == Some(q.name.as_str()))
+                .map(|(cfg, b)| QueueBreaker {
+                    name: cfg.name.clone(),
+                    state: b.state,
+                    source: cfg.source.describe(),
+                });
+            let flags = health::flags(
+                &QueueFacts {
+                    attrs: a,
+                    metrics: m,
+                    is_dlq,
+                    below_streak: health::one_poll_streak(m),
+                    breaker: breaker.as_ref().map(|b| b.state),
+                },
+                &one_poll,
+            );
+            let depth = depth_of(i);
+            let arrival = m.and_then(|m| m.sent_per_min);
+            let consumption = m.and_then(|m| m.deleted_per_min);
+            let (drain, drain_secs) = drain(depth, arrival, consumption);
+            QueueSnapshot {
+                name: q.name.clone(),
+                url: q.url.clone(),
+                fifo: a.map_or(q.is_fifo(), |a| a.fifo),
+                visible: a.map(|a| a.visible),
+                in_flight: a.map(|a| a.in_flight),
+                delayed: a.map(|a| a.delayed),
+                depth,
+                age_of_oldest_secs: m.and_then(|m| m.age_of_oldest).map(|d| d.as_secs()),
+                arrival_per_min: arrival,
+                consumption_per_min: consumption,
+                drain,
+                drain_secs,
+                retention_secs: a.map(|a| a.retention.as_secs()),
+                dlq,
+                dlq_depth,
+                max_receive_count: a
+                    .and_then(|a| a.redrive.as_ref())
+                    .map(|r| r.max_receive_count),
+                dlq_sources,
+                is_dlq,
+                breaker,
+                flags,
+                error: (!errors.is_empty()).then(|| errors.join("; ")),
+            }
+        })
+        .collect();
+
+    Ok(Snapshot {
+        polled_at,
+        source: opts.source.clone(),
+        demo: opts.demo,
+        note: opts.note.clone(),
+        queues: rows,
+        breakers,
+        metrics_error,
+    })
+}
+
+/// The drain column: as the queue pane shows it.
+fn drain(
+    depth: Option<u64>,
+    arrival: Option<f64>,
+    consumption: Option<f64>,
+) -> (Option<&'static str>, Option<u64>) {
+    match (depth, arrival, consumption) {
+        (Some(d), Some(a), Some(c)) => match health::time_to_drain(d, a, c) {
+            Drain::Empty => (Some("empty"), None),
+            Drain::Stalled => (Some("stalled"), None),
+            Drain::Steady => (Some("steady"), None),
+            Drain::Growing => (Some("growing"), None),
+            Drain::In(t) => (Some("draining"), Some(t.as_secs())),
+        },
+        (Some(0), _, _) => (Some("empty"), None),
+        _ => (None, None),
+    }
+}
+
+/// Connects as the dashboard would, runs the demo forward, and polls once.
+/// Returns the snapshot and the thresholds it was judged by. Fails (→ exit 2) on a
+/// bad config, a failed connection or when the queues cannot be listed.
+pub async fn poll(cli: &Cli, config: &Config) -> anyhow::Result<(Snapshot, Thresholds)> {
+    let conn = cli.connect(config).await?;
+    let note = conn.sim.as_ref().map(|sim| {
+        sim.advance(DEMO_WARMUP);
+        format!(
+            "demo: the simulation was run {} simulated minutes ahead before this poll",
+            DEMO_WARMUP.as_secs() / 60
+        )
+    });
+    let opts = Options {
+        source: conn.source.clone(),
+        demo: conn.is_demo(),
+        note,
+        selection: cli.selection(config),
+        max_concurrency: config.refresh.max_concurrency,
+        thresholds: config.thresholds.clone(),
+        breakers: conn.breakers.clone(),
+    };
+    let snapshot = take(conn.broker.as_ref(), &opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("listing queues on {}: {e}", opts.source))?;
+    Ok((snapshot, opts.thresholds))
+}
+
+/// `lazysqs snapshot [--json]`.
+pub async fn run(cli: &Cli, config: &Config, json: bool) -> anyhow::Result<Exit> {
+    let (snapshot, _) = poll(cli, config).await?;
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(&snapshot)?;
+        s.push('\n');
+        s
+    } else {
+        table(&snapshot)
+    };
+    print_out(&text)?;
+    if snapshot.all_failed() {
+        eprintln!("lazysqs: no queue could be read");
+        return Ok(Exit::CouldNotRun);
+    }
+    if snapshot.queues.is_empty() {
+        eprintln!("lazysqs: no queues match the selection");
+    }
+    Ok(Exit::Ok)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_out(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
+/// The readable table: the queue pane's columns, then breakers and problems.
+pub fn table(s: &Snapshot) -> String {
+    const HEADER: [&str; 12] = [
+        "QUEUE",
+        "TYPE",
+        "VISIBLE",
+        "IN FLIGHT",
+        "DELAYED",
+        "OLDEST",
+        "IN/MIN",
+        "OUT/MIN",
+        "DRAIN",
+        "DLQ",
+        "BREAKER",
+        "HEALTH",
+    ];
+    // Numbers are right-aligned; the rest left.
+    const RIGHT: [bool; 12] = [
+        false, false, true, true, true, true, true, true, false, false, false, false,
+    ];
+    let mut out = format!(
+        "snapshot of {} at {}\n",
+        s.source,
+        s.polled_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    );
+    if let Some(note) = &s.note {
+        out.push_str(&format!("{note}\n"));
+    }
+    out.push('\n');
+    let mut rows: Vec<[String; 12]> = vec![HEADER.map(String::from)];
+    for q in &s.queues {
+        let dlq = match (&q.dlq, q.dlq_sources.is_empty()) {
+            (Some(d), _) => format!("{d} ({})", format::count(q.dlq_depth)),
+            (None, false) => format!("← {}", q.dlq_sources.join(",")),
+            (None, true) => String::new(),
+        };
+        let health = if q.error.is_some() {
+            "! error".to_string()
+        } else if q.flags.is_empty() {
+            "ok".to_string()
+        } else {
+            q.flags
+                .iter()
+                .map(|f| f.label())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        rows.push([
+            q.name.clone(),
+            if q.fifo { "FIFO" } else { "std" }.to_string(),
+            format::count(q.visible),
+            format::count(q.in_flight),
+            format::count(q.delayed),
+            q.age_of_oldest_secs
+                .map_or_else(|| "—".into(), |a| format::duration(Duration::from_secs(a))),
+            format::rate(q.arrival_per_min),
+            format::rate(q.consumption_per_min),
+            match (q.drain, q.drain_secs) {
+                (Some("draining"), Some(t)) => format::duration(Duration::from_secs(t)),
+                (Some(d), _) => d.to_string(),
+                (None, _) => "—".to_string(),
+            },
+            dlq,
+            q.breaker
+                .as_ref()
+                .map_or_else(String::new, |b| format!("{} {}", b.name, b.state.label())),
+            health,
+        ]);
+    }
+    let widths: Vec<usize> = (0..HEADER.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            let pad = widths[c].saturating_sub(cell.chars().count());
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if RIGHT[c] {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                if c + 1 < r.len() {
+                    line.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if s.queues.is_empty() {
+        out.push_str("(no queues match the selection)\n");
+    }
+    if !s.breakers.is_empty() {
+        out.push_str("\nBREAKERS\n");
+        for b in &s.breakers {
+            let guards = b
+                .queue
+                .as_deref()
+                .map_or_else(String::new, |q| format!(" (guards {q})"));
+            let why = b.error.as_deref().unwrap_or(&b.detail);
+            out.push_str(&format!(
+                "{} {}{guards}: {}; {why}\n",
+                b.name,
+                b.state.label(),
+                b.source
+            ));
+        }
+    }
+    let mut problems: Vec<String> = s
+        .queues
+        .iter()
+        .filter_map(|q| q.error.as_ref().map(|e| format!("{}: {e}", q.name)))
+        .collect();
+    problems.extend(s.metrics_error.clone());
+    if !problems.is_empty() {
+        out.push_str("\nPROBLEMS\n");
+        for p in problems {
+            out.push_str(&format!("! {p}\n"));
+        }
+    }
+    out
+}
