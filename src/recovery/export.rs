@@ -151,3 +151,40 @@ pub async fn import(
     }
     Ok(report)
 }
+
+/// `lazysqs import FILE --to QUEUE`: prints each failed line on stderr and a
+/// summary; exit status 1 when any line failed, 2 when nothing could be sent.
+pub async fn run_import(
+    cli: &crate::cli::Cli,
+    config: &crate::config::Config,
+    file: &Path,
+    to: &str,
+) -> anyhow::Result<std::process::ExitCode> {
+    if cli.read_only || config.read_only {
+        anyhow::bail!("read-only mode: import is turned off");
+    }
+    let conn = cli.connect(config).await?;
+    let broker = conn.broker.as_ref();
+    let queue = super::resolve_queue(broker, to)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot find the queue {to}: {e}"))?;
+    let audit = super::audit::Audit::new(super::audit::Audit::default_path());
+    let report = import(broker, &audit, file, &queue)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+    for (line, why) in &report.failed {
+        eprintln!("{}:{line}: not sent: {why}", file.display());
+    }
+    eprintln!(
+        "sent {} message(s) to {to}; {} line(s) failed",
+        report.sent,
+        report.failed.len()
+    );
+    Ok(std::process::ExitCode::from(if report.failed.is_empty() {
+        0
+    } else if report.sent == 0 {
+        2
+    } else {
+        1
+    }))
+}
