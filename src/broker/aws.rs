@@ -975,8 +975,8 @@ where
         )),
         SdkError::DispatchFailure(failure) => {
             let chain = error_chain(&err);
-            if mentions_credentials(&chain) {
-                BrokerError::Auth(chain.join(": "))
+            if let Some(reason) = credentials_reason(&chain) {
+                BrokerError::Auth(reason)
             } else if failure.is_user() {
                 BrokerError::Invalid(format!("request to {target} failed: {}", chain.join(": ")))
             } else {
@@ -997,8 +997,8 @@ where
         }
         SdkError::ConstructionFailure(_) => {
             let chain = error_chain(&err);
-            if mentions_credentials(&chain) {
-                BrokerError::Auth(chain.join(": "))
+            if let Some(reason) = credentials_reason(&chain) {
+                BrokerError::Auth(reason)
             } else {
                 BrokerError::Invalid(format!("could not build the request: {}", chain.join(": ")))
             }
@@ -1109,11 +1109,17 @@ fn error_chain(err: &(dyn StdError + 'static)) -> Vec<String> {
     chain
 }
 
-fn mentions_credentials(chain: &[String]) -> bool {
-    chain.iter().any(|s| {
+/// When the chain says the credentials could not be loaded: a readable reason, from
+/// the first error that mentions them down to the root cause.
+fn credentials_reason(chain: &[String]) -> Option<String> {
+    let first = chain.iter().position(|s| {
         let s = s.to_ascii_lowercase();
         s.contains("credential") || s.contains("sso session") || s.contains("sso token")
-    })
+    })?;
+    Some(format!(
+        "could not load AWS credentials: {}",
+        chain[first..].join(": ")
+    ))
 }
 
 /// A short reason for a connection failure: "connection refused", "timed out", or the
@@ -1431,6 +1437,11 @@ mod tests {
             .list_queues(&QueueSelection::default())
             .await
             .expect_err("no credentials");
-        assert!(matches!(err, BrokerError::Auth(_)), "{err:?}");
+        match &err {
+            BrokerError::Auth(msg) => {
+                assert!(msg.starts_with("could not load AWS credentials: "), "{msg}");
+            }
+            other => panic!("expected Auth, got {other:?}"),
+        }
     }
 }
