@@ -1,0 +1,451 @@
+//! `lazysqs redrive`: a bulk redrive from the command line, for runbooks and cron.
+//!
+//! Plans the redrive, checks the breaker gate, asks for confirmation (unless `--yes`),
+//! then runs it with a progress bar on stderr and prints a JSON summary on stdout.
+//! Ctrl-C cancels cleanly (client-side: after the batches in hand; a move task:
+//! CancelMessageMoveTask); a second Ctrl-C exits at once, which at worst leaves a
+//! message in both queues, never in neither.
+//!
+//! Exit status: 0 everything asked for was moved; 1 the redrive ran but did not move
+//! everything (failed messages, cancelled, or it failed); 2 it did not run (bad
+//! arguments, no connection, refused by the breaker gate or not confirmed).
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::gate::{self, GateDecision, Guard};
+use super::{
+    ClientOptions, Destination, Filter, ModePreference, Plan, Progress, Report, Request, RunState,
+};
+use crate::breaker::{self, BreakerState};
+use crate::broker::{Broker, QueueRef, QueueSelection, name_from_arn};
+use crate::cli::Cli;
+use crate::config::{BreakerConfig, BreakerSourceConfig, Config};
+use crate::exit::Exit;
+
+/// Arguments of `lazysqs redrive`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 everything asked for was moved; 1 the redrive ran but \
+    did not move everything (failed messages, cancelled, or it failed); 2 it did not run (bad \
+    arguments, no connection, refused by the breaker gate, or not confirmed)."
+)]
+pub struct RedriveArgs {
+    /// The dead-letter queue to drain (a name, URL or ARN).
+    #[arg(long, value_name = "DLQ")]
+    pub from: String,
+    /// Send every message to this queue, instead of back to the queue it failed from.
+    #[arg(long, value_name = "QUEUE")]
+    pub to: Option<String>,
+    /// Messages per second (a move task takes 1 to 500). Default: as fast as possible.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+    /// Move at most N messages (client-side). Default: all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max: Option<u64>,
+    /// Move only matching messages (client-side): TEXT (the body contains it), or
+    /// FIELD=VALUE (a JSON field by dotted path, e.g. store_id=berlin-01); the rest is
+    /// left untouched. `contains:TEXT` forces a substring.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<Filter>,
+    /// Move the messages from lazysqs, not with an SQS move task.
+    #[arg(long)]
+    pub client_side: bool,
+    /// Insist on an SQS move task (fail if it cannot serve).
+    #[arg(long, conflicts_with = "client_side")]
+    pub move_task: bool,
+    /// Say what would happen, and move nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Redrive even when the breaker guarding a destination is OPEN.
+    #[arg(long)]
+    pub force: bool,
+    /// Client-side workers moving batches at once.
+    #[arg(long, value_name = "N", default_value_t = ClientOptions::default().workers,
+          value_parser = parse_workers)]
+    pub workers: usize,
+    /// Seconds a received message stays hidden while it is being moved (client-side).
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    pub visibility_timeout: u64,
+    /// No progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+fn parse_workers(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("{s} is not a number of workers from 1 to 64")),
+    }
+}
+
+impl RedriveArgs {
+    fn preference(&self) -> ModePreference {
+        if self.client_side {
+            ModePreference::ClientSide
+        } else if self.move_task {
+            ModePreference::MoveTask
+        } else {
+            ModePreference::Auto
+        }
+    }
+}
+
+/// Runs `lazysqs redrive`.
+pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Result<ExitCode> {
+    let conn = cli.connect(config).await?;
+    let speed = cli.speed.or(config.demo.speed).unwrap_or(1.0);
+    let _driver = conn.sim.as_ref().map(|s| s.spawn_driver(speed));
+    let broker = conn.broker.clone();
+
+    let source = find_queue(broker.as_ref(), &args.from).await?;
+    let destination = match &args.to {
+        Some(to) => Destination::Queue(find_queue(broker.as_ref(), to).await?),
+        None => Destination::OwnSource,
+    };
+    let request = Request {
+        source,
+        destination,
+        rate: args.rate,
+        max: args.max,
+        filter: args.filter.clone(),
+        mode: args.preference(),
+        client: ClientOptions {
+            workers: args.workers,
+            visibility: Duration::from_secs(args.visibility_timeout),
+            ..ClientOptions::default()
+        },
+    };
+    let plan = super::plan(broker.as_ref(), request).await?;
+    eprintln!("lazysqs redrive: {}", plan.preview());
+    for w in &plan.warnings {
+        eprintln!("  warning: {w}");
+    }
+
+    let gate = read_gate(broker.as_ref(), &conn.breakers, &plan, args.force).await;
+    match &gate {
+        GateDecision::Refused { reason } => {
+            eprintln!("lazysqs redrive: refused: {reason} (--force)");
+            print_summary(&plan, &gate, None, "refused", args.dry_run)?;
+            return Ok(Exit::CouldNotRun.into());
+        }
+        GateDecision::Forced { reason } => eprintln!("  warning: {reason}"),
+        GateDecision::Proceed { warnings } => {
+            for w in warnings {
+                eprintln!("  warning: {w}");
+            }
+        }
+    }
+    if args.dry_run {
+        print_summary(&plan, &gate, None, "dry_run", true)?;
+        return Ok(Exit::Ok.into());
+    }
+    if !args.yes && !confirm(&plan).await? {
+        eprintln!("lazysqs redrive: not confirmed; nothing moved");
+        print_summary(&plan, &gate, None, "not_confirmed", false)?;
+        return Ok(Exit::CouldNotRun.into());
+    }
+
+    let handle = super::start(broker.clone(), &plan)
+        .await
+        .context("cannot start the redrive")?;
+    let control = handle.control.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("\nlazysqs redrive: cancelling (Ctrl-C again to stop at once)");
+            control.cancel();
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("lazysqs redrive: stopped; a message in hand may now be in both queues");
+                std::process::exit(130);
+            }
+        }
+    });
+    let drawer = (!args.quiet).then(|| tokio::spawn(draw(handle.progress.clone())));
+    let report = handle.wait().await;
+    if let Some(d) = drawer {
+        let _ = d.await;
+    }
+    let state = report.state.label().to_string();
+    print_summary(&plan, &gate, Some(&report), &state, false)?;
+    if let Some(e) = &report.error {
+        eprintln!("lazysqs redrive: {e}");
+    }
+    for f in report.failures.iter().take(20) {
+        eprintln!(
+            "  failed: {} → {}: {}",
+            f.message_id,
+            f.destination.as_deref().unwrap_or("?"),
+            f.reason
+        );
+    }
+    if report.failures.len() > 20 {
+        eprintln!("  … and {} more (see the JSON)", report.failures.len() - 20);
+    }
+    Ok(if report.succeeded() {
+        Exit::Ok.into()
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// A queue by name, URL or ARN.
+pub async fn find_queue(broker: &dyn Broker, spec: &str) -> anyhow::Result<QueueRef> {
+    let spec = spec.trim();
+    let name = if spec.starts_with("arn:") {
+        name_from_arn(spec)
+    } else if spec.contains("://") {
+        spec.trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(spec)
+    } else {
+        spec
+    };
+    if name.is_empty() {
+        bail!("no queue name in {spec:?}");
+    }
+    let selection = QueueSelection {
+        names: vec![name.to_string()],
+        prefixes: Vec::new(),
+    };
+    let queues = broker
+        .list_queues(&selection)
+        .await
+        .with_context(|| format!("cannot look up the queue {name}"))?;
+    queues
+        .into_iter()
+        .find(|q| q.name == name)
+        .ok_or_else(|| anyhow!("no queue named {name} on {}", broker.describe()))
+}
+
+/// Reads the breakers guarding the plan's destinations and asks the gate.
+pub async fn read_gate(
+    broker: &dyn Broker,
+    breakers: &[BreakerConfig],
+    plan: &Plan,
+    force: bool,
+) -> GateDecision {
+    let mut readings: Vec<(String, String, BreakerState, String)> = Vec::new();
+    for cfg in breakers {
+        let Some(queue) = &cfg.queue else { continue };
+        if !plan.destinations.contains(queue) {
+            continue;
+        }
+        let (state, detail) = match &cfg.source {
+            BreakerSourceConfig::DlqRule { dlq, .. } => (
+                BreakerState::Unknown,
+                format!("a rule on {dlq}, judged by the dashboard only"),
+            ),
+            _ => match breaker::read(broker, cfg).await {
+                Ok(r) => (r.state, r.detail),
+                Err(e) => (BreakerState::Unknown, format!("cannot read it: {e}")),
+            },
+        };
+        readings.push((cfg.name.clone(), queue.clone(), state, detail));
+    }
+    gate::check(
+        &plan.destinations,
+        readings.iter().map(|(b, q, s, d)| Guard {
+            breaker: b,
+            queue: q,
+            state: *s,
+            detail: d,
+        }),
+        force,
+    )
+}
+
+async fn confirm(plan: &Plan) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        bail!(
+            "refusing to redrive without confirmation: stdin is not a terminal. \
+             Pass --yes to run without asking (or --dry-run to see the plan)"
+        );
+    }
+    let question = format!(
+        "Redrive from {} ({})? [y/N] ",
+        plan.request.source.name,
+        plan.mode.label()
+    );
+    tokio::task::spawn_blocking(move || {
+        let mut err = std::io::stderr();
+        let _ = write!(err, "{question}");
+        let _ = err.flush();
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        let answer = line.trim().to_ascii_lowercase();
+        Ok(answer == "y" || answer == "yes")
+    })
+    .await?
+}
+
+fn print_summary(
+    plan: &Plan,
+    gate: &GateDecision,
+    report: Option<&Report>,
+    state: &str,
+    dry_run: bool,
+) -> anyhow::Result<()> {
+    let r = &plan.request;
+    let mut v = match report {
+        Some(report) => serde_json::to_value(report)?,
+        None => json!({
+            "mode": plan.mode,
+            "source": r.source.name,
+            "destination": r.destination.to_string(),
+            "moved": 0,
+            "failed": 0,
+            "skipped": 0,
+            "not_deleted": 0,
+            "duration_secs": 0.0,
+            "rate": 0.0,
+            "target_rate": r.rate,
+            "by_destination": {},
+            "failures": [],
+            "error": serde_json::Value::Null,
+            "task_handle": serde_json::Value::Null,
+        }),
+    };
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("state".into(), json!(state));
+        obj.insert("dry_run".into(), json!(dry_run));
+        obj.insert("mode_reason".into(), json!(plan.mode_reason));
+        obj.insert("visible_at_start".into(), json!(plan.visible));
+        obj.insert("expected".into(), json!(plan.expected()));
+        obj.insert(
+            "filter".into(),
+            json!(r.filter.as_ref().map(|f| f.to_string())),
+        );
+        obj.insert("max".into(), json!(r.max));
+        obj.insert("destinations".into(), json!(plan.destinations));
+        obj.insert("warnings".into(), json!(plan.warnings));
+        obj.insert("gate".into(), serde_json::to_value(gate)?);
+        obj.insert("preview".into(), json!(plan.preview()));
+    }
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// Draws progress on stderr until the run finishes: a bar redrawn in place on a
+/// terminal, else a line every few seconds.
+async fn draw(mut rx: watch::Receiver<Progress>) {
+    let tty = std::io::stderr().is_terminal();
+    let every = if tty {
+        Duration::from_millis(200)
+    } else {
+        Duration::from_secs(5)
+    };
+    let mut last: Option<tokio::time::Instant> = None;
+    loop {
+        let p = rx.borrow_and_update().clone();
+        let finished = p.state.is_finished();
+        if finished || last.is_none_or(|t| t.elapsed() >= every) {
+            last = Some(tokio::time::Instant::now());
+            let line = progress_line(&p);
+            if tty {
+                eprint!("\r\x1b[2K{line}");
+                if finished {
+                    eprintln!();
+                }
+            } else {
+                eprintln!("{line}");
+            }
+        }
+        if finished {
+            return;
+        }
+        tokio::select! {
+            changed = rx.changed() => if changed.is_err() {
+                if tty {
+                    eprintln!();
+                }
+                return;
+            },
+            _ = tokio::time::sleep(every) => {}
+        }
+    }
+}
+
+fn clock(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// One line of progress: `running [██████░░░░░░] 1200/2000  failed 0  48.9/50 msg/s  ETA 0:16`.
+pub fn progress_line(p: &Progress) -> String {
+    const WIDTH: usize = 24;
+    let bar = match p.fraction() {
+        Some(f) => {
+            let full = ((f * WIDTH as f64).round() as usize).min(WIDTH);
+            format!("[{}{}] ", "█".repeat(full), "░".repeat(WIDTH - full))
+        }
+        None => String::new(),
+    };
+    let done = match p.total {
+        Some(t) => format!("{}/{t}", p.moved),
+        None => p.moved.to_string(),
+    };
+    let mut line = format!("{:<10} {bar}{done} moved", p.state.label());
+    if p.failed > 0 {
+        line.push_str(&format!("  failed {}", p.failed));
+    }
+    if p.skipped > 0 {
+        line.push_str(&format!("  skipped {}", p.skipped));
+    }
+    let target = p
+        .target_rate
+        .map(|t| format!("/{t:.0}"))
+        .unwrap_or_default();
+    line.push_str(&format!("  {:.1}{target} msg/s", p.rate));
+    line.push_str(&format!("  {}", clock(p.elapsed)));
+    if let Some(eta) = p.eta
+        && !p.state.is_finished()
+    {
+        line.push_str(&format!("  ETA {}", clock(eta)));
+    }
+    if p.state == RunState::Failed
+        && let Some(d) = &p.detail
+    {
+        line.push_str(&format!("  ({d})"));
+    }
+    line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redrive::Mode;
+
+    #[test]
+    fn progress_line_shows_bar_counts_rate_and_eta() {
+        let mut p = Progress::new(Mode::ClientSide, Some(50.0));
+        p.state = RunState::Running;
+        p.moved = 500;
+        p.total = Some(1000);
+        p.rate = 48.94;
+        p.elapsed = Duration::from_secs(10);
+        p.eta = Some(Duration::from_secs(75));
+        let line = progress_line(&p);
+        assert!(line.starts_with("running"), "{line}");
+        assert!(line.contains(&format!("[{}{}]", "█".repeat(12), "░".repeat(12))));
+        assert!(line.contains("500/1000 moved"), "{line}");
+        assert!(line.contains("48.9/50 msg/s"), "{line}");
+        assert!(line.contains("ETA 1:15"), "{line}");
+        assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
+    }
+}

@@ -1,0 +1,1024 @@
+//! The client-side mover: receive up to 10 → SendMessageBatch → DeleteMessageBatch of
+//! exactly the entries whose send succeeded.
+//!
+//! **Never lose a message.** A message is deleted from the DLQ only after the
+//! destination confirmed its send. A crash between the two leaves it in both queues (a
+//! duplicate; SQS is at-least-once anyway), never in neither.
+//!
+//! - N workers share one token bucket ([`RateLimiter`]); a worker takes the tokens for
+//!   a batch *before* receiving it, so messages are not held while waiting, and hands
+//!   back those it did not use.
+//! - Each message goes to its own source (`DeadLetterQueueSourceArn`, else the DLQ's
+//!   single source queue) or to the chosen queue. Message attributes and FIFO group ids
+//!   are kept; FIFO sends get a fresh deduplication id (SQS silently drops a resend with
+//!   the same id within 5 minutes).
+//! - Failed batch entries are retried (with backoff) when the error may pass, then
+//!   reported per message.
+//! - Messages the filter does not select, and messages that could not be moved, are
+//!   *held* (kept invisible) until the pass ends and then released untouched
+//!   (ChangeMessageVisibility 0). Holding is what makes a filtered pass end: otherwise
+//!   the unselected messages would be received again and again. A held message seen
+//!   again (its hold ran out) is held again and counts as nothing new, so a pass ends
+//!   after a few receives that bring nothing new.
+//! - Pause, resume, cancel and rate changes act between batches through [`Control`];
+//!   a batch in hand is always finished, so cancel never leaves a message half-moved.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+use tokio::time::Instant;
+
+use super::limiter::RateLimiter;
+use super::{
+    Control, Directive, Filter, MessageFailure, Mode, Progress, RateMeter, RedriveHandle, Report,
+    RunState, eta,
+};
+use crate::broker::{
+    Broker, BrokerError, BrokerResult, Message, OutgoingMessage, QueueRef, QueueSelection,
+    name_from_arn,
+};
+
+/// The group id given to messages sent to a FIFO queue that came without one.
+pub const DEFAULT_GROUP_ID: &str = "lazysqs-redrive";
+/// SQS batch calls take at most 10 entries.
+const BATCH: u32 = 10;
+/// Receives that bring nothing new before a worker stops.
+const EMPTY_ROUNDS: u32 = 3;
+const EMPTY_PAUSE: Duration = Duration::from_millis(200);
+/// After the empty rounds, how often a worker rechecks ApproximateNumberOfMessages
+/// before it believes the queue is drained.
+const DRAIN_CHECKS: u32 = 5;
+/// Attempts for a receive before the run fails.
+const RECEIVE_ATTEMPTS: u32 = 6;
+/// How often progress is published when nothing else happens.
+const TICK: Duration = Duration::from_millis(250);
+/// How often the DLQ's depth is read for the remaining estimate.
+const DEPTH_EVERY: Duration = Duration::from_secs(5);
+/// Failures kept in [`Progress::recent_failures`].
+const RECENT_FAILURES: usize = 5;
+/// The longest a message may stay invisible in SQS.
+const MAX_HOLD: Duration = Duration::from_secs(12 * 60 * 60);
+const MIN_HOLD: Duration = Duration::from_secs(5 * 60);
+
+/// Where the messages go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Each message's `DeadLetterQueueSourceArn`; without one, `fallback` (the DLQ's
+    /// single source queue), else the message stays and is reported.
+    OwnSource {
+        fallback: Option<QueueRef>,
+    },
+    Queue(QueueRef),
+}
+
+/// A client-side move.
+#[derive(Debug, Clone)]
+pub struct MoverConfig {
+    /// The DLQ.
+    pub source: QueueRef,
+    pub source_arn: String,
+    pub target: Target,
+    /// Messages per second; `None`: unlimited.
+    pub rate: Option<f64>,
+    /// Move (or fail) at most this many.
+    pub max: Option<u64>,
+    pub filter: Option<Filter>,
+    pub options: super::ClientOptions,
+    /// Visible messages at the start, for the first remaining estimate.
+    pub expected: Option<u64>,
+}
+
+impl MoverConfig {
+    /// Messages per receive: 10, or fewer at low rates so that the flow is smooth.
+    fn batch(&self) -> u32 {
+        match self.rate {
+            Some(r) if r < f64::from(BATCH) => (r.floor() as u32).clamp(1, BATCH),
+            _ => BATCH,
+        }
+    }
+
+    /// How long unselected and failed messages are held: long enough for a whole pass
+    /// over the queue at a modest 20 receives per second, at least five minutes.
+    fn hold(&self) -> Duration {
+        let scan = Duration::from_millis(self.expected.unwrap_or(0).saturating_mul(50));
+        scan.max(MIN_HOLD).min(MAX_HOLD)
+    }
+}
+
+/// Starts a client-side move in the background.
+pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
+    let limiter = Arc::new(RateLimiter::new(cfg.rate, cfg.batch()));
+    let control = Control::new(Mode::ClientSide, Some(limiter.clone()));
+    let mut first = Progress::new(Mode::ClientSide, cfg.rate);
+    first.remaining = remaining(cfg.max, 0, cfg.expected);
+    first.total = first.remaining;
+    let (tx, rx) = watch::channel(first);
+    let fallback = Report {
+        mode: Mode::ClientSide,
+        state: RunState::Failed,
+        source: cfg.source.name.clone(),
+        destination: target_label(&cfg.target),
+        moved: 0,
+        failed: 0,
+        skipped: 0,
+        not_deleted: 0,
+        duration_secs: 0.0,
+        rate: 0.0,
+        target_rate: cfg.rate,
+        by_destination: BTreeMap::new(),
+        failures: Vec::new(),
+        error: None,
+        task_handle: None,
+    };
+    let run = Arc::new(Run {
+        broker,
+        directive: control.subscribe(),
+        hold: cfg.hold(),
+        batch: cfg.batch(),
+        cfg,
+        limiter,
+        claimed: AtomicU64::new(0),
+        stats: Mutex::new(Stats::default()),
+        routes: Mutex::new(HashMap::new()),
+        progress: tx,
+        started: Instant::now(),
+    });
+    let task = tokio::spawn(run.execute());
+    RedriveHandle::new(rx, control, task, fallback)
+}
+
+fn target_label(t: &Target) -> String {
+    match t {
+        Target::OwnSource { .. } => "own source".into(),
+        Target::Queue(q) => q.name.clone(),
+    }
+}
+
+fn remaining(max: Option<u64>, attempted: u64, in_queue: Option<u64>) -> Option<u64> {
+    match (max, in_queue) {
+        (Some(m), Some(q)) => Some(m.saturating_sub(attempted).min(q)),
+        (Some(m), None) => Some(m.saturating_sub(attempted)),
+        (None, q) => q,
+    }
+}
+
+/// Why a message is held until the pass ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HoldReason {
+    /// Not selected by the filter.
+    Unselected,
+    /// Its move failed; reported.
+    Failed,
+    /// Sent, but the delete failed: delete it when seen again.
+    SentNotDeleted,
+}
+
+#[derive(Debug, Clone)]
+struct Held {
+    receipt: String,
+    reason: HoldReason,
+}
+
+#[derive(Debug, Default)]
+struct Stats {
+    moved: u64,
+    failed: u64,
+    skipped: u64,
+    not_deleted: u64,
+    by_destination: BTreeMap<String, u64>,
+    failures: Vec<MessageFailure>,
+    /// Held messages by message id.
+    held: HashMap<String, Held>,
+    /// Destinations that cannot take messages (deleted, no access): name → reason.
+    dead: HashMap<String, String>,
+    /// The DLQ's depth at the last reading.
+    depth: Option<u64>,
+    fatal: Option<String>,
+    last_error: Option<String>,
+    paused: Duration,
+    paused_since: Option<Instant>,
+    meter: Option<RateMeter>,
+}
+
+struct Run {
+    broker: Arc<dyn Broker>,
+    cfg: MoverConfig,
+    limiter: Arc<RateLimiter>,
+    directive: watch::Receiver<Directive>,
+    /// Messages taken toward `max` (moved, failed, or in hand).
+    claimed: AtomicU64,
+    stats: Mutex<Stats>,
+    /// DeadLetterQueueSourceArn → queue.
+    routes: Mutex<HashMap<String, Result<QueueRef, String>>>,
+    progress: watch::Sender<Progress>,
+    started: Instant,
+    hold: Duration,
+    batch: u32,
+}
+
+/// Whether retrying may help.
+fn transient(e: &BrokerError) -> bool {
+    matches!(
+        e,
+        BrokerError::Throttled(_) | BrokerError::Unreachable(_) | BrokerError::Other(_)
+    )
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6)))
+}
+
+impl Run {
+    fn stats(&self) -> MutexGuard<'_, Stats> {
+        self.stats.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn execute(self: Arc<Self>) -> Report {
+        self.stats().meter = Some(RateMeter::new(Duration::from_secs(10)));
+        self.publish(RunState::Running);
+        let mut workers = JoinSet::new();
+        for _ in 0..self.cfg.options.workers.max(1) {
+            workers.spawn(self.clone().worker());
+        }
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut last_depth = Instant::now();
+        loop {
+            tokio::select! {
+                joined = workers.join_next() => match joined {
+                    None => break,
+                    Some(Err(e)) => {
+                        let mut s = self.stats();
+                        s.fatal.get_or_insert_with(|| format!("a worker stopped: {e}"));
+                    }
+                    Some(Ok(())) => {}
+                },
+                _ = tick.tick() => {
+                    if last_depth.elapsed() >= DEPTH_EVERY {
+                        last_depth = Instant::now();
+                        self.read_depth().await;
+                    }
+                    self.publish(self.live_state());
+                }
+            }
+        }
+        self.release_all().await;
+        let cancelled = *self.directive.borrow() == Directive::Cancel;
+        let state = if self.stats().fatal.is_some() {
+            RunState::Failed
+        } else if cancelled {
+            RunState::Cancelled
+        } else {
+            RunState::Completed
+        };
+        let p = self.publish(state);
+        self.report(state, &p)
+    }
+
+    /// The state while workers run, from the directive (and pause bookkeeping).
+    fn live_state(&self) -> RunState {
+        let d = *self.directive.borrow();
+        let now = Instant::now();
+        let mut s = self.stats();
+        match (d, s.paused_since) {
+            (Directive::Pause, None) => s.paused_since = Some(now),
+            (Directive::Run | Directive::Cancel, Some(since)) => {
+                s.paused += now.saturating_duration_since(since);
+                s.paused_since = None;
+            }
+            _ => {}
+        }
+        match d {
+            Directive::Run => RunState::Running,
+            Directive::Pause => RunState::Paused,
+            Directive::Cancel => RunState::Cancelling,
+        }
+    }
+
+    async fn read_depth(&self) {
+        if let Ok(a) = self.broker.queue_attributes(&self.cfg.source).await {
+            self.stats().depth = Some(a.visible);
+        }
+    }
+
+    fn publish(&self, state: RunState) -> Progress {
+        let now = Instant::now();
+        let p = {
+            let mut s = self.stats();
+            let moved = s.moved;
+            if let Some(m) = s.meter.as_mut() {
+                m.record(now, moved);
+            }
+            let rate = s.meter.as_ref().map_or(0.0, RateMeter::rate);
+            let attempted = s.moved + s.failed;
+            let in_queue = s.depth.or_else(|| {
+                self.cfg
+                    .expected
+                    .map(|e| e.saturating_sub(attempted + s.skipped))
+            });
+            let left = if state.is_finished() {
+                Some(0)
+            } else {
+                remaining(self.cfg.max, attempted, in_queue)
+            };
+            let target = self.limiter.rate();
+            let start = s.failures.len().saturating_sub(RECENT_FAILURES);
+            Progress {
+                mode: Mode::ClientSide,
+                state,
+                moved,
+                failed: s.failed,
+                skipped: s.skipped,
+                not_deleted: s.not_deleted,
+                total: left.map(|l| attempted + l),
+                remaining: left,
+                rate: if state.is_finished() {
+                    self.average_rate(&s, now)
+                } else {
+                    rate
+                },
+                target_rate: target,
+                elapsed: now.saturating_duration_since(self.started),
+                eta: if state.is_finished() {
+                    None
+                } else {
+                    eta(left, rate, target)
+                },
+                detail: s.fatal.clone().or_else(|| s.last_error.clone()),
+                recent_failures: s.failures[start..].to_vec(),
+            }
+        };
+        self.progress.send_replace(p.clone());
+        p
+    }
+
+    fn average_rate(&self, s: &Stats, now: Instant) -> f64 {
+        let mut paused = s.paused;
+        if let Some(since) = s.paused_since {
+            paused += now.saturating_duration_since(since);
+        }
+        let active = now
+            .saturating_duration_since(self.started)
+            .saturating_sub(paused)
+            .as_secs_f64();
+        if active > 0.0 {
+            s.moved as f64 / active
+        } else {
+            0.0
+        }
+    }
+
+    fn report(&self, state: RunState, p: &Progress) -> Report {
+        let s = self.stats();
+        Report {
+            mode: Mode::ClientSide,
+            state,
+            source: self.cfg.source.name.clone(),
+            destination: target_label(&self.cfg.target),
+            moved: s.moved,
+            failed: s.failed,
+            skipped: s.skipped,
+            not_deleted: s.not_deleted,
+            duration_secs: p.elapsed.as_secs_f64(),
+            rate: self.average_rate(&s, Instant::now()),
+            target_rate: self.limiter.rate(),
+            by_destination: s.by_destination.clone(),
+            failures: s.failures.clone(),
+            error: s.fatal.clone(),
+            task_handle: None,
+        }
+    }
+
+    /// Waits while paused; `false` when cancelled.
+    async fn wait_runnable(&self) -> bool {
+        let mut rx = self.directive.clone();
+        loop {
+            let d = *rx.borrow_and_update();
+            match d {
+                Directive::Run => return true,
+                Directive::Cancel => return false,
+                Directive::Pause => {
+                    if rx.changed().await.is_err() {
+                        // Nobody can resume it any more.
+                        return false;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn cancelled(&self) {
+        let mut rx = self.directive.clone();
+        loop {
+            if *rx.borrow_and_update() == Directive::Cancel {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Takes up to `n` from the `max` budget.
+    fn claim(&self, n: u32) -> u32 {
+        let Some(max) = self.cfg.max else {
+            self.claimed.fetch_add(u64::from(n), Ordering::SeqCst);
+            return n;
+        };
+        let mut cur = self.claimed.load(Ordering::SeqCst);
+        loop {
+            let take = max.saturating_sub(cur).min(u64::from(n));
+            if take == 0 {
+                return 0;
+            }
+            match self
+                .claimed
+                .compare_exchange(cur, cur + take, Ordering::SeqCst, Ordering::SeqCst)
+            {
+                Ok(_) => return u32::try_from(take).unwrap_or(n),
+                Err(actual) => cur = actual,
+            }
+        }
+    }
+
+    /// Gives back budget and tokens that were not used.
+    fn unclaim(&self, n: u32) {
+        if n > 0 {
+            self.claimed.fetch_sub(u64::from(n), Ordering::SeqCst);
+            self.limiter.refund(n);
+        }
+    }
+
+    fn is_cancelled(&self) -> bool {
+        *self.directive.borrow() == Directive::Cancel
+    }
+
+    async fn worker(self: Arc<Self>) {
+        let mut empty_rounds = 0;
+        let mut drain_checks = 0;
+        loop {
+            if !self.wait_runnable().await {
+                return;
+            }
+            let want = self.claim(self.batch);
+            if want == 0 {
+                return;
+            }
+            tokio::select! {
+                _ = self.limiter.acquire(want) => {}
+                _ = self.cancelled() => {
+                    self.unclaim(want);
+                    return;
+                }
+            }
+            if *self.directive.borrow() != Directive::Run {
+                self.unclaim(want);
+                continue;
+            }
+            let messages = match self.receive(want).await {
+                Ok(m) => m,
+                Err(e) => {
+                    self.unclaim(want);
+                    let mut s = self.stats();
+                    s.fatal.get_or_insert_with(|| {
+                        format!("cannot receive from {}: {e}", self.cfg.source.name)
+                    });
+                    return;
+                }
+            };
+            if self.stats().fatal.is_some() {
+                // Another worker failed: give these back at once.
+                self.unclaim(want);
+                self.release(messages.iter().map(|m| m.receipt_handle.clone()).collect())
+                    .await;
+                return;
+            }
+            let (fresh, seen): (Vec<Message>, Vec<Message>) = {
+                let s = self.stats();
+                messages
+                    .into_iter()
+                    .partition(|m| !s.held.contains_key(&m.message_id))
+            };
+            self.seen_again(seen).await;
+            if fresh.is_empty() {
+                self.unclaim(want);
+                empty_rounds += 1;
+                if empty_rounds >= EMPTY_ROUNDS {
+                    // Short polling can come back empty while messages remain; ask the
+                    // queue before believing it is drained.
+                    drain_checks += 1;
+                    if drain_checks > DRAIN_CHECKS || !self.more_visible().await {
+                        return;
+                    }
+                    empty_rounds = 0;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(EMPTY_PAUSE) => {}
+                    _ = self.cancelled() => return,
+                }
+                continue;
+            }
+            empty_rounds = 0;
+            drain_checks = 0;
+            let (selected, unselected): (Vec<Message>, Vec<Message>) = match &self.cfg.filter {
+                Some(f) => fresh.into_iter().partition(|m| f.matches(&m.body)),
+                None => (fresh, Vec::new()),
+            };
+            let unused = want - u32::try_from(selected.len()).unwrap_or(want).min(want);
+            self.unclaim(unused);
+            if !unselected.is_empty() {
+                self.stats().skipped += unselected.len() as u64;
+                self.hold(unselected, HoldReason::Unselected).await;
+            }
+            if !selected.is_empty() {
+                self.move_messages(selected).await;
+            }
+            self.publish(self.live_state());
+            if self.is_cancelled() {
+                return;
+            }
+        }
+    }
+
+    async fn more_visible(&self) -> bool {
+        match self.broker.queue_attributes(&self.cfg.source).await {
+            Ok(a) => {
+                self.stats().depth = Some(a.visible);
+                a.visible > 0
+            }
+            Err(_) => false,
+        }
+    }
+
+    async fn receive(&self, n: u32) -> BrokerResult<Vec<Message>> {
+        let mut attempt = 0;
+        loop {
+            match self
+                .broker
+                .receive(&self.cfg.source, n, self.cfg.options.visibility)
+                .await
+            {
+                Ok(m) => return Ok(m),
+                Err(e) if transient(&e) && attempt + 1 < RECEIVE_ATTEMPTS => {
+                    self.stats().last_error = Some(format!("receive: {e} (retrying)"));
+                    tokio::time::sleep(backoff(attempt + 1)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Messages received again after their hold ran out: delete the ones already
+    /// sent, hold the others again.
+    async fn seen_again(&self, seen: Vec<Message>) {
+        if seen.is_empty() {
+            return;
+        }
+        let (sent, rest): (Vec<Message>, Vec<Message>) = {
+            let s = self.stats();
+            seen.into_iter().partition(|m| {
+                s.held.get(&m.message_id).map(|h| h.reason) == Some(HoldReason::SentNotDeleted)
+            })
+        };
+        if !sent.is_empty() {
+            let handles = sent.iter().map(|m| m.receipt_handle.clone()).collect();
+            let outcome = self.delete_with_retries(handles).await;
+            let mut again = Vec::new();
+            {
+                let mut s = self.stats();
+                for (i, m) in sent.into_iter().enumerate() {
+                    if outcome.get(i).is_some_and(Result::is_ok) {
+                        s.held.remove(&m.message_id);
+                        s.not_deleted = s.not_deleted.saturating_sub(1);
+                    } else {
+                        again.push(m);
+                    }
+                }
+            }
+            self.hold(again, HoldReason::SentNotDeleted).await;
+        }
+        let by_reason: Vec<(Message, HoldReason)> = {
+            let s = self.stats();
+            rest.into_iter()
+                .map(|m| {
+                    let r = s
+                        .held
+                        .get(&m.message_id)
+                        .map_or(HoldReason::Unselected, |h| h.reason);
+                    (m, r)
+                })
+                .collect()
+        };
+        for reason in [HoldReason::Unselected, HoldReason::Failed] {
+            let group: Vec<Message> = by_reason
+                .iter()
+                .filter(|(_, r)| *r == reason)
+                .map(|(m, _)| m.clone())
+                .collect();
+            self.hold(group, reason).await;
+        }
+    }
+
+    /// Keeps messages invisible until the pass ends; remembers their receipts.
+    async fn hold(&self, messages: Vec<Message>, reason: HoldReason) {
+        if messages.is_empty() {
+            return;
+        }
+        let handles: Vec<String> = messages.iter().map(|m| m.receipt_handle.clone()).collect();
+        if let Err(e) = self
+            .broker
+            .change_visibility(&self.cfg.source, handles, self.hold)
+            .await
+        {
+            // They stay hidden for the receive's visibility and come back; harmless.
+            self.stats().last_error = Some(format!("hold: {e}"));
+        }
+        let mut s = self.stats();
+        for m in messages {
+            s.held.insert(
+                m.message_id,
+                Held {
+                    receipt: m.receipt_handle,
+                    reason,
+                },
+            );
+        }
+    }
+
+    /// Makes messages visible again at once.
+    async fn release(&self, handles: Vec<String>) {
+        if handles.is_empty() {
+            return;
+        }
+        if let Err(e) = self
+            .broker
+            .change_visibility(&self.cfg.source, handles, Duration::ZERO)
+            .await
+        {
+            tracing::warn!("release: {e}");
+        }
+    }
+
+    /// At the end of the pass: every held message becomes visible again.
+    async fn release_all(&self) {
+        let handles: Vec<String> = {
+            let mut s = self.stats();
+            s.held.drain().map(|(_, h)| h.receipt).collect()
+        };
+        for chunk in handles.chunks(BATCH as usize) {
+            self.release(chunk.to_vec()).await;
+        }
+    }
+
+    async fn route(&self, m: &Message) -> Result<QueueRef, String> {
+        match &self.cfg.target {
+            Target::Queue(q) => Ok(q.clone()),
+            Target::OwnSource { fallback } => match &m.dlq_source_arn {
+                Some(arn) => self.resolve(arn).await,
+                None => fallback.clone().ok_or_else(|| {
+                    "no DeadLetterQueueSourceArn, and the DLQ has no single source queue".into()
+                }),
+            },
+        }
+    }
+
+    /// The queue behind a DeadLetterQueueSourceArn, looked up once.
+    async fn resolve(&self, arn: &str) -> Result<QueueRef, String> {
+        if let Some(r) = self
+            .routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(arn)
+        {
+            return r.clone();
+        }
+        let prefix = |a: &str| a.rsplit_once(':').map(|(p, _)| p.to_string());
+        if prefix(arn) != prefix(&self.cfg.source_arn) {
+            let r = Err(format!("its source {arn} is in another account or region"));
+            self.remember(arn, &r);
+            return r;
+        }
+        let name = name_from_arn(arn).to_string();
+        let selection = QueueSelection {
+            names: vec![name.clone()],
+            prefixes: Vec::new(),
+        };
+        let r = match self.broker.list_queues(&selection).await {
+            Ok(qs) => qs
+                .into_iter()
+                .find(|q| q.name == name)
+                .ok_or_else(|| format!("its source queue {name} no longer exists")),
+            // Not remembered: it may pass.
+            Err(e) => return Err(format!("cannot look up its source queue {name}: {e}")),
+        };
+        self.remember(arn, &r);
+        r
+    }
+
+    fn remember(&self, arn: &str, r: &Result<QueueRef, String>) {
+        self.routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(arn.to_string(), r.clone());
+    }
+
+    async fn move_messages(&self, messages: Vec<Message>) {
+        let mut groups: BTreeMap<String, (QueueRef, Vec<Message>)> = BTreeMap::new();
+        let mut failed = Vec::new();
+        for m in messages {
+            match self.route(&m).await {
+                Ok(q) => {
+                    let dead = self.stats().dead.get(&q.name).cloned();
+                    match dead {
+                        Some(why) => failed.push((m, Some(q.name.clone()), why)),
+                        None => groups
+                            .entry(q.name.clone())
+                            .or_insert_with(|| (q, Vec::new()))
+                            .1
+                            .push(m),
+                    }
+                }
+                Err(why) => failed.push((m, None, why)),
+            }
+        }
+        self.fail(failed).await;
+        for (_, (dest, batch)) in groups {
+            self.send_and_delete(&dest, batch).await;
+        }
+    }
+
+    /// Records failures and holds the messages until the pass ends.
+    async fn fail(&self, failed: Vec<(Message, Option<String>, String)>) {
+        if failed.is_empty() {
+            return;
+        }
+        let mut hold = Vec::with_capacity(failed.len());
+        {
+            let mut s = self.stats();
+            for (m, destination, reason) in failed {
+                s.failed += 1;
+                s.failures.push(MessageFailure {
+                    message_id: m.message_id.clone(),
+                    destination,
+                    reason,
+                });
+                hold.push(m);
+            }
+        }
+        self.hold(hold, HoldReason::Failed).await;
+    }
+
+    async fn send_and_delete(&self, dest: &QueueRef, batch: Vec<Message>) {
+        let outgoing: Vec<OutgoingMessage> = batch.iter().map(|m| outgoing(m, dest)).collect();
+        let mut pending: Vec<usize> = (0..batch.len()).collect();
+        let mut errors: HashMap<usize, BrokerError> = HashMap::new();
+        let mut sent: Vec<usize> = Vec::new();
+        let mut given_up: Vec<usize> = Vec::new();
+        let attempts = self.cfg.options.attempts.max(1);
+        for attempt in 0..attempts {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let request: Vec<OutgoingMessage> =
+                pending.iter().map(|&i| outgoing[i].clone()).collect();
+            match self.broker.send_batch(dest, request).await {
+                Err(e) => {
+                    let stop = !transient(&e);
+                    for &i in &pending {
+                        errors.insert(i, e.clone());
+                    }
+                    if stop {
+                        break;
+                    }
+                }
+                Ok(outcome) => {
+                    let mut answered = vec![false; pending.len()];
+                    let mut retry = Vec::new();
+                    for (j, result) in outcome {
+                        let Some(&i) = pending.get(j) else { continue };
+                        answered[j] = true;
+                        match result {
+                            Ok(_) => sent.push(i),
+                            Err(e) => {
+                                if transient(&e) {
+                                    retry.push(i);
+                                } else {
+                                    given_up.push(i);
+                                }
+                                errors.insert(i, e);
+                            }
+                        }
+                    }
+                    for (j, &i) in pending.iter().enumerate() {
+                        if !answered[j] {
+                            errors.insert(i, BrokerError::Other("no result for this entry".into()));
+                            retry.push(i);
+                        }
+                    }
+                    pending = retry;
+                }
+            }
+        }
+        given_up.extend(pending);
+        // A destination that is gone or forbidden fails every later message fast.
+        if let Some(e) = given_up.iter().find_map(|i| errors.get(i)).cloned()
+            && matches!(e, BrokerError::NotFound(_) | BrokerError::Auth(_))
+        {
+            self.stats()
+                .dead
+                .insert(dest.name.clone(), format!("{}: {e}", dest.name));
+        }
+
+        // Delete exactly the messages whose send was confirmed.
+        let handles: Vec<String> = sent
+            .iter()
+            .map(|&i| batch[i].receipt_handle.clone())
+            .collect();
+        let deleted = if handles.is_empty() {
+            Vec::new()
+        } else {
+            self.delete_with_retries(handles).await
+        };
+        let mut not_deleted = Vec::new();
+        {
+            let mut s = self.stats();
+            s.moved += sent.len() as u64;
+            *s.by_destination.entry(dest.name.clone()).or_default() += sent.len() as u64;
+            for (k, &i) in sent.iter().enumerate() {
+                if let Some(Err(e)) = deleted.get(k) {
+                    s.not_deleted += 1;
+                    s.last_error = Some(format!(
+                        "message {} was sent to {} but not deleted from {}: {e}",
+                        batch[i].message_id, dest.name, self.cfg.source.name
+                    ));
+                    not_deleted.push(batch[i].clone());
+                }
+            }
+        }
+        self.hold(not_deleted, HoldReason::SentNotDeleted).await;
+        let failed = given_up
+            .into_iter()
+            .map(|i| {
+                let why = errors
+                    .get(&i)
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "the send failed".into());
+                (batch[i].clone(), Some(dest.name.clone()), why)
+            })
+            .collect();
+        self.fail(failed).await;
+    }
+
+    /// DeleteMessageBatch with retries; one result per handle, in order.
+    async fn delete_with_retries(&self, handles: Vec<String>) -> Vec<BrokerResult<()>> {
+        let mut results: Vec<BrokerResult<()>> =
+            vec![Err(BrokerError::Other("not deleted".into())); handles.len()];
+        let mut pending: Vec<usize> = (0..handles.len()).collect();
+        let attempts = self.cfg.options.attempts.max(1);
+        for attempt in 0..attempts {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let request: Vec<String> = pending.iter().map(|&i| handles[i].clone()).collect();
+            match self.broker.delete_batch(&self.cfg.source, request).await {
+                Err(e) => {
+                    let stop = !transient(&e);
+                    for &i in &pending {
+                        results[i] = Err(e.clone());
+                    }
+                    if stop {
+                        break;
+                    }
+                }
+                Ok(outcome) => {
+                    let mut retry = Vec::new();
+                    let mut answered = vec![false; pending.len()];
+                    for (j, r) in outcome {
+                        let Some(&i) = pending.get(j) else { continue };
+                        answered[j] = true;
+                        if let Err(e) = &r
+                            && transient(e)
+                        {
+                            retry.push(i);
+                        }
+                        results[i] = r;
+                    }
+                    for (j, &i) in pending.iter().enumerate() {
+                        if !answered[j] {
+                            retry.push(i);
+                        }
+                    }
+                    pending = retry;
+                }
+            }
+        }
+        results
+    }
+}
+
+/// The message to send for `m` to `dest`: same body and attributes; on a FIFO
+/// destination its group id (or [`DEFAULT_GROUP_ID`]) and a fresh deduplication id.
+pub fn outgoing(m: &Message, dest: &QueueRef) -> OutgoingMessage {
+    let fifo = dest.is_fifo();
+    OutgoingMessage {
+        body: m.body.clone(),
+        attributes: m.attributes.clone(),
+        group_id: fifo.then(|| {
+            m.group_id
+                .clone()
+                .unwrap_or_else(|| DEFAULT_GROUP_ID.to_string())
+        }),
+        dedup_id: fifo.then(|| uuid::Uuid::new_v4().simple().to_string()),
+        delay: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outgoing_keeps_attributes_and_groups_with_fresh_dedup_ids() {
+        let mut attributes = BTreeMap::new();
+        attributes.insert(
+            "schema".to_string(),
+            crate::broker::MessageAttribute {
+                data_type: "String".into(),
+                value: "order.v2".into(),
+            },
+        );
+        let m = Message {
+            message_id: "m1".into(),
+            receipt_handle: "r1".into(),
+            body: "{}".into(),
+            attributes: attributes.clone(),
+            receive_count: 1,
+            sent_at: None,
+            first_received_at: None,
+            dlq_source_arn: None,
+            group_id: Some("customer-7".into()),
+            dedup_id: Some("d-1".into()),
+        };
+        let fifo = crate::broker::sim::model::queue_ref("invoices.fifo");
+        let a = outgoing(&m, &fifo);
+        let b = outgoing(&m, &fifo);
+        assert_eq!(a.attributes, attributes);
+        assert_eq!(a.group_id.as_deref(), Some("customer-7"));
+        assert!(a.dedup_id.is_some());
+        assert_ne!(a.dedup_id, b.dedup_id);
+        assert_ne!(a.dedup_id.as_deref(), Some("d-1"));
+        let standard = crate::broker::sim::model::queue_ref("orders");
+        let c = outgoing(&m, &standard);
+        assert_eq!(c.group_id, None);
+        assert_eq!(c.dedup_id, None);
+        let no_group = Message {
+            group_id: None,
+            ..m
+        };
+        assert_eq!(
+            outgoing(&no_group, &fifo).group_id.as_deref(),
+            Some(DEFAULT_GROUP_ID)
+        );
+    }
+
+    #[test]
+    fn batch_size_follows_low_rates_and_hold_scales_with_the_queue() {
+        let cfg = |rate: Option<f64>, expected: Option<u64>| MoverConfig {
+            source: crate::broker::sim::model::queue_ref("dlq"),
+            source_arn: crate::broker::sim::model::arn("dlq"),
+            target: Target::OwnSource { fallback: None },
+            rate,
+            max: None,
+            filter: None,
+            options: super::super::ClientOptions::default(),
+            expected,
+        };
+        assert_eq!(cfg(None, None).batch(), 10);
+        assert_eq!(cfg(Some(500.0), None).batch(), 10);
+        assert_eq!(cfg(Some(3.0), None).batch(), 3);
+        assert_eq!(cfg(Some(0.5), None).batch(), 1);
+        assert_eq!(cfg(None, Some(10)).hold(), MIN_HOLD);
+        assert_eq!(cfg(None, Some(100_000)).hold(), Duration::from_secs(5000));
+        assert_eq!(cfg(None, Some(u64::MAX)).hold(), MAX_HOLD);
+    }
+
+    #[test]
+    fn remaining_counts_down_the_budget_or_the_queue() {
+        assert_eq!(remaining(None, 5, Some(10)), Some(10));
+        assert_eq!(remaining(Some(100), 30, Some(1000)), Some(70));
+        assert_eq!(remaining(Some(100), 30, Some(20)), Some(20));
+        assert_eq!(remaining(Some(100), 130, None), Some(0));
+        assert_eq!(remaining(None, 0, None), None);
+    }
+}
