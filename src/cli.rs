@@ -75,6 +75,10 @@ pub enum Command {
     /// per finding. Exit status: 0 healthy, 1 a threshold breached, 2 the check
     /// could not run (bad config, no credentials, endpoint down, a failed read).
     Check,
+    /// Move the messages of a dead-letter queue back to their source queues (or to
+    /// --to QUEUE), rate-limited, with a progress bar on stderr and a JSON summary on
+    /// stdout. An SQS move task where it can serve, else client-side.
+    Redrive(crate::redrive::headless::RedriveArgs),
 }
 
 /// The queue system chosen from the command line and config: the demo or AWS.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod exit;
 pub mod health;
 pub mod poll;
+pub mod redrive;
 pub mod runtime;
 pub mod snapshot;
 pub mod ui;

@@ -41,6 +41,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(lazysqs::snapshot::run(&cli, &config, *json).await?.into());
         }
         Some(Command::Check) => return Ok(lazysqs::check::run(&cli, &config).await?.into()),
+        Some(Command::Redrive(args)) => {
+            return lazysqs::redrive::headless::run(&cli, &config, args).await;
+        }
         None => {}
     }
     let setup = cli.setup(&config, Instant::now()).await?;
