@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::app::keymap::{Action, KeySpec, Keymap};
 
@@ -26,7 +27,7 @@ pub struct Config {
     pub thresholds: Thresholds,
     #[serde(default, rename = "breaker")]
     pub breakers: Vec<BreakerConfig>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "key_lists")]
     pub keys: BTreeMap<Action, Vec<String>>,
     #[serde(default)]
     pub display: DisplayConfig,
@@ -40,6 +41,7 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct BrowserConfig {
     /// Most messages the message browser holds at once.
+    #[serde(deserialize_with = "browse_cap")]
     pub cap: usize,
 }
 
@@ -70,13 +72,18 @@ pub struct QueuesConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RefreshConfig {
     /// GetQueueAttributes per queue.
+    #[serde(deserialize_with = "interval")]
     pub attributes_secs: f64,
     /// CloudWatch GetMetricData (the metrics change once a minute).
+    #[serde(deserialize_with = "interval")]
     pub metrics_secs: f64,
+    #[serde(deserialize_with = "interval")]
     pub breakers_secs: f64,
     /// ListQueues, to find new queues.
+    #[serde(deserialize_with = "interval")]
     pub discovery_secs: f64,
     /// Most GetQueueAttributes calls in flight at once.
+    #[serde(deserialize_with = "concurrency")]
     pub max_concurrency: usize,
 }
 
@@ -111,6 +118,7 @@ pub struct Thresholds {
     /// Flag a queue whose oldest message is older than this.
     pub max_age_secs: u64,
     /// Flag a backlog when consumption stays below arrival this many samples in a row.
+    #[serde(deserialize_with = "growing_samples")]
     pub growing_samples: usize,
     /// Flag a DLQ whose oldest message is this close to the retention period.
     pub retention_margin_secs: u64,
@@ -127,8 +135,7 @@ impl Default for Thresholds {
 }
 
 /// A circuit breaker shown in the breaker pane.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(try_from = "RawBreaker")]
+#[derive(Debug, Clone, PartialEq)]
 pub struct BreakerConfig {
     pub name: String,
     /// The queue whose consumer the breaker guards.
@@ -172,6 +179,9 @@ impl TryFrom<RawBreaker> for BreakerConfig {
     type Error = String;
 
     fn try_from(r: RawBreaker) -> Result<Self, String> {
+        if r.name.trim().is_empty() {
+            return Err("a [[breaker]] needs a name".into());
+        }
         let given = [
             r.alarm.is_some(),
             r.http.is_some(),
@@ -210,6 +220,97 @@ impl TryFrom<RawBreaker> for BreakerConfig {
     }
 }
 
+impl<'de> Deserialize<'de> for BreakerConfig {
+    /// Checked inside the table's own deserializer, so an error names the line of
+    /// the `[[breaker]]` it is about rather than the first one of the file.
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Table;
+        impl<'de> Visitor<'de> for Table {
+            type Value = BreakerConfig;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a [[breaker]] table")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<BreakerConfig, A::Error> {
+                let raw = RawBreaker::deserialize(de::value::MapAccessDeserializer::new(map))?;
+                BreakerConfig::try_from(raw).map_err(de::Error::custom)
+            }
+        }
+        d.deserialize_map(Table)
+    }
+}
+
+// Range checks run as each value is read, so an error names its line and column.
+
+fn interval<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    let v = f64::deserialize(d)?;
+    if v.is_finite() && v >= 0.2 {
+        Ok(v)
+    } else {
+        Err(de::Error::custom(format!(
+            "an interval must be at least 0.2 seconds, not {v}"
+        )))
+    }
+}
+
+fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    at_least_one(d, "refresh.max_concurrency")
+}
+
+fn growing_samples<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    at_least_one(d, "thresholds.growing_samples")
+}
+
+fn at_least_one<'de, D: Deserializer<'de>>(d: D, name: &str) -> Result<usize, D::Error> {
+    let v = usize::deserialize(d)?;
+    if v >= 1 {
+        Ok(v)
+    } else {
+        Err(de::Error::custom(format!(
+            "{name} must be at least 1, not 0"
+        )))
+    }
+}
+
+fn browse_cap<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let v = usize::deserialize(d)?;
+    if (1..=10_000).contains(&v) {
+        Ok(v)
+    } else {
+        Err(de::Error::custom(format!(
+            "browser.cap must be 1 to 10000, not {v}"
+        )))
+    }
+}
+
+fn speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = f64::deserialize(d)?;
+    if v.is_finite() && v > 0.0 {
+        Ok(Some(v))
+    } else {
+        Err(de::Error::custom(format!(
+            "demo.speed must be above 0, not {v}"
+        )))
+    }
+}
+
+/// Key bindings, each key checked where it is written.
+fn key_lists<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<Action, Vec<String>>, D::Error> {
+    struct KeyList(Vec<String>);
+    impl<'de> Deserialize<'de> for KeyList {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            let keys = Vec::<String>::deserialize(d)?;
+            for k in &keys {
+                KeySpec::parse(k).map_err(de::Error::custom)?;
+            }
+            Ok(KeyList(keys))
+        }
+    }
+    let lists = BTreeMap::<Action, KeyList>::deserialize(d)?;
+    Ok(lists.into_iter().map(|(a, KeyList(k))| (a, k)).collect())
+}
+
 impl BreakerSourceConfig {
     pub fn describe(&self) -> String {
         match self {
@@ -237,6 +338,7 @@ pub struct DemoConfig {
     /// A scenario file to run instead of the built-in coffee shop.
     pub scenario: Option<PathBuf>,
     /// Model seconds per real second.
+    #[serde(default, deserialize_with = "speed")]
     pub speed: Option<f64>,
 }
 
