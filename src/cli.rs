@@ -13,6 +13,7 @@ use crate::broker::sim::scenario::ScenarioFile;
 use crate::broker::sim::{Sim, SimBroker};
 use crate::broker::{Broker, QueueSelection};
 use crate::config::{self, BreakerConfig, BreakerSourceConfig, Config, RefreshConfig};
+use crate::recovery::audit::Audit;
 use crate::ui::theme::Theme;
 
 #[derive(Debug, Clone, Parser)]
@@ -34,7 +35,8 @@ pub struct Cli {
     /// Demo speed: simulated seconds per real second.
     #[arg(long, value_name = "N")]
     pub speed: Option<f64>,
-    /// A demo scenario file instead of the built-in coffee shop.
+    /// A demo scenario: a built-in name (coffee-shop, coffee-shop-story,
+    /// retry-backoff) or a scenario file.
     #[arg(long, value_name = "FILE", global = true)]
     pub scenario: Option<PathBuf>,
     /// AWS profile.
@@ -52,9 +54,16 @@ pub struct Cli {
     /// Watch this queue (repeatable).
     #[arg(long = "queue", value_name = "NAME", global = true)]
     pub queues: Vec<String>,
-    /// Colour theme: default or monochrome (NO_COLOR is honoured).
+    /// Colour theme: default, high-contrast, colorblind, light or monochrome
+    /// (NO_COLOR is honoured).
     #[arg(long)]
     pub theme: Option<String>,
+    /// Presentation mode: a big, simple layout for a shared screen (toggle with P).
+    #[arg(long)]
+    pub present: bool,
+    /// Refuse every key and command that changes a queue (for shared screens).
+    #[arg(long)]
+    pub read_only: bool,
     /// Where to write the log (default: the user's data directory).
     #[arg(long, value_name = "FILE", global = true)]
     pub log_file: Option<PathBuf>,
@@ -79,6 +88,16 @@ pub enum Command {
     /// --to QUEUE), rate-limited, with a progress bar on stderr and a JSON summary on
     /// stdout. An SQS move task where it can serve, else client-side.
     Redrive(crate::redrive::headless::RedriveArgs),
+    /// Send messages from a JSON Lines file (as exported with `x` in the message
+    /// browser) to a queue, keeping attributes and FIFO group ids. Reports each line
+    /// that failed; exit status 1 if any did.
+    Import {
+        /// The JSON Lines file.
+        file: PathBuf,
+        /// The queue to send to.
+        #[arg(long, value_name = "QUEUE")]
+        to: String,
+    },
 }
 
 /// The queue system chosen from the command line and config: the demo or AWS.
@@ -166,8 +185,12 @@ impl Cli {
             .clone()
             .or(config.display.theme.clone())
             .unwrap_or_else(|| "default".into());
-        Theme::named(&name)
-            .with_context(|| format!("unknown theme {name:?} (use default or monochrome)"))
+        Theme::named(&name).with_context(|| {
+            format!(
+                "unknown theme {name:?} (use one of: {})",
+                Theme::NAMES.join(", ")
+            )
+        })
     }
 
     /// Chooses and connects the broker (the demo or AWS) and gathers the breakers.
@@ -223,6 +246,11 @@ impl Cli {
                 thresholds: config.thresholds.clone(),
                 keymap,
                 breakers: conn.breakers,
+                read_only: self.read_only || config.read_only,
+                browse_cap: config.browser.cap,
+                audit_path: Audit::default_path().map(|p| p.display().to_string()),
+                redact: config.display.redact.clone(),
+                present: self.present || config.display.present,
             },
             now,
         );
@@ -250,8 +278,24 @@ impl Cli {
 
 /// Loads a scenario file, with errors naming the file and line.
 pub fn load_scenario(path: &Path) -> anyhow::Result<SimBroker> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read scenario {}", path.display()))?;
+    let built_in = path
+        .to_str()
+        .and_then(crate::broker::sim::scenario::built_in)
+        .filter(|_| !path.exists());
+    let text = match built_in {
+        Some(text) => text.to_string(),
+        None => std::fs::read_to_string(path).with_context(|| {
+            let names: Vec<&str> = crate::broker::sim::scenario::BUILT_IN
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            format!(
+                "cannot read scenario {} (built-in scenarios: {})",
+                path.display(),
+                names.join(", ")
+            )
+        })?,
+    };
     let file: ScenarioFile =
         toml::from_str(&text).map_err(|e| config::parse_error(path, &text, &e))?;
     let sim = Sim::new(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

@@ -330,6 +330,13 @@ impl BreakerSourceConfig {
 #[serde(deny_unknown_fields)]
 pub struct DisplayConfig {
     pub theme: Option<String>,
+    /// Fields masked in every view and export: names (at any depth) or dotted
+    /// JSON paths from the root.
+    #[serde(default)]
+    pub redact: Vec<String>,
+    /// Start in presentation mode.
+    #[serde(default)]
+    pub present: bool,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

@@ -11,6 +11,8 @@ pub mod config;
 pub mod exit;
 pub mod health;
 pub mod poll;
+pub mod recovery;
+pub mod redact;
 pub mod redrive;
 pub mod runtime;
 pub mod snapshot;

@@ -44,6 +44,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Redrive(args)) => {
             return lazysqs::redrive::headless::run(&cli, &config, args).await;
         }
+        Some(Command::Import { file, to }) => {
+            return lazysqs::recovery::export::run_import(&cli, &config, file, to).await;
+        }
         None => {}
     }
     let setup = cli.setup(&config, Instant::now()).await?;

@@ -103,6 +103,11 @@ impl Executor {
                 None => Msg::DemoDone("not running the demo".into()),
             },
             Cmd::Browser(cmd) => Msg::Browser(self.run_browser(cmd).await),
+            Cmd::ReadStory(from) => Msg::Story(
+                b.simulation()
+                    .map(|sim| sim.story_since(from))
+                    .unwrap_or_default(),
+            ),
             Cmd::Quit => return None,
         })
     }

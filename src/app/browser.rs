@@ -419,12 +419,21 @@ impl App {
                                 .find(|h| h.message.message_id == id)
                                 .and_then(|h| h.edited.clone())
                         };
+                        // So does "in both queues": requeueing it again would send a second copy.
+                        let state_of = |id: &str| {
+                            previous
+                                .iter()
+                                .find(|h| h.message.message_id == id)
+                                .map(|h| h.state.clone())
+                                .filter(|s| matches!(s, HeldState::InBoth { .. }))
+                                .unwrap_or(HeldState::Held)
+                        };
                         b.messages = ms
                             .into_iter()
                             .map(|message| Held {
                                 edited: edit_of(&message.message_id),
+                                state: state_of(&message.message_id),
                                 message,
-                                state: HeldState::Held,
                             })
                             .collect();
                         let lost = b
@@ -564,6 +573,7 @@ impl App {
     /// A key while the browser is open (popups and help are handled before).
     pub(super) fn on_browser_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         let stamp = self.wall_now().format("%Y%m%d-%H%M%S").to_string();
+        let rules = self.redaction();
         let Some(b) = self.browser.as_mut() else {
             return Vec::new();
         };
@@ -632,13 +642,10 @@ impl App {
                     None => {}
                 }
             }
-            Action::Open => {
-                if b.selected_message().is_some() {
-                    b.detail = Some(0);
-                }
-            }
+            Action::Open if b.selected_message().is_some() => b.detail = Some(0),
             Action::Filter => b.filter_editing = true,
             Action::Reload => return self.reload_browser(),
+            Action::Present | Action::Reveal => self.toggle_view(action),
             Action::Edit => {
                 let Some(h) = b.selected_message() else {
                     return Vec::new();
@@ -646,6 +653,13 @@ impl App {
                 if !h.is_held() {
                     let text = format!("{} is no longer held here", h.message.message_id);
                     self.notify(text, true);
+                    return Vec::new();
+                }
+                if crate::redact::hides_something(h.body(), &rules) {
+                    self.notify(
+                        "this message has redacted fields: reveal them (u) before editing",
+                        true,
+                    );
                     return Vec::new();
                 }
                 b.editor = Some(Editor::new(h));
@@ -698,7 +712,19 @@ impl App {
                 }
                 let exported: Vec<ExportedMessage> = picked
                     .iter()
-                    .map(|&i| ExportedMessage::new(&b.messages[i].message, b.messages[i].body()))
+                    .map(|&i| {
+                        let h = &b.messages[i];
+                        let mut e = ExportedMessage::new(
+                            &h.message,
+                            &crate::redact::body(h.body(), &rules),
+                        );
+                        for (name, a) in e.attributes.iter_mut() {
+                            if crate::redact::attribute(name, &rules) {
+                                a.value = crate::redact::MASK.to_string();
+                            }
+                        }
+                        e
+                    })
                     .collect();
                 let path = format!(
                     "lazysqs-export-{}-{stamp}.jsonl",

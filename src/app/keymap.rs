@@ -32,6 +32,8 @@ pub enum Action {
     Export,
     ExportAll,
     Reload,
+    Present,
+    Reveal,
 }
 
 /// Where an action applies, for the help popup and the hint bar.
@@ -53,7 +55,7 @@ impl Scope {
 }
 
 impl Action {
-    pub const ALL: [Action; 22] = [
+    pub const ALL: [Action; 24] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -76,6 +78,8 @@ impl Action {
         Action::Export,
         Action::ExportAll,
         Action::Reload,
+        Action::Present,
+        Action::Reveal,
     ];
 
     pub fn scope(self) -> Scope {
@@ -88,7 +92,9 @@ impl Action {
             | Action::Help
             | Action::Quit
             | Action::Open
-            | Action::Back => Scope::Everywhere,
+            | Action::Back
+            | Action::Present
+            | Action::Reveal => Scope::Everywhere,
             Action::NextPane
             | Action::Sort
             | Action::DemoFault
@@ -138,6 +144,8 @@ impl Action {
             Action::Export => "export the selected message to a JSON Lines file",
             Action::ExportAll => "export every loaded message to a JSON Lines file",
             Action::Reload => "release and reload the messages",
+            Action::Present => "presentation mode on or off",
+            Action::Reveal => "reveal or hide redacted fields",
         }
     }
 
@@ -166,6 +174,8 @@ impl Action {
             Action::Export => "export",
             Action::ExportAll => "export all",
             Action::Reload => "reload",
+            Action::Present => "present",
+            Action::Reveal => "reveal",
         }
     }
 
@@ -200,6 +210,8 @@ impl Action {
             Action::Export => "export",
             Action::ExportAll => "export_all",
             Action::Reload => "reload",
+            Action::Present => "present",
+            Action::Reveal => "reveal",
         }
     }
 }
@@ -327,6 +339,8 @@ impl Default for Keymap {
                     Action::Export => &["x"],
                     Action::ExportAll => &["X"],
                     Action::Reload => &["ctrl-r"],
+                    Action::Present => &["P"],
+                    Action::Reveal => &["u"],
                 };
                 (a, keys.iter().map(|s| k(s)).collect())
             })

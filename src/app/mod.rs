@@ -40,6 +40,8 @@ pub enum Msg {
     Breaker(String, BrokerResult<BreakerReading>),
     DemoDone(String),
     Browser(BrowserMsg),
+    /// New lines of the simulation's story (scripted events), from `ReadStory`.
+    Story(Vec<(DateTime<Utc>, String)>),
 }
 
 /// Work for the runtime to do; its result comes back as a [`Msg`].
@@ -52,6 +54,8 @@ pub enum Cmd {
     ReadBreaker(BreakerConfig),
     Demo(DemoAction),
     Browser(BrowserCmd),
+    /// The simulation's story lines from this index on.
+    ReadStory(usize),
     Quit,
 }
 
@@ -180,6 +184,18 @@ pub struct BreakerView {
     pub schedule: Schedule,
 }
 
+/// One line of the event ticker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TickerEvent {
+    pub at: DateTime<Utc>,
+    pub text: String,
+    /// For DLQ inflow lines, which are merged while they keep coming.
+    pub dlq: Option<(String, u64)>,
+}
+
+/// Most lines the ticker keeps.
+pub const TICKER_LEN: usize = 50;
+
 /// A short message in the status bar.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Notice {
@@ -216,6 +232,17 @@ pub struct App {
     pub read_only: bool,
     pub browse_cap: usize,
     pub audit_path: Option<String>,
+    /// Configured redaction rules; see [`App::redaction`].
+    pub redact: Vec<String>,
+    /// Redacted fields shown anyway (the reveal key).
+    pub revealed: bool,
+    /// The big, simple layout for a shared screen.
+    pub present: bool,
+    /// The story so far, newest last, for the event ticker.
+    pub events: VecDeque<TickerEvent>,
+    /// How many lines of the simulation's own story were already taken.
+    pub story_seen: usize,
+    pub story_schedule: Schedule,
     pub discovery: Schedule,
     pub discovery_error: Option<String>,
     pub metrics_schedule: Schedule,
@@ -251,6 +278,10 @@ pub struct Settings {
     pub browse_cap: usize,
     /// Where the audit log is written, for the help popup.
     pub audit_path: Option<String>,
+    /// Fields to mask (names or dotted JSON paths).
+    pub redact: Vec<String>,
+    /// Start in presentation mode.
+    pub present: bool,
 }
 
 impl App {
@@ -266,7 +297,10 @@ impl App {
             read_only,
             browse_cap,
             audit_path,
+            redact,
+            present,
         } = settings;
+        let story_schedule = Schedule::new(Duration::from_secs_f64(refresh.breakers_secs));
         let breakers = breakers
             .into_iter()
             .map(|config| BreakerView {
@@ -303,6 +337,12 @@ impl App {
             read_only,
             browse_cap,
             audit_path,
+            redact,
+            revealed: false,
+            present,
+            events: VecDeque::new(),
+            story_seen: 0,
+            story_schedule,
             discovery_error: None,
             metrics_error: None,
             last_refresh: None,
@@ -408,6 +448,62 @@ impl App {
             + 3600.0 / self.refresh.discovery_secs;
         let metrics_per_hour = n * 4.0 * 3600.0 / self.refresh.metrics_secs;
         sqs_per_hour * 0.40 / 1e6 + metrics_per_hour * 0.01 / 1000.0
+    }
+
+    /// The redaction rules in force: none when revealed; the configured ones; or,
+    /// in presentation mode with none configured, a default set.
+    pub fn redaction(&self) -> Vec<String> {
+        if self.revealed {
+            Vec::new()
+        } else if !self.redact.is_empty() {
+            self.redact.clone()
+        } else if self.present {
+            crate::redact::PRESENTATION_DEFAULTS
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Adds a line to the event ticker.
+    pub fn tell(&mut self, text: impl Into<String>) {
+        let at = self.wall_now();
+        self.push_event(TickerEvent {
+            at,
+            text: text.into(),
+            dlq: None,
+        });
+    }
+
+    pub(crate) fn push_event(&mut self, e: TickerEvent) {
+        self.events.push_back(e);
+        while self.events.len() > TICKER_LEN {
+            self.events.pop_front();
+        }
+        self.dirty = true;
+    }
+
+    /// A DLQ received `added` messages: merged into the last line for the same DLQ
+    /// when that line is recent, so a filling DLQ reads as one growing line.
+    pub(crate) fn tell_dlq_inflow(&mut self, dlq: &str, added: u64) {
+        let at = self.wall_now();
+        if let Some(last) = self.events.back_mut()
+            && let Some((name, total)) = &mut last.dlq
+            && name == dlq
+            && (at - last.at).num_seconds() < 30
+        {
+            *total += added;
+            last.text = format!("{dlq} +{total}");
+            self.dirty = true;
+            return;
+        }
+        self.push_event(TickerEvent {
+            at,
+            text: format!("{dlq} +{added}"),
+            dlq: Some((dlq.to_string(), added)),
+        });
     }
 
     fn notify(&mut self, text: impl Into<String>, error: bool) {

@@ -52,7 +52,16 @@ impl App {
                 Vec::new()
             }
             Msg::DemoDone(text) => {
+                self.tell(text.clone());
                 self.notify(text, false);
+                Vec::new()
+            }
+            Msg::Story(lines) => {
+                self.story_schedule.succeed(self.now);
+                self.story_seen += lines.len();
+                for (_, text) in lines {
+                    self.tell(text);
+                }
                 Vec::new()
             }
             Msg::Browser(msg) => self.on_browser_msg(msg),
@@ -88,6 +97,10 @@ impl App {
             cmds.push(Cmd::FetchMetrics(
                 self.queues.iter().map(|r| r.queue.clone()).collect(),
             ));
+        }
+        if self.demo && self.story_schedule.due(now) {
+            self.story_schedule.start();
+            cmds.push(Cmd::ReadStory(self.story_seen));
         }
         for b in &mut self.breakers {
             let read_outside = !matches!(b.config.source, BreakerSourceConfig::DlqRule { .. });
@@ -136,10 +149,16 @@ impl App {
         let Some(row) = self.row_mut(queue) else {
             return;
         };
+        let mut inflow = None;
         match result {
             Ok(attrs) => {
                 row.schedule.succeed(now);
                 let depth = attrs.visible + attrs.in_flight + attrs.delayed;
+                if let Some(&(_, before)) = row.depth_history.back()
+                    && depth > before
+                {
+                    inflow = Some(depth - before);
+                }
                 row.depth_history.push_back((at, depth));
                 if row.depth_history.len() > HISTORY_LEN {
                     row.depth_history.pop_front();
@@ -149,6 +168,13 @@ impl App {
                 row.last_ok = Some(now);
                 self.last_refresh = Some(now);
                 self.judge_dlq_rules();
+                if let Some(added) = inflow
+                    && self
+                        .row_by_name(&queue.name)
+                        .is_some_and(|r| self.is_dlq(r))
+                {
+                    self.tell_dlq_inflow(&queue.name, added);
+                }
             }
             Err(e) => {
                 let wait = row.schedule.fail(now, jitter);
@@ -226,6 +252,7 @@ impl App {
         let Some(b) = self.breakers.iter_mut().find(|b| b.config.name == name) else {
             return;
         };
+        let seen = b.transitions.len();
         match result {
             Ok(reading) => {
                 b.schedule.succeed(now);
@@ -249,6 +276,10 @@ impl App {
                 let wait = b.schedule.fail(now, jitter);
                 b.stale = Some(format!("{e} (retry in {}s)", wait.as_secs()));
             }
+        }
+        let new: Vec<Transition> = b.transitions.iter().skip(seen).cloned().collect();
+        for t in new {
+            self.tell(format!("{name}: circuit {} — {}", t.to.label(), t.reason));
         }
         self.dirty = true;
     }
@@ -293,6 +324,15 @@ impl App {
             return Vec::new();
         }
         self.dirty = true;
+        // Ctrl-C quits from anywhere (editor, filters and dialogs included), giving
+        // held messages back first.
+        if key.code == KeyCode::Char('c')
+            && key
+                .modifiers
+                .contains(crossterm::event::KeyModifiers::CONTROL)
+        {
+            return self.quit();
+        }
         if self.show_help {
             if matches!(key.code, KeyCode::Esc | KeyCode::Char('q'))
                 || self.keymap.action(&key) == Some(Action::Help)
@@ -320,6 +360,7 @@ impl App {
             Action::Quit => return self.quit(),
             Action::Help => self.show_help = true,
             Action::Open => return self.open_browser(),
+            Action::Present | Action::Reveal => self.toggle_view(action),
             Action::Back => self.filter.clear(),
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
@@ -374,6 +415,34 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+
+    /// The presentation and reveal toggles, on every screen.
+    pub(super) fn toggle_view(&mut self, action: Action) {
+        match action {
+            Action::Present => {
+                self.present = !self.present;
+                let text = if self.present {
+                    "presentation mode: P goes back"
+                } else {
+                    "presentation mode off"
+                };
+                self.notify(text, false);
+            }
+            Action::Reveal if self.read_only => {
+                self.notify("read-only: redacted fields stay hidden", true);
+            }
+            Action::Reveal => {
+                self.revealed = !self.revealed;
+                let text = if self.revealed {
+                    "redacted fields REVEALED: u hides them again"
+                } else {
+                    "redacted fields hidden"
+                };
+                self.notify(text, self.revealed);
+            }
+            _ => {}
+        }
     }
 
     /// Quits, first giving back every message the browser holds.

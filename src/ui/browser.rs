@@ -23,7 +23,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Theme
                     .areas(area);
             draw_list(frame, list, app, b, theme);
             if let Some(h) = b.selected_message() {
-                draw_detail(frame, detail, h, scroll, theme);
+                draw_detail(frame, detail, h, scroll, &app.redaction(), theme);
             }
         }
         None => draw_list(frame, area, app, b, theme),
@@ -60,6 +60,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Them
     let height = area.height.saturating_sub(3) as usize;
     let offset = b.selected.saturating_sub(height.saturating_sub(1));
     let now = app.wall_now();
+    let rules = app.redaction();
     let rows: Vec<Row> = visible
         .iter()
         .enumerate()
@@ -86,7 +87,8 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Them
                 }
                 _ => Span::raw(m.receive_count.to_string()),
             };
-            let first_line = h.body().lines().next().unwrap_or_default();
+            let shown = crate::redact::body(h.body(), &rules);
+            let first_line = shown.lines().next().unwrap_or_default();
             let r = Row::new(vec![
                 Cell::from(state_span(h, theme)),
                 Cell::from(format::truncate(&m.message_id, 20)),
@@ -178,7 +180,14 @@ pub fn pretty_body(body: &str) -> String {
     }
 }
 
-fn draw_detail(frame: &mut Frame, area: Rect, h: &Held, scroll: u16, theme: &Theme) {
+fn draw_detail(
+    frame: &mut Frame,
+    area: Rect,
+    h: &Held,
+    scroll: u16,
+    rules: &[String],
+    theme: &Theme,
+) {
     let m = &h.message;
     let mut lines: Vec<Line> = Vec::new();
     let heading = |t: &str| Line::styled(t.to_string(), theme.header);
@@ -187,7 +196,13 @@ fn draw_detail(frame: &mut Frame, area: Rect, h: &Held, scroll: u16, theme: &The
     } else {
         "Body"
     }));
-    let body = pretty_body(h.body());
+    let body = pretty_body(&crate::redact::body(h.body(), rules));
+    if crate::redact::hides_something(h.body(), rules) {
+        lines.push(Line::styled(
+            "(some fields are redacted: u reveals them)",
+            theme.warn,
+        ));
+    }
     let is_json = serde_json::from_str::<serde_json::Value>(h.body()).is_ok();
     if !is_json {
         lines.push(Line::styled("(raw text, not JSON)", theme.dim));
@@ -199,7 +214,12 @@ fn draw_detail(frame: &mut Frame, area: Rect, h: &Held, scroll: u16, theme: &The
         lines.push(Line::styled("  (none)", theme.dim));
     }
     for (k, a) in &m.attributes {
-        lines.push(Line::raw(format!("  {k} ({}) = {}", a.data_type, a.value)));
+        let value = if crate::redact::attribute(k, rules) {
+            crate::redact::MASK
+        } else {
+            a.value.as_str()
+        };
+        lines.push(Line::raw(format!("  {k} ({}) = {value}", a.data_type)));
     }
     lines.push(Line::raw(""));
     lines.push(heading("System attributes"));

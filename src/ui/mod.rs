@@ -5,6 +5,7 @@ pub mod browser;
 pub mod format;
 pub mod help;
 pub mod popup;
+pub mod present;
 pub mod queues;
 pub mod rates;
 pub mod status;
@@ -19,6 +20,14 @@ use theme::Theme;
 /// Draws the whole dashboard.
 pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     let area = frame.area();
+    if app.present && app.browser.is_none() {
+        let [main, status_area] =
+            Layout::vertical([Constraint::Min(5), Constraint::Length(1)]).areas(area);
+        present::draw(frame, main, app, theme);
+        status::draw(frame, status_area, app, theme);
+        draw_popups(frame, area, app, theme);
+        return;
+    }
     let bottom = (area.height / 3).clamp(8, 16);
     let [queues_area, lower, status_area] = Layout::vertical([
         Constraint::Min(5),
@@ -35,6 +44,10 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     rates::draw(frame, rates_area, app, theme);
     breaker::draw(frame, breaker_area, app, theme);
     status::draw(frame, status_area, app, theme);
+    draw_popups(frame, area, app, theme);
+}
+
+fn draw_popups(frame: &mut Frame, area: ratatui::layout::Rect, app: &App, theme: &Theme) {
     if let Some(popup) = &app.popup {
         popup::draw(frame, area, popup, theme);
     }

@@ -66,10 +66,80 @@ impl Theme {
         }
     }
 
+    /// Strong contrast for projectors and the back of a room: bold text, and
+    /// states told by the bright ANSI colours plus reverse video for the worst.
+    pub fn high_contrast() -> Self {
+        let bold = Style::default().add_modifier(Modifier::BOLD);
+        Theme {
+            name: "high-contrast",
+            base: bold,
+            title: bold,
+            focus_border: bold.fg(Color::LightCyan),
+            border: Style::default(),
+            header: bold.add_modifier(Modifier::UNDERLINED),
+            selected: bold.add_modifier(Modifier::REVERSED),
+            dim: Style::default(),
+            good: bold.fg(Color::LightGreen),
+            warn: bold.fg(Color::LightYellow),
+            bad: bold.fg(Color::LightRed).add_modifier(Modifier::REVERSED),
+            arrival: bold.fg(Color::LightMagenta),
+            consumption: bold.fg(Color::LightCyan),
+            depth: bold.fg(Color::LightYellow),
+        }
+    }
+
+    /// Safe for red-green colour blindness: blue for good, yellow for warning,
+    /// magenta for bad (and every state keeps its symbol and word).
+    pub fn colorblind() -> Self {
+        Theme {
+            name: "colorblind",
+            good: Style::default()
+                .fg(Color::Blue)
+                .add_modifier(Modifier::BOLD),
+            warn: Style::default().fg(Color::Yellow),
+            bad: Style::default()
+                .fg(Color::Magenta)
+                .add_modifier(Modifier::BOLD | Modifier::UNDERLINED),
+            arrival: Style::default().fg(Color::Yellow),
+            consumption: Style::default().fg(Color::Blue),
+            depth: Style::default().fg(Color::Magenta),
+            ..Theme::default()
+        }
+    }
+
+    /// For light terminal backgrounds: no yellow or white text, darker hues.
+    pub fn light() -> Self {
+        Theme {
+            name: "light",
+            focus_border: Style::default().fg(Color::Blue),
+            border: Style::default().fg(Color::Gray),
+            header: Style::default()
+                .fg(Color::Blue)
+                .add_modifier(Modifier::BOLD),
+            warn: Style::default()
+                .fg(Color::Magenta)
+                .add_modifier(Modifier::BOLD),
+            depth: Style::default().fg(Color::Blue),
+            ..Theme::default()
+        }
+    }
+
+    /// Every theme's name, for `--theme` and errors.
+    pub const NAMES: [&'static str; 5] = [
+        "default",
+        "high-contrast",
+        "colorblind",
+        "light",
+        "monochrome",
+    ];
+
     /// The theme called `name`; `None` if there is none.
     pub fn named(name: &str) -> Option<Self> {
         match name {
             "default" => Some(Theme::default()),
+            "high-contrast" => Some(Theme::high_contrast()),
+            "colorblind" | "colourblind" => Some(Theme::colorblind()),
+            "light" => Some(Theme::light()),
             "monochrome" | "none" => Some(Theme::monochrome()),
             _ => None,
         }

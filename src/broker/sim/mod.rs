@@ -104,6 +104,17 @@ impl SimBroker {
         })
     }
 
+    /// The scenario's story lines from index `from` on, with wall-clock times.
+    pub fn story_since(&self, from: usize) -> Vec<(chrono::DateTime<chrono::Utc>, String)> {
+        let sim = self.lock();
+        sim.scenario
+            .story()
+            .iter()
+            .skip(from)
+            .map(|(at, text)| (sim.model.wall(*at), text.clone()))
+            .collect()
+    }
+
     pub fn breaker(&self, name: &str) -> Option<BreakerReading> {
         let sim = self.lock();
         sim.scenario.breaker_reading(name, &sim.model)

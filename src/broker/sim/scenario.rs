@@ -16,6 +16,24 @@ use crate::broker::{MessageAttribute, OutgoingMessage};
 /// The coffee-shop story, built into the binary so the demo runs anywhere.
 pub const COFFEE_SHOP: &str = include_str!("../../../assets/demo/coffee-shop.toml");
 
+/// Scenarios built into the binary, by name (`--scenario NAME`).
+pub const BUILT_IN: [(&str, &str); 3] = [
+    ("coffee-shop", COFFEE_SHOP),
+    (
+        "coffee-shop-story",
+        include_str!("../../../assets/demo/coffee-shop-story.toml"),
+    ),
+    (
+        "retry-backoff",
+        include_str!("../../../assets/demo/retry-backoff.toml"),
+    ),
+];
+
+/// The text of a built-in scenario.
+pub fn built_in(name: &str) -> Option<&'static str> {
+    BUILT_IN.iter().find(|(n, _)| *n == name).map(|(_, t)| *t)
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
@@ -34,6 +52,43 @@ pub struct ScenarioFile {
     pub producers: Vec<ProducerDef>,
     #[serde(default, rename = "consumer")]
     pub consumers: Vec<ConsumerDef>,
+    /// Scheduled events, so a talk runs hands-free.
+    #[serde(default, rename = "event")]
+    pub events: Vec<EventDef>,
+}
+
+/// Something that happens at a set time in the scenario.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventDef {
+    /// Seconds of simulated time since the start.
+    pub at_secs: f64,
+    pub action: EventAction,
+    /// For `break` and `fix`.
+    pub service: Option<String>,
+    /// For `set_rate` (a producer's queue) and `start_redrive` (the DLQ).
+    pub queue: Option<String>,
+    /// For `set_rate`.
+    pub per_second: Option<f64>,
+    /// For `start_redrive`: messages per second.
+    pub rate: Option<u32>,
+    /// For `say`: a line for the event ticker.
+    pub text: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EventAction {
+    /// Make every call to a service fail.
+    Break,
+    /// Make a service healthy again.
+    Fix,
+    /// Change a producer's rate.
+    SetRate,
+    /// Start a rate-limited move task from a DLQ back to its sources.
+    StartRedrive,
+    /// Only tell the story.
+    Say,
 }
 
 fn default_seed() -> u64 {
@@ -73,6 +128,9 @@ pub struct ServiceDef {
     pub name: String,
     #[serde(default = "yes")]
     pub healthy: bool,
+    /// Share of calls that fail even while healthy (a flaky dependency).
+    #[serde(default)]
+    pub failure_rate: f64,
 }
 
 fn yes() -> bool {
@@ -130,7 +188,28 @@ pub struct ConsumerDef {
     pub service: Option<String>,
     /// The breaker guarding calls to that service.
     pub breaker: Option<String>,
+    /// Retry with backoff: a failed message is sent here with a growing delay
+    /// (and deleted from where it was) instead of waiting for its visibility timeout.
+    pub retry_queue: Option<String>,
+    /// The first retry's delay; each next one doubles (at most 900 s, SQS's limit).
+    #[serde(default = "default_retry_delay")]
+    pub retry_base_delay_secs: u64,
+    /// Retries before a message goes to `dead_letter_queue`.
+    #[serde(default = "default_max_retries")]
+    pub max_retries: u32,
+    /// Where a message goes after its last retry.
+    pub dead_letter_queue: Option<String>,
 }
+
+fn default_retry_delay() -> u64 {
+    2
+}
+fn default_max_retries() -> u32 {
+    4
+}
+
+/// The message attribute that counts retries.
+pub const ATTEMPT_ATTRIBUTE: &str = "attempt";
 
 impl ScenarioFile {
     pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
@@ -217,6 +296,11 @@ pub struct Scenario {
     consumer_budget: Vec<f64>,
     produced: u64,
     rng: StdRng,
+    services_failure: BTreeMap<String, f64>,
+    /// Indices of scheduled events not yet fired.
+    pending_events: Vec<usize>,
+    /// What happened, for the event ticker: (model time, text).
+    story: Vec<(Duration, String)>,
 }
 
 impl Scenario {
@@ -245,6 +329,44 @@ impl Scenario {
         }
         for c in &file.consumers {
             check("a consumer", &c.queue)?;
+            for q in [&c.retry_queue, &c.dead_letter_queue].into_iter().flatten() {
+                check("a consumer", q)?;
+            }
+        }
+        let service_names: Vec<&str> = file.services.iter().map(|s| s.name.as_str()).collect();
+        for (i, e) in file.events.iter().enumerate() {
+            let what = format!("event {} (at_secs = {})", i + 1, e.at_secs);
+            let need = |field: bool, name: &str| {
+                if field {
+                    Ok(())
+                } else {
+                    Err(format!("{what}: {:?} needs {name}", e.action))
+                }
+            };
+            match e.action {
+                EventAction::Break | EventAction::Fix => {
+                    need(e.service.is_some(), "service")?;
+                    let svc = e.service.as_deref().unwrap_or_default();
+                    if !service_names.contains(&svc) {
+                        return Err(format!("{what}: no service named {svc}"));
+                    }
+                }
+                EventAction::SetRate => {
+                    need(
+                        e.queue.is_some() && e.per_second.is_some(),
+                        "queue and per_second",
+                    )?;
+                    let q = e.queue.as_deref().unwrap_or_default();
+                    if !file.producers.iter().any(|p| p.queue == q) {
+                        return Err(format!("{what}: no producer sends to {q}"));
+                    }
+                }
+                EventAction::StartRedrive => {
+                    need(e.queue.is_some(), "queue")?;
+                    check(&what, e.queue.as_deref().unwrap_or_default())?;
+                }
+                EventAction::Say => need(e.text.is_some(), "text")?,
+            }
         }
         for q in &file.queues {
             model.create_queue(QueueSpec {
@@ -264,6 +386,11 @@ impl Scenario {
             .iter()
             .map(|s| (s.name.clone(), s.healthy))
             .collect();
+        let services_failure = file
+            .services
+            .iter()
+            .map(|s| (s.name.clone(), s.failure_rate.clamp(0.0, 1.0)))
+            .collect();
         let breakers = file
             .breakers
             .iter()
@@ -280,6 +407,7 @@ impl Scenario {
                 )
             })
             .collect();
+        let file_events_len = file.events.len();
         Ok(Scenario {
             producer_budget: vec![0.0; file.producers.len()],
             consumer_budget: vec![0.0; file.consumers.len()],
@@ -289,14 +417,69 @@ impl Scenario {
             breakers,
             rate_factor: 1.0,
             produced: 0,
+            services_failure,
+            pending_events: (0..file_events_len).collect(),
+            story: Vec::new(),
         })
     }
 
     /// Breaks a healthy service or fixes a broken one; returns whether it is now healthy.
     pub fn toggle_service(&mut self, name: &str) -> Option<bool> {
-        let healthy = self.services.get_mut(name)?;
-        *healthy = !*healthy;
-        Some(*healthy)
+        let healthy = !*self.services.get(name)?;
+        self.set_service(name, healthy);
+        Some(healthy)
+    }
+
+    fn set_service(&mut self, name: &str, healthy: bool) {
+        if let Some(h) = self.services.get_mut(name) {
+            *h = healthy;
+        }
+    }
+
+    /// What happened so far, for the event ticker.
+    pub fn story(&self) -> &[(Duration, String)] {
+        &self.story
+    }
+
+    /// Fires the scheduled events that are due.
+    fn fire_events(&mut self, model: &mut Model) {
+        let now = model.now().as_secs_f64();
+        let due: Vec<usize> = self
+            .pending_events
+            .iter()
+            .copied()
+            .filter(|&i| self.file.events[i].at_secs <= now)
+            .collect();
+        self.pending_events.retain(|i| !due.contains(i));
+        for i in due {
+            let e = self.file.events[i].clone();
+            let text = match e.action {
+                EventAction::Break | EventAction::Fix => {
+                    let svc = e.service.unwrap_or_default();
+                    let healthy = e.action == EventAction::Fix;
+                    self.set_service(&svc, healthy);
+                    format!("{svc} {}", if healthy { "back up" } else { "down" })
+                }
+                EventAction::SetRate => {
+                    let q = e.queue.unwrap_or_default();
+                    let rate = e.per_second.unwrap_or(0.0);
+                    for p in self.file.producers.iter_mut().filter(|p| p.queue == q) {
+                        p.per_second = rate;
+                    }
+                    format!("{q}: producers now at {rate}/s")
+                }
+                EventAction::StartRedrive => {
+                    let q = e.queue.unwrap_or_default();
+                    let rate = e.rate.unwrap_or(1).clamp(1, 500);
+                    match model.start_move_task(&super::model::arn(&q), None, Some(rate)) {
+                        Ok(_) => format!("redrive of {q} started at {rate}/s"),
+                        Err(err) => format!("redrive of {q} not started: {err}"),
+                    }
+                }
+                EventAction::Say => e.text.unwrap_or_default(),
+            };
+            self.story.push((model.now(), text));
+        }
     }
 
     pub fn service_healthy(&self, name: &str) -> Option<bool> {
@@ -341,6 +524,7 @@ impl Scenario {
     /// Runs producers and consumers for `dt` of model time (the model's clock is
     /// advanced by the caller).
     pub fn step(&mut self, model: &mut Model, dt: Duration) {
+        self.fire_events(model);
         for i in 0..self.file.producers.len() {
             let p = self.file.producers[i].clone();
             self.producer_budget[i] += p.per_second * self.rate_factor * dt.as_secs_f64();
@@ -374,9 +558,49 @@ impl Scenario {
                 for m in batch {
                     if self.process(&c, &m.body, model.now()) {
                         let _ = model.delete(&c.queue, &m.receipt_handle);
+                    } else if c.retry_queue.is_some() {
+                        self.retry_later(&c, model, m);
                     }
                 }
             }
+        }
+    }
+
+    /// Retry with backoff: send the failed message on with a growing delay (or to
+    /// the dead-letter queue after the last retry), then delete it here.
+    fn retry_later(&mut self, c: &ConsumerDef, model: &mut Model, m: crate::broker::Message) {
+        let attempt: u32 = m
+            .attributes
+            .get(ATTEMPT_ATTRIBUTE)
+            .and_then(|a| a.value.parse().ok())
+            .unwrap_or(0);
+        let (target, delay) = if attempt < c.max_retries {
+            let delay = (c.retry_base_delay_secs << attempt.min(16)).min(900);
+            (c.retry_queue.clone(), Duration::from_secs(delay))
+        } else {
+            (c.dead_letter_queue.clone(), Duration::ZERO)
+        };
+        let Some(target) = target else {
+            return;
+        };
+        let mut attributes = m.attributes.clone();
+        attributes.insert(
+            ATTEMPT_ATTRIBUTE.to_string(),
+            MessageAttribute {
+                data_type: "Number".into(),
+                value: (attempt + 1).to_string(),
+            },
+        );
+        let out = OutgoingMessage {
+            body: m.body.clone(),
+            attributes,
+            group_id: m.group_id.clone(),
+            dedup_id: None,
+            delay: Some(delay),
+        };
+        // Send, then delete: a failed send leaves the message where it was.
+        if model.send(&target, out).is_ok() {
+            let _ = model.delete(&c.queue, &m.receipt_handle);
         }
     }
 
@@ -388,7 +612,9 @@ impl Scenario {
         let Some(service) = &c.service else {
             return true;
         };
-        let healthy = self.services.get(service).copied().unwrap_or(true);
+        let failure_rate = self.services_failure.get(service).copied().unwrap_or(0.0);
+        let healthy = self.services.get(service).copied().unwrap_or(true)
+            && !(failure_rate > 0.0 && self.rng.random_bool(failure_rate));
         match c.breaker.as_ref().and_then(|b| self.breakers.get_mut(b)) {
             Some(breaker) => {
                 if !breaker.allow(now) {
