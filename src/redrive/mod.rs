@@ -605,7 +605,8 @@ pub struct Report {
     pub skipped: u64,
     pub not_deleted: u64,
     pub duration_secs: f64,
-    /// Average messages per second while running (pauses excluded).
+    /// Average messages per second from the start to the last message moved
+    /// (pauses excluded).
     pub rate: f64,
     pub target_rate: Option<f64>,
     /// Moved messages per destination queue (client-side).

@@ -28,7 +28,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -146,6 +146,7 @@ pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
         routes: Mutex::new(HashMap::new()),
         progress: tx,
         started: Instant::now(),
+        drained: Notify::new(),
     });
     let task = tokio::spawn(run.execute());
     RedriveHandle::new(rx, control, task, fallback)
@@ -202,6 +203,8 @@ struct Stats {
     paused: Duration,
     paused_since: Option<Instant>,
     meter: Option<RateMeter>,
+    /// When the last message was moved: the end of the span the average rate covers.
+    last_move: Option<Instant>,
 }
 
 struct Run {
@@ -218,6 +221,8 @@ struct Run {
     started: Instant,
     hold: Duration,
     batch: u32,
+    /// Wakes workers waiting for tokens when one finds the queue empty.
+    drained: Notify,
 }
 
 /// Whether retrying may help.
@@ -337,7 +342,7 @@ impl Run {
                 total: left.map(|l| attempted + l),
                 remaining: left,
                 rate: if state.is_finished() {
-                    self.average_rate(&s, now)
+                    self.average_rate(&s, s.last_move.unwrap_or(now))
                 } else {
                     rate
                 },
@@ -356,7 +361,9 @@ impl Run {
         p
     }
 
-    fn average_rate(&self, s: &Stats, now: Instant) -> f64 {
+    /// Moved per second of running (pauses excluded) from the start to `end`.
+    fn average_rate(&self, s: &Stats, end: Instant) -> f64 {
+        let now = end;
         let mut paused = s.paused;
         if let Some(since) = s.paused_since {
             paused += now.saturating_duration_since(since);
@@ -384,7 +391,7 @@ impl Run {
             skipped: s.skipped,
             not_deleted: s.not_deleted,
             duration_secs: p.elapsed.as_secs_f64(),
-            rate: self.average_rate(&s, Instant::now()),
+            rate: self.average_rate(&s, s.last_move.unwrap_or_else(Instant::now)),
             target_rate: self.limiter.rate(),
             by_destination: s.by_destination.clone(),
             failures: s.failures.clone(),
@@ -445,11 +452,14 @@ impl Run {
         }
     }
 
-    /// Gives back budget and tokens that were not used.
-    fn unclaim(&self, n: u32) {
-        if n > 0 {
-            self.claimed.fetch_sub(u64::from(n), Ordering::SeqCst);
-            self.limiter.refund(n);
+    /// Gives back `budget` of the `max` budget and `tokens` of the rate that were
+    /// not used.
+    fn unclaim(&self, budget: u32, tokens: u32) {
+        if budget > 0 {
+            self.claimed.fetch_sub(u64::from(budget), Ordering::SeqCst);
+        }
+        if tokens > 0 {
+            self.limiter.refund(tokens);
         }
     }
 
@@ -468,21 +478,34 @@ impl Run {
             if want == 0 {
                 return;
             }
-            tokio::select! {
-                _ = self.limiter.acquire(want) => {}
-                _ = self.cancelled() => {
-                    self.unclaim(want);
-                    return;
+            // Normally the tokens are taken before receiving, so that no message waits
+            // for them. After an empty receive the worker is only probing: it receives
+            // first and pays for what it found, so the end of a pass costs no tokens.
+            let prepaid = empty_rounds == 0;
+            if prepaid {
+                tokio::select! {
+                    _ = self.limiter.acquire(want) => {}
+                    _ = self.drained.notified() => {
+                        // Another worker found the queue empty: stop waiting, probe.
+                        self.unclaim(want, want);
+                        empty_rounds = 1;
+                        continue;
+                    }
+                    _ = self.cancelled() => {
+                        self.unclaim(want, want);
+                        return;
+                    }
+                }
+                if *self.directive.borrow() != Directive::Run {
+                    self.unclaim(want, want);
+                    continue;
                 }
             }
-            if *self.directive.borrow() != Directive::Run {
-                self.unclaim(want);
-                continue;
-            }
+            let paid = if prepaid { want } else { 0 };
             let messages = match self.receive(want).await {
                 Ok(m) => m,
                 Err(e) => {
-                    self.unclaim(want);
+                    self.unclaim(want, paid);
                     let mut s = self.stats();
                     s.fatal.get_or_insert_with(|| {
                         format!("cannot receive from {}: {e}", self.cfg.source.name)
@@ -492,7 +515,7 @@ impl Run {
             };
             if self.stats().fatal.is_some() {
                 // Another worker failed: give these back at once.
-                self.unclaim(want);
+                self.unclaim(want, paid);
                 self.release(messages.iter().map(|m| m.receipt_handle.clone()).collect())
                     .await;
                 return;
@@ -505,7 +528,8 @@ impl Run {
             };
             self.seen_again(seen).await;
             if fresh.is_empty() {
-                self.unclaim(want);
+                self.unclaim(want, paid);
+                self.drained.notify_waiters();
                 empty_rounds += 1;
                 if empty_rounds >= EMPTY_ROUNDS {
                     // Short polling can come back empty while messages remain; ask the
@@ -528,8 +552,28 @@ impl Run {
                 Some(f) => fresh.into_iter().partition(|m| f.matches(&m.body)),
                 None => (fresh, Vec::new()),
             };
-            let unused = want - u32::try_from(selected.len()).unwrap_or(want).min(want);
-            self.unclaim(unused);
+            let n = u32::try_from(selected.len()).unwrap_or(want).min(want);
+            if prepaid {
+                self.unclaim(want - n, want - n);
+            } else {
+                self.unclaim(want - n, 0);
+                if n > 0 {
+                    tokio::select! {
+                        _ = self.limiter.acquire(n) => {}
+                        _ = self.cancelled() => {
+                            // Not moved: give them back untouched.
+                            self.unclaim(n, 0);
+                            let handles = fresh_handles(&selected);
+                            self.release(handles).await;
+                            if !unselected.is_empty() {
+                                self.stats().skipped += unselected.len() as u64;
+                                self.hold(unselected, HoldReason::Unselected).await;
+                            }
+                            return;
+                        }
+                    }
+                }
+            }
             if !unselected.is_empty() {
                 self.stats().skipped += unselected.len() as u64;
                 self.hold(unselected, HoldReason::Unselected).await;
@@ -851,6 +895,9 @@ impl Run {
         {
             let mut s = self.stats();
             s.moved += sent.len() as u64;
+            if !sent.is_empty() {
+                s.last_move = Some(Instant::now());
+            }
             *s.by_destination.entry(dest.name.clone()).or_default() += sent.len() as u64;
             for (k, &i) in sent.iter().enumerate() {
                 if let Some(Err(e)) = deleted.get(k) {
@@ -925,6 +972,10 @@ impl Run {
         }
         results
     }
+}
+
+fn fresh_handles(messages: &[Message]) -> Vec<String> {
+    messages.iter().map(|m| m.receipt_handle.clone()).collect()
 }
 
 /// The message to send for `m` to `dest`: same body and attributes; on a FIFO
