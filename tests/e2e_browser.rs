@@ -1,11 +1,21 @@
-//! End to end: the message browser of the real binary in a pseudo-terminal, on the
-//! demo. Fill `orders-dlq`, open it, edit a failed order, requeue it, and see the
-//! DLQ one message shorter; the audit log in HOME has the requeue.
+//! End to end: the message browser of the real binary in a pseudo-terminal. On the
+//! demo: fill `orders-dlq`, open it, edit a failed order, requeue it, and see the
+//! DLQ one message shorter; the audit log in HOME has the requeue. Against LocalStack
+//! (`LAZYSQS_TEST_ENDPOINT`; skipped with a reason when unset, failing in CI): held
+//! messages are given back when the browser closes and when lazysqs quits.
 
 mod common;
 
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_sdk_sqs::config::{Credentials, Region};
+use aws_sdk_sqs::types::QueueAttributeName;
 use common::{Launch, WAIT, number, table_row};
+use lazysqs::ui::format::truncate;
 use serde_json::Value;
+
+const ENDPOINT_VAR: &str = "LAZYSQS_TEST_ENDPOINT";
 
 /// (visible, in flight, delayed) of a queue's row in the queues pane.
 fn counts(screen: &vt100::Screen, queue: &str) -> Option<(u64, u64, u64)> {
@@ -138,4 +148,146 @@ fn open_orders_dlq_edit_a_message_requeue_it_and_the_dlq_is_one_shorter() {
         assert_eq!(l["destination"], "orders", "{l}");
     }
     assert!(requeue[2]["new_message_id"].is_string(), "{text}");
+}
+
+// ---------------------------------------------------------------- LocalStack
+
+/// The LocalStack endpoint, or `None` (after printing why) when the test should skip.
+/// Panics in CI, where skipping is not allowed.
+fn test_endpoint(test: &str) -> Option<String> {
+    match std::env::var(ENDPOINT_VAR) {
+        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
+        _ => {
+            let in_ci = std::env::var("CI")
+                .map(|v| !matches!(v.trim(), "" | "0" | "false"))
+                .unwrap_or(false);
+            if in_ci {
+                panic!(
+                    "{ENDPOINT_VAR} is not set, but CI is: the LocalStack tests must run in CI, \
+                     never be skipped. Start LocalStack (scripts/local-sqs.sh start) and set \
+                     {ENDPOINT_VAR}=http://127.0.0.1:4566"
+                );
+            }
+            eprintln!(
+                "skipping {test}: {ENDPOINT_VAR} is not set (run scripts/local-sqs.sh start \
+                 and export {ENDPOINT_VAR}=http://127.0.0.1:4566 to run it)"
+            );
+            None
+        }
+    }
+}
+
+/// (visible, in flight), straight from the server.
+async fn server_counts(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
+    let attrs = sqs
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+        .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+        .send()
+        .await
+        .expect("get attributes")
+        .attributes
+        .unwrap_or_default();
+    let n = |k: &QueueAttributeName| {
+        attrs
+            .get(k)
+            .and_then(|v| v.parse().ok())
+            .expect("a count attribute")
+    };
+    (
+        n(&QueueAttributeName::ApproximateNumberOfMessages),
+        n(&QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    )
+}
+
+#[test]
+fn held_messages_are_given_back_on_close_and_on_quit_on_localstack() {
+    let Some(endpoint) = test_endpoint("held_messages_are_given_back") else {
+        return;
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    let sqs = rt.block_on(async {
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&endpoint)
+            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+            .load()
+            .await;
+        aws_sdk_sqs::Client::new(&config)
+    });
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let name = format!("lzb-{}-held", &id[..8]);
+    let url = rt.block_on(async {
+        let url = sqs
+            .create_queue()
+            .queue_name(&name)
+            .send()
+            .await
+            .expect("create queue")
+            .queue_url
+            .expect("queue url");
+        for i in 0..5 {
+            sqs.send_message()
+                .queue_url(&url)
+                .message_body(format!(r#"{{"n":{i}}}"#))
+                .send()
+                .await
+                .expect("send");
+        }
+        url
+    });
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut pty = Launch::new(["--endpoint-url", &endpoint, "--queue", &name])
+            .size(45, 200)
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .spawn();
+        let row = truncate(&name, 18);
+        pty.wait_for("the queue with 5 visible", Duration::from_secs(40), |s| {
+            counts(s, &row).filter(|c| c.0 == 5)
+        });
+
+        // Open: all five held (invisible to consumers); close: all five back.
+        pty.send("\r");
+        pty.wait_for("the browser holding 5", WAIT, |s| {
+            holding(s).filter(|&n| n == 5)
+        });
+        assert_eq!(rt.block_on(server_counts(&sqs, &url)), (0, 5));
+        pty.send("\x1b");
+        let deadline = std::time::Instant::now() + WAIT;
+        while rt.block_on(server_counts(&sqs, &url)) != (5, 0) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "not released after Esc\n{}",
+                pty.report()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+
+        // Open again and quit while holding: released before the process ends.
+        pty.send("\r");
+        pty.wait_for("the browser holding 5 again", WAIT, |s| {
+            holding(s).filter(|&n| n == 5)
+        });
+        assert_eq!(rt.block_on(server_counts(&sqs, &url)), (0, 5));
+        pty.send("q");
+        let status = pty.wait_exit(WAIT);
+        assert_eq!(status.exit_code(), 0, "exit status\n{}", pty.report());
+        assert_eq!(
+            rt.block_on(server_counts(&sqs, &url)),
+            (5, 0),
+            "every held message is visible again as soon as lazysqs has exited"
+        );
+        pty.assert_terminal_restored();
+    }));
+    let _ = rt.block_on(sqs.delete_queue().queue_url(&url).send());
+    if let Err(e) = run {
+        std::panic::resume_unwind(e);
+    }
 }
