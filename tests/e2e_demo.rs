@@ -1,0 +1,115 @@
+//! End to end: the real binary in a pseudo-terminal, driven by keys as a person
+//! would, its screen read back with a VT100 parser.
+
+mod common;
+
+use common::{Launch, WAIT, number, table_row};
+
+/// Depth (visible + in flight + delayed) of a queue's row in the queues pane,
+/// once its attributes are in.
+fn depth(screen: &vt100::Screen, queue: &str) -> Option<u64> {
+    let cells = table_row(screen, queue)?;
+    // Queue, Type, Visible, In flight, Delayed, ...
+    Some(number(cells.get(2))? + number(cells.get(3))? + number(cells.get(4))?)
+}
+
+/// The state the breaker pane shows for `name` ("CLOSED", "OPEN", "HALF-OPEN").
+fn breaker_state(screen: &vt100::Screen, name: &str) -> Option<String> {
+    let contents = screen.contents();
+    let prefix = format!("{name} ");
+    contents.lines().find_map(|line| {
+        // The breaker pane is the right of the lower half; its first line is
+        // "<name> <symbol> <STATE> for <duration>".
+        line.match_indices(&prefix).find_map(|(at, _)| {
+            let mut words = line[at + prefix.len()..].split_whitespace();
+            let _symbol = words.next()?;
+            let state = words.next()?;
+            ["CLOSED", "OPEN", "HALF-OPEN"]
+                .contains(&state)
+                .then(|| state.to_string())
+        })
+    })
+}
+
+#[test]
+fn breaking_payments_opens_the_breaker_and_fills_the_dlq() {
+    let mut pty = Launch::new(["--demo", "--speed", "4"]).spawn();
+
+    pty.wait_for("orders and orders-dlq with their figures", WAIT, |s| {
+        Some((depth(s, "orders")?, depth(s, "orders-dlq")?))
+    });
+    pty.wait_for("the payments breaker CLOSED", WAIT, |s| {
+        (breaker_state(s, "payments")? == "CLOSED").then_some(())
+    });
+    // A poison order can land in the DLQ without any fault: measure from here.
+    let before = pty.with_screen(|s| depth(s, "orders-dlq")).unwrap_or(0);
+
+    pty.send("f");
+    pty.wait_for_text("payments broken", WAIT);
+    pty.wait_for("the payments breaker OPEN", WAIT, |s| {
+        (breaker_state(s, "payments")? == "OPEN").then_some(())
+    });
+    let after = pty.wait_for(&format!("orders-dlq deeper than {before}"), WAIT, |s| {
+        depth(s, "orders-dlq").filter(|&d| d > before)
+    });
+    assert!(after > 0);
+    let orders = pty
+        .with_screen(|s| table_row(s, "orders"))
+        .unwrap_or_default();
+    assert!(
+        orders.iter().any(|c| c == "orders-dlq"),
+        "the orders row names its DLQ: {orders:?}"
+    );
+
+    pty.send("q");
+    let status = pty.wait_exit(WAIT);
+    assert_eq!(status.exit_code(), 0, "exit status\n{}", pty.report());
+    pty.assert_terminal_restored();
+}
+
+#[test]
+fn a_broken_config_is_named_with_its_line_and_leaves_the_terminal_alone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("broken.toml");
+    std::fs::write(
+        &config,
+        "[aws]\nregion = \"eu-west-1\"\nregoin = \"eu-west-2\"\n",
+    )
+    .expect("write the config");
+
+    // Without a terminal, to read stderr on its own.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lazysqs"))
+        .arg("--config")
+        .arg(&config)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run lazysqs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    assert!(
+        stderr.contains(&format!("{}:3:", config.display())),
+        "stderr names the file and line 3: {stderr}"
+    );
+    assert!(stderr.contains("regoin"), "stderr names the key: {stderr}");
+    assert!(
+        !out.stdout.windows(2).any(|w| w == b"\x1b["),
+        "nothing drawn on stdout: {:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+
+    // In a terminal: the same error, and the terminal as it was.
+    let mut pty = Launch::new([std::ffi::OsString::from("--config"), config.into()]).spawn();
+    let status = pty.wait_exit(WAIT);
+    assert_eq!(status.exit_code(), 2, "exit status\n{}", pty.report());
+    let text = pty.text();
+    assert!(text.contains(":3:"), "the error is shown:\n{text}");
+    let output = pty.output();
+    assert!(
+        !output.windows(8).any(|w| w == b"\x1b[?1049h"),
+        "never entered the alternate screen"
+    );
+    pty.assert_terminal_restored();
+}
