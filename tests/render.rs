@@ -393,7 +393,7 @@ fn rates_pane_without_data_says_so() {
     let (mut app, t0) = new_app(false, Vec::new(), Keymap::default());
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(vec![queue_ref("fresh")])));
-    let s = render(&app, 120, 30);
+    let s = render(&app, 160, 30);
     assert_has(
         &s,
         &[

@@ -370,38 +370,50 @@ impl App {
 
     /// Indices into `queues` of the rows shown, filtered and sorted.
     pub fn visible_rows(&self) -> Vec<usize> {
-        let filter = self.filter.to_lowercase();
+        let shown = self.row_filter();
         let mut rows: Vec<usize> = (0..self.queues.len())
-            .filter(|&i| {
-                filter.is_empty() || self.queues[i].queue.name.to_lowercase().contains(&filter)
-            })
+            .filter(|&i| shown(&self.queues[i]))
             .collect();
-        let q = &self.queues;
-        match self.sort {
-            SortKey::Name => rows.sort_by(|&a, &b| q[a].queue.name.cmp(&q[b].queue.name)),
-            SortKey::Depth => rows.sort_by(|&a, &b| {
-                q[b].depth()
-                    .cmp(&q[a].depth())
-                    .then_with(|| q[a].queue.name.cmp(&q[b].queue.name))
-            }),
-            SortKey::Age => rows.sort_by(|&a, &b| {
-                let age = |i: usize| q[i].metrics.as_ref().and_then(|m| m.age_of_oldest);
-                age(b)
-                    .cmp(&age(a))
-                    .then_with(|| q[a].queue.name.cmp(&q[b].queue.name))
-            }),
-        }
+        rows.sort_by(|&a, &b| self.row_order(a, b));
         rows
     }
 
-    /// The selected row's index into `queues`.
+    /// Whether a row passes the filter typed after `/`.
+    fn row_filter(&self) -> impl Fn(&QueueRow) -> bool + use<> {
+        let filter = self.filter.to_lowercase();
+        move |r: &QueueRow| filter.is_empty() || r.queue.name.to_lowercase().contains(&filter)
+    }
+
+    /// The order of rows `a` and `b` (indices into `queues`) under the current sort.
+    fn row_order(&self, a: usize, b: usize) -> std::cmp::Ordering {
+        let q = &self.queues;
+        let by_name = || q[a].queue.name.cmp(&q[b].queue.name);
+        match self.sort {
+            SortKey::Name => by_name(),
+            SortKey::Depth => q[b].depth().cmp(&q[a].depth()).then_with(by_name),
+            SortKey::Age => {
+                let age = |i: usize| q[i].metrics.as_ref().and_then(|m| m.age_of_oldest);
+                age(b).cmp(&age(a)).then_with(by_name)
+            }
+        }
+    }
+
+    /// The selected row's index into `queues`: the selected queue if it is shown,
+    /// else the first row shown. Every pane asks for it on every frame, so it
+    /// neither sorts nor allocates.
     pub fn selected_index(&self) -> Option<usize> {
-        let rows = self.visible_rows();
-        let url = self.selected.as_deref();
-        rows.iter()
-            .copied()
-            .find(|&i| Some(self.queues[i].queue.url.as_str()) == url)
-            .or_else(|| rows.first().copied())
+        let shown = self.row_filter();
+        if let Some(url) = self.selected.as_deref()
+            && let Some(i) = self.queues.iter().position(|r| r.queue.url == url)
+            && shown(&self.queues[i])
+        {
+            return Some(i);
+        }
+        // The first of the sorted rows is the least; `min_by` keeps the first of
+        // equals, as the stable sort in `visible_rows` does.
+        (0..self.queues.len())
+            .filter(|&i| shown(&self.queues[i]))
+            .min_by(|&a, &b| self.row_order(a, b))
     }
 
     pub fn selected_row(&self) -> Option<&QueueRow> {
@@ -414,11 +426,14 @@ impl App {
 
     /// Whether another watched queue sends its failures to `row`.
     pub fn is_dlq(&self, row: &QueueRow) -> bool {
+        let name = row.queue.name.as_str();
         !row.dlq_sources.is_empty()
-            || self
-                .queues
-                .iter()
-                .any(|r| r.dlq_name() == Some(row.queue.name.as_str()))
+            || self.queues.iter().any(|r| {
+                r.attrs
+                    .as_ref()
+                    .and_then(|a| a.redrive.as_ref())
+                    .is_some_and(|p| arn_names(&p.dlq_arn, name))
+            })
     }
 
     /// The state of the breaker guarding a queue's consumer.

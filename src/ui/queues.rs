@@ -59,13 +59,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let selected = app.selected_index();
     let selected_pos = rows.iter().position(|&i| Some(i) == selected).unwrap_or(0);
     let offset = selected_pos.saturating_sub(inner_height.saturating_sub(1));
+    // On narrow screens the least needed columns go, so Health always shows.
+    let narrow = area.width < 150;
+    let hidden: &[usize] = if narrow { &[1, 4, 8] } else { &[] };
     let body: Vec<Row> = rows
         .iter()
         .skip(offset)
         .take(inner_height.max(1))
         .map(|&i| {
             let row = &app.queues[i];
-            let r = queue_row(app, row, theme);
+            let cells = queue_cells(app, row, theme, if narrow { 12 } else { 22 });
+            let r = Row::new(
+                cells
+                    .into_iter()
+                    .enumerate()
+                    .filter(|(c, _)| !hidden.contains(c))
+                    .map(|(_, cell)| cell),
+            );
             if Some(i) == selected {
                 r.style(theme.selected)
             } else {
@@ -80,25 +90,31 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .max()
         .unwrap_or(10)
         .clamp(10, 48) as u16;
-    let table = Table::new(
-        body,
-        [
-            Constraint::Length(name_width),
-            Constraint::Length(4),
-            Constraint::Length(7),
-            Constraint::Length(9),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(5),
-            Constraint::Length(8),
-            Constraint::Length(26),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(Row::new(HEADER.iter().map(|h| Cell::from(*h))).style(theme.header))
-    .block(block);
+    let widths = [
+        Constraint::Length(name_width),
+        Constraint::Length(4),
+        Constraint::Length(7),
+        Constraint::Length(9),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(7),
+        Constraint::Length(5),
+        Constraint::Length(8),
+        Constraint::Length(if narrow { 18 } else { 26 }),
+        Constraint::Fill(1),
+    ];
+    let shown = |c: &usize| !hidden.contains(c);
+    let table = Table::new(body, (0..widths.len()).filter(shown).map(|c| widths[c]))
+        .header(
+            Row::new(
+                (0..HEADER.len())
+                    .filter(shown)
+                    .map(|c| Cell::from(HEADER[c])),
+            )
+            .style(theme.header),
+        )
+        .block(block);
     frame.render_widget(table, area);
     if empty {
         let msg = if app.queues.is_empty() {
@@ -119,7 +135,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
 }
 
-fn queue_row<'a>(app: &App, row: &'a QueueRow, theme: &Theme) -> Row<'a> {
+/// The cells of one row, in the order of [`HEADER`].
+fn queue_cells<'a>(
+    app: &App,
+    row: &'a QueueRow,
+    theme: &Theme,
+    dlq_name_max: usize,
+) -> Vec<Cell<'a>> {
     let attrs = row.attrs.as_ref();
     let metrics = row.metrics.as_ref();
     let stale = row.stale.is_some();
@@ -157,7 +179,11 @@ fn queue_row<'a>(app: &App, row: &'a QueueRow, theme: &Theme) -> Row<'a> {
     let dlq = match row.dlq_name() {
         Some(dlq) => {
             let depth = app.row_by_name(dlq).and_then(|r| r.depth());
-            let text = format!("{} ({})", format::truncate(dlq, 18), format::count(depth));
+            let text = format!(
+                "{} ({})",
+                format::truncate(dlq, dlq_name_max),
+                format::count(depth)
+            );
             Span::styled(
                 text,
                 if depth.unwrap_or(0) > 0 {
@@ -168,7 +194,10 @@ fn queue_row<'a>(app: &App, row: &'a QueueRow, theme: &Theme) -> Row<'a> {
             )
         }
         None if !row.dlq_sources.is_empty() => Span::styled(
-            format!("← {}", format::truncate(&row.dlq_sources.join(","), 18)),
+            format!(
+                "← {}",
+                format::truncate(&row.dlq_sources.join(","), dlq_name_max)
+            ),
             theme.dim,
         ),
         None => Span::styled("", theme.dim),
@@ -196,7 +225,7 @@ fn queue_row<'a>(app: &App, row: &'a QueueRow, theme: &Theme) -> Row<'a> {
         Span::styled(text, style)
     };
     let num = |v: Option<u64>| Cell::from(Line::from(format::count(v)).right_aligned());
-    Row::new(vec![
+    vec![
         Cell::from(name),
         Cell::from(kind),
         num(attrs.map(|a| a.visible)),
@@ -209,5 +238,5 @@ fn queue_row<'a>(app: &App, row: &'a QueueRow, theme: &Theme) -> Row<'a> {
         Cell::from(drain),
         Cell::from(dlq),
         Cell::from(health),
-    ])
+    ]
 }

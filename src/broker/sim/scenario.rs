@@ -235,21 +235,28 @@ impl Breaker {
         }
     }
 
-    /// Whether a call may go through now; moves OPEN to HALF-OPEN after the cool-down.
+    /// Whether a call may go through now. After the cool-down OPEN becomes
+    /// HALF-OPEN and a canary call is on its way; the first call after
+    /// [`CANARY_SECS`] is that canary, and its outcome closes or reopens the circuit.
     fn allow(&mut self, now: Duration) -> bool {
-        if self.state == BreakerState::Open
-            && now >= self.since + Duration::from_secs(self.def.cool_down_secs)
-        {
-            self.set(
-                now,
-                BreakerState::HalfOpen,
-                format!(
-                    "cool-down of {}s over: canary call",
-                    self.def.cool_down_secs
-                ),
-            );
+        match self.state {
+            BreakerState::Open
+                if now >= self.since + Duration::from_secs(self.def.cool_down_secs) =>
+            {
+                self.set(
+                    now,
+                    BreakerState::HalfOpen,
+                    format!(
+                        "cool-down of {}s over: canary call",
+                        self.def.cool_down_secs
+                    ),
+                );
+                false
+            }
+            BreakerState::Open => false,
+            BreakerState::HalfOpen => now >= self.since + Duration::from_secs(CANARY_SECS),
+            _ => true,
         }
-        self.state != BreakerState::Open
     }
 
     fn record(&mut self, now: Duration, ok: bool) {
@@ -283,6 +290,9 @@ impl Breaker {
         }
     }
 }
+
+/// How long a canary call takes: the circuit stays HALF-OPEN meanwhile.
+const CANARY_SECS: u64 = 2;
 
 /// The running scenario: everything around the queues.
 #[derive(Debug)]
