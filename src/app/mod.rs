@@ -535,3 +535,39 @@ impl App {
         e.to_string()
     }
 }
+
+/// Whether the queue named by `arn` is `name`: `name_from_arn(arn) == name`, without
+/// scanning the ARN (this is asked for every pair of queues on every frame).
+fn arn_names(arn: &str, name: &str) -> bool {
+    !name.contains(':')
+        && arn
+            .strip_suffix(name)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with(':'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::arn_names;
+    use crate::broker::name_from_arn;
+
+    #[test]
+    fn arn_names_agrees_with_name_from_arn() {
+        let arns = [
+            "arn:aws:sqs:us-east-1:123456789012:orders-dlq",
+            "arn:aws:sqs:us-east-1:123456789012:orders",
+            "orders-dlq",
+            "x:",
+            "",
+        ];
+        let names = ["orders-dlq", "dlq", "orders", "s-dlq", "", "1:orders-dlq"];
+        for arn in arns {
+            for name in names {
+                assert_eq!(
+                    arn_names(arn, name),
+                    name_from_arn(arn) == name,
+                    "{arn} / {name}"
+                );
+            }
+        }
+    }
+}
