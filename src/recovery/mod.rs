@@ -173,6 +173,22 @@ pub async fn requeue(broker: &dyn Broker, audit: &Audit, req: &RequeueRequest) -
     let from = req.from.name.as_str();
     let to = req.to.as_str();
     audit.record("requeue", from, id, Some(to), None, "started");
+    // Renew our hold first: if it lapsed, someone else may hold the message and
+    // the delete after the send could silently do nothing. Better not to send.
+    let held = match broker
+        .change_visibility(&req.from, vec![m.receipt_handle.clone()], BROWSE_VISIBILITY)
+        .await
+    {
+        Ok(outcome) => outcome.into_iter().find_map(|(_, r)| r.err()),
+        Err(e) => Some(e),
+    };
+    if let Some(e) = held {
+        let e = BrokerError::Invalid(format!(
+            "our hold on the message lapsed ({e}); reload and try again"
+        ));
+        audit.record("requeue", from, id, Some(to), None, format!("failed: {e}"));
+        return RequeueOutcome::SendFailed(e);
+    }
     let sent = async {
         let dest = resolve_queue(broker, to).await?;
         let out = outgoing(
