@@ -4,12 +4,17 @@
 //! builds it, through `App::update` with the messages pollers send: discovered
 //! queues, attributes and metrics with 60 samples of history per queue, and a
 //! breaker reading with transitions. Target: at most 1 ms per frame at 200 queues.
+//!
+//! On a shared machine wall time counts the time other processes hold the CPU;
+//! `LAZYSQS_BENCH_CLOCK=cpu cargo bench --bench render` measures the benchmark
+//! thread's own CPU time instead (groups are then prefixed `cpu/`).
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
-use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
 use lazysqs::app::keymap::Keymap;
 use lazysqs::app::{App, Msg, Settings};
 use lazysqs::breaker::{BreakerReading, BreakerState, Transition};
@@ -106,6 +111,7 @@ fn settings(first_queue: &str) -> Settings {
         audit_path: None,
         redact: Vec::new(),
         present: false,
+        redrive: Default::default(),
     }
 }
 
@@ -157,9 +163,9 @@ fn app_with(n: usize) -> (App, Instant) {
     (app, now)
 }
 
-fn render(c: &mut Criterion) {
+fn render<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let theme = Theme::default();
-    let mut group = c.benchmark_group("render");
+    let mut group = c.benchmark_group(format!("{prefix}render"));
     for n in [10, 200, 1000] {
         let (app, _) = app_with(n);
         let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("test terminal");
@@ -174,10 +180,10 @@ fn render(c: &mut Criterion) {
     group.finish();
 }
 
-fn update(c: &mut Criterion) {
+fn update<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     const N: usize = 1000;
     let qs = queues(N);
-    let mut group = c.benchmark_group("update_1000_queues");
+    let mut group = c.benchmark_group(format!("{prefix}update_1000_queues"));
 
     // One round of attribute results: 1,000 messages.
     let round: Vec<Msg> = qs
@@ -251,5 +257,56 @@ fn update(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render, update);
-criterion_main!(benches);
+/// The calling thread's CPU time, so other processes on a busy machine do not count.
+struct ThreadCpu(WallTime);
+
+fn thread_cpu() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec for the call's duration.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    assert_eq!(rc, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+impl Measurement for ThreadCpu {
+    type Intermediate = Duration;
+    type Value = Duration;
+
+    fn start(&self) -> Duration {
+        thread_cpu()
+    }
+    fn end(&self, start: Duration) -> Duration {
+        thread_cpu().saturating_sub(start)
+    }
+    fn add(&self, a: &Duration, b: &Duration) -> Duration {
+        *a + *b
+    }
+    fn zero(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn to_f64(&self, d: &Duration) -> f64 {
+        d.as_nanos() as f64
+    }
+    fn formatter(&self) -> &dyn ValueFormatter {
+        self.0.formatter()
+    }
+}
+
+fn main() {
+    if std::env::var("LAZYSQS_BENCH_CLOCK").is_ok_and(|v| v == "cpu") {
+        let mut c = Criterion::default()
+            .with_measurement(ThreadCpu(WallTime))
+            .configure_from_args();
+        render(&mut c, "cpu/");
+        update(&mut c, "cpu/");
+        c.final_summary();
+    } else {
+        let mut c = Criterion::default().configure_from_args();
+        render(&mut c, "");
+        update(&mut c, "");
+        c.final_summary();
+    }
+}

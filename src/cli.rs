@@ -251,6 +251,7 @@ impl Cli {
                 audit_path: Audit::default_path().map(|p| p.display().to_string()),
                 redact: config.display.redact.clone(),
                 present: self.present || config.display.present,
+                redrive: config.redrive.clone(),
             },
             now,
         );

@@ -35,6 +35,30 @@ pub struct Config {
     pub demo: DemoConfig,
     #[serde(default)]
     pub browser: BrowserConfig,
+    #[serde(default)]
+    pub redrive: RedriveConfig,
+}
+
+/// Bulk redrive from the dashboard.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedriveConfig {
+    /// The rate the `R` dialog proposes, in messages per second.
+    pub rate: u32,
+    /// Start a redrive by itself when a breaker closes and its DLQ holds messages.
+    pub auto: bool,
+    /// The rate of an automatic redrive.
+    pub auto_rate: u32,
+}
+
+impl Default for RedriveConfig {
+    fn default() -> Self {
+        RedriveConfig {
+            rate: 10,
+            auto: false,
+            auto_rate: 5,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -12,10 +12,12 @@ use ratatui::backend::Backend;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::app::browser::{BrowserCmd, BrowserMsg};
+use crate::app::redrive::{RedriveCmd, RedriveMsg};
 use crate::app::{App, Cmd, Msg};
 use crate::breaker;
 use crate::broker::Broker;
 use crate::recovery::{self, audit::Audit};
+use crate::redrive::{self, Plan};
 use crate::ui;
 use crate::ui::theme::Theme;
 
@@ -66,6 +68,10 @@ impl Executor {
         if cmd == Cmd::Quit {
             return;
         }
+        if let Cmd::Redrive(RedriveCmd::Start { id, plan }) = cmd {
+            self.spawn_redrive(id, *plan);
+            return;
+        }
         let this = self.clone();
         tokio::spawn(async move {
             let Ok(_permit) = this.limit.clone().acquire_owned().await else {
@@ -103,12 +109,77 @@ impl Executor {
                 None => Msg::DemoDone("not running the demo".into()),
             },
             Cmd::Browser(cmd) => Msg::Browser(self.run_browser(cmd).await),
+            Cmd::Redrive(cmd) => Msg::Redrive(self.run_redrive(cmd).await?),
             Cmd::ReadStory(from) => Msg::Story(
                 b.simulation()
                     .map(|sim| sim.story_since(from))
                     .unwrap_or_default(),
             ),
             Cmd::Quit => return None,
+        })
+    }
+
+    /// Starts a redrive and forwards its progress, then its report, as messages.
+    /// Runs outside the concurrency limit: it lasts as long as the redrive.
+    fn spawn_redrive(&self, id: u64, plan: Plan) {
+        let broker = self.broker.clone();
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let send = |m: RedriveMsg| tx.send(Msg::Redrive(m)).is_ok();
+            let handle = match redrive::start(broker, &plan).await {
+                Ok(h) => h,
+                Err(e) => {
+                    send(RedriveMsg::Started {
+                        id,
+                        result: Err(e.to_string()),
+                    });
+                    return;
+                }
+            };
+            send(RedriveMsg::Started {
+                id,
+                result: Ok(handle.control.clone()),
+            });
+            let mut progress = handle.progress.clone();
+            while progress.changed().await.is_ok() {
+                let p = progress.borrow_and_update().clone();
+                let done = p.state.is_finished();
+                if !send(RedriveMsg::Progress {
+                    id,
+                    progress: Box::new(p),
+                }) || done
+                {
+                    break;
+                }
+            }
+            let report = handle.wait().await;
+            send(RedriveMsg::Done {
+                id,
+                report: Box::new(report),
+            });
+        });
+    }
+
+    async fn run_redrive(&self, cmd: RedriveCmd) -> Option<RedriveMsg> {
+        let b = self.broker.as_ref();
+        Some(match cmd {
+            RedriveCmd::Plan { request, auto } => RedriveMsg::Planned {
+                auto,
+                result: redrive::plan(b, *request)
+                    .await
+                    .map(Box::new)
+                    .map_err(|e| e.to_string()),
+            },
+            RedriveCmd::FetchMoveTasks { queue, arn } => RedriveMsg::MoveTasks {
+                result: b.list_move_tasks(&arn).await,
+                queue,
+            },
+            RedriveCmd::CancelMoveTask { queue, handle } => RedriveMsg::Cancelled {
+                result: b.cancel_move_task(&handle).await,
+                queue,
+            },
+            // Started by `spawn`, never here.
+            RedriveCmd::Start { .. } => return None,
         })
     }
 

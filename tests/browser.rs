@@ -38,6 +38,7 @@ fn settings(read_only: bool) -> Settings {
         audit_path: None,
         redact: Vec::new(),
         present: false,
+        redrive: Default::default(),
     }
 }
 

@@ -48,6 +48,7 @@ fn settings(redact: Vec<String>, present: bool, read_only: bool) -> Settings {
         audit_path: None,
         redact,
         present,
+        redrive: Default::default(),
     }
 }
 

@@ -49,6 +49,7 @@ fn settings(demo: bool, breakers: Vec<BreakerConfig>, keymap: Keymap) -> Setting
         audit_path: None,
         redact: Vec::new(),
         present: false,
+        redrive: Default::default(),
     }
 }
 

@@ -578,7 +578,7 @@ async fn the_poll_is_concurrent_bounded_and_batches_metrics() {
         let dlq = format!("{}-dlq", q.name);
         assert_eq!(q.dlq.as_deref(), Some(dlq.as_str()));
         let d = s.queues.iter().find(|d| d.name == dlq).expect("dlq polled");
-        assert_eq!(d.dlq_sources, [q.name.clone()]);
+        assert_eq!(d.dlq_sources, std::slice::from_ref(&q.name));
         assert!(d.is_dlq && !q.is_dlq);
     }
 }

@@ -30,6 +30,7 @@ fn settings(demo: bool, breakers: Vec<BreakerConfig>) -> Settings {
         audit_path: None,
         redact: Vec::new(),
         present: false,
+        redrive: Default::default(),
     }
 }
 

@@ -227,9 +227,19 @@ pub enum Popup {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pending {
     Browse(QueueRef),
-    Requeue { message_id: String, to: String },
-    Delete { message_id: String },
+    Requeue {
+        message_id: String,
+        to: String,
+    },
+    Delete {
+        message_id: String,
+    },
     KeepRawEdit,
+    /// Start a planned redrive (forced past an open breaker when `force`).
+    Redrive {
+        plan: Box<crate::redrive::Plan>,
+        force: bool,
+    },
 }
 
 /// Results of the browser's commands.
@@ -939,6 +949,7 @@ impl App {
                 self.keep_edit();
                 Vec::new()
             }
+            Pending::Redrive { plan, force } => self.confirmed_redrive(*plan, force),
             Pending::Requeue { message_id, to } => {
                 let Some(b) = self.browser.as_mut() else {
                     return Vec::new();

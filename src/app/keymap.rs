@@ -34,6 +34,9 @@ pub enum Action {
     Reload,
     Present,
     Reveal,
+    Redrive,
+    RedrivePause,
+    RedriveCancel,
 }
 
 /// Where an action applies, for the help popup and the hint bar.
@@ -55,7 +58,7 @@ impl Scope {
 }
 
 impl Action {
-    pub const ALL: [Action; 24] = [
+    pub const ALL: [Action; 27] = [
         Action::Up,
         Action::Down,
         Action::Top,
@@ -80,6 +83,9 @@ impl Action {
         Action::Reload,
         Action::Present,
         Action::Reveal,
+        Action::Redrive,
+        Action::RedrivePause,
+        Action::RedriveCancel,
     ];
 
     pub fn scope(self) -> Scope {
@@ -100,7 +106,10 @@ impl Action {
             | Action::DemoFault
             | Action::DemoFaster
             | Action::DemoSlower
-            | Action::DemoPause => Scope::Dashboard,
+            | Action::DemoPause
+            | Action::Redrive
+            | Action::RedrivePause
+            | Action::RedriveCancel => Scope::Dashboard,
             Action::Edit
             | Action::Requeue
             | Action::Delete
@@ -115,7 +124,13 @@ impl Action {
     pub fn mutates(self) -> bool {
         matches!(
             self,
-            Action::Edit | Action::Requeue | Action::Delete | Action::RetryDelete
+            Action::Edit
+                | Action::Requeue
+                | Action::Delete
+                | Action::RetryDelete
+                | Action::Redrive
+                | Action::RedrivePause
+                | Action::RedriveCancel
         )
     }
 
@@ -146,6 +161,9 @@ impl Action {
             Action::Reload => "release and reload the messages",
             Action::Present => "presentation mode on or off",
             Action::Reveal => "reveal or hide redacted fields",
+            Action::Redrive => "redrive the selected DLQ (dialog, then confirmation)",
+            Action::RedrivePause => "pause or resume the running redrive",
+            Action::RedriveCancel => "cancel the running redrive or move task",
         }
     }
 
@@ -176,6 +194,9 @@ impl Action {
             Action::Reload => "reload",
             Action::Present => "present",
             Action::Reveal => "reveal",
+            Action::Redrive => "redrive",
+            Action::RedrivePause => "pause redrive",
+            Action::RedriveCancel => "cancel redrive",
         }
     }
 
@@ -212,6 +233,9 @@ impl Action {
             Action::Reload => "reload",
             Action::Present => "present",
             Action::Reveal => "reveal",
+            Action::Redrive => "redrive",
+            Action::RedrivePause => "redrive_pause",
+            Action::RedriveCancel => "redrive_cancel",
         }
     }
 }
@@ -341,6 +365,9 @@ impl Default for Keymap {
                     Action::Reload => &["ctrl-r"],
                     Action::Present => &["P"],
                     Action::Reveal => &["u"],
+                    Action::Redrive => &["R"],
+                    Action::RedrivePause => &["space"],
+                    Action::RedriveCancel => &["c"],
                 };
                 (a, keys.iter().map(|s| k(s)).collect())
             })

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod keymap;
+pub mod redrive;
 mod update;
 
 use std::collections::VecDeque;
@@ -23,6 +24,9 @@ use crate::health::{self, Flag, QueueFacts};
 use crate::poll::{Jitter, Schedule};
 use browser::{Browser, BrowserCmd, BrowserMsg, Popup};
 use keymap::Keymap;
+use redrive::{RedriveCmd, RedriveForm, RedriveMsg, RedriveRun};
+
+pub use crate::config::RedriveConfig;
 
 /// How many samples of history a queue keeps for its charts.
 pub const HISTORY_LEN: usize = 240;
@@ -42,6 +46,7 @@ pub enum Msg {
     Browser(BrowserMsg),
     /// New lines of the simulation's story (scripted events), from `ReadStory`.
     Story(Vec<(DateTime<Utc>, String)>),
+    Redrive(RedriveMsg),
 }
 
 /// Work for the runtime to do; its result comes back as a [`Msg`].
@@ -56,6 +61,7 @@ pub enum Cmd {
     Browser(BrowserCmd),
     /// The simulation's story lines from this index on.
     ReadStory(usize),
+    Redrive(RedriveCmd),
     Quit,
 }
 
@@ -124,6 +130,9 @@ pub struct QueueRow {
     pub below_streak: usize,
     pub schedule: Schedule,
     pub sources_schedule: Schedule,
+    /// A move task running on this queue (started here or anywhere else).
+    pub move_task: Option<crate::broker::MoveTask>,
+    pub tasks_schedule: Schedule,
     /// Why the data is stale, if it is.
     pub stale: Option<String>,
     pub last_ok: Option<Instant>,
@@ -141,6 +150,8 @@ impl QueueRow {
             below_streak: 0,
             schedule: Schedule::new(Duration::from_secs_f64(refresh.attributes_secs)),
             sources_schedule: Schedule::new(Duration::from_secs_f64(refresh.discovery_secs)),
+            move_task: None,
+            tasks_schedule: Schedule::new(Duration::from_secs_f64(refresh.breakers_secs)),
             stale: None,
             last_ok: None,
         }
@@ -243,6 +254,12 @@ pub struct App {
     /// How many lines of the simulation's own story were already taken.
     pub story_seen: usize,
     pub story_schedule: Schedule,
+    /// The `R` dialog, when open.
+    pub redrive_form: Option<RedriveForm>,
+    /// Redrives started here, oldest first.
+    pub redrives: Vec<RedriveRun>,
+    pub next_redrive_id: u64,
+    pub redrive_settings: RedriveConfig,
     pub discovery: Schedule,
     pub discovery_error: Option<String>,
     pub metrics_schedule: Schedule,
@@ -282,6 +299,7 @@ pub struct Settings {
     pub redact: Vec<String>,
     /// Start in presentation mode.
     pub present: bool,
+    pub redrive: RedriveConfig,
 }
 
 impl App {
@@ -299,6 +317,7 @@ impl App {
             audit_path,
             redact,
             present,
+            redrive: redrive_settings,
         } = settings;
         let story_schedule = Schedule::new(Duration::from_secs_f64(refresh.breakers_secs));
         let breakers = breakers
@@ -343,6 +362,10 @@ impl App {
             events: VecDeque::new(),
             story_seen: 0,
             story_schedule,
+            redrive_form: None,
+            redrives: Vec::new(),
+            next_redrive_id: 0,
+            redrive_settings,
             discovery_error: None,
             metrics_error: None,
             last_refresh: None,

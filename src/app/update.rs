@@ -3,6 +3,7 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::keymap::Action;
+use super::redrive::RedriveCmd;
 use super::{App, Cmd, HISTORY_LEN, Msg, Pane, QueueRow, RateSample};
 use crate::breaker::{BreakerReading, BreakerState, Transition};
 use crate::broker::sim::DemoAction;
@@ -47,10 +48,8 @@ impl App {
                 self.on_metrics(&queues, result);
                 Vec::new()
             }
-            Msg::Breaker(name, result) => {
-                self.on_breaker(&name, result);
-                Vec::new()
-            }
+            Msg::Breaker(name, result) => self.on_breaker(&name, result),
+            Msg::Redrive(msg) => self.on_redrive_msg(msg),
             Msg::DemoDone(text) => {
                 self.tell(text.clone());
                 self.notify(text, false);
@@ -82,6 +81,18 @@ impl App {
                 row.schedule.start();
                 self.sqs_requests += 1;
                 cmds.push(Cmd::FetchAttributes(row.queue.clone()));
+            }
+            // Move tasks on this DLQ, started here or anywhere else.
+            if !row.dlq_sources.is_empty()
+                && row.tasks_schedule.due(now)
+                && let Some(arn) = row.attrs.as_ref().map(|a| a.arn.clone())
+            {
+                row.tasks_schedule.start();
+                self.sqs_requests += 1;
+                cmds.push(Cmd::Redrive(RedriveCmd::FetchMoveTasks {
+                    queue: row.queue.clone(),
+                    arn,
+                }));
             }
             // The reverse DLQ link, for queues that have no redrive policy themselves.
             let maybe_dlq = row.attrs.as_ref().is_some_and(|a| a.redrive.is_none());
@@ -245,14 +256,16 @@ impl App {
         self.dirty = true;
     }
 
-    fn on_breaker(&mut self, name: &str, result: Result<BreakerReading, BrokerError>) {
+    fn on_breaker(&mut self, name: &str, result: Result<BreakerReading, BrokerError>) -> Vec<Cmd> {
         let now = self.now;
         let wall = self.wall_now();
         let jitter = self.jitter.sample();
-        let Some(b) = self.breakers.iter_mut().find(|b| b.config.name == name) else {
-            return;
+        let Some(index) = self.breakers.iter().position(|b| b.config.name == name) else {
+            return Vec::new();
         };
+        let b = &mut self.breakers[index];
         let seen = b.transitions.len();
+        let before = b.state;
         match result {
             Ok(reading) => {
                 b.schedule.succeed(now);
@@ -278,10 +291,15 @@ impl App {
             }
         }
         let new: Vec<Transition> = b.transitions.iter().skip(seen).cloned().collect();
+        let after = b.state;
         for t in new {
             self.tell(format!("{name}: circuit {} — {}", t.to.label(), t.reason));
         }
         self.dirty = true;
+        if before != after {
+            return self.maybe_auto_redrive(index, before);
+        }
+        Vec::new()
     }
 
     /// Judges breakers that follow a rule on a DLQ's inflow, from depth history.
@@ -347,6 +365,9 @@ impl App {
         if self.popup.is_some() {
             return self.on_popup_key(key);
         }
+        if self.redrive_form.is_some() {
+            return self.on_redrive_form_key(key);
+        }
         if self.browser.is_some() {
             return self.on_browser_key(key);
         }
@@ -361,6 +382,12 @@ impl App {
             Action::Help => self.show_help = true,
             Action::Open => return self.open_browser(),
             Action::Present | Action::Reveal => self.toggle_view(action),
+            Action::Redrive => return self.open_redrive(),
+            Action::RedrivePause | Action::RedriveCancel if self.read_only => {
+                self.notify("read-only: redrive controls are turned off", true);
+            }
+            Action::RedrivePause => return self.redrive_control(false),
+            Action::RedriveCancel => return self.redrive_control(true),
             Action::Back => self.filter.clear(),
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),

@@ -100,7 +100,9 @@ impl fmt::Display for Destination {
 /// Tuning of a client-side move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientOptions {
-    /// Workers receiving and moving batches at once.
+    /// Workers receiving and moving batches at once. Each has one call in flight, so
+    /// against a real endpoint (milliseconds per call) throughput grows with them; with
+    /// a rate limit the idle ones just wait for tokens (without holding messages).
     pub workers: usize,
     /// How long a received message stays hidden while it is being moved.
     pub visibility: Duration,
@@ -111,7 +113,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
-            workers: 8,
+            workers: 16,
             visibility: Duration::from_secs(30),
             attempts: 4,
         }

@@ -101,6 +101,20 @@ impl MoverConfig {
         }
     }
 
+    /// How long a received message stays hidden while it is moved. Paying after the
+    /// receive (with a filter) can keep a batch waiting for tokens up to about one
+    /// second per worker, so the visibility covers that too.
+    fn receive_visibility(&self) -> Duration {
+        let v = self.options.visibility;
+        match (self.rate, &self.filter) {
+            (Some(rate), Some(_)) => {
+                let wait = f64::from(self.batch()) / rate * self.options.workers as f64;
+                v.max(Duration::from_secs_f64(wait.min(3600.0)) + Duration::from_secs(15))
+            }
+            _ => v,
+        }
+    }
+
     /// How long unselected and failed messages are held: long enough for a whole pass
     /// over the queue at a modest 20 receives per second, at least five minutes.
     fn hold(&self) -> Duration {
@@ -479,9 +493,11 @@ impl Run {
                 return;
             }
             // Normally the tokens are taken before receiving, so that no message waits
-            // for them. After an empty receive the worker is only probing: it receives
-            // first and pays for what it found, so the end of a pass costs no tokens.
-            let prepaid = empty_rounds == 0;
+            // for them. After an empty receive the worker is only probing, and with a
+            // filter it cannot know how many it will move: then it receives first and
+            // pays for what it moves (tokens taken ahead and handed back would delay
+            // the other workers and cost the filtered rate).
+            let prepaid = empty_rounds == 0 && self.cfg.filter.is_none();
             if prepaid {
                 tokio::select! {
                     _ = self.limiter.acquire(want) => {}
@@ -603,7 +619,7 @@ impl Run {
         loop {
             match self
                 .broker
-                .receive(&self.cfg.source, n, self.cfg.options.visibility)
+                .receive(&self.cfg.source, n, self.cfg.receive_visibility())
                 .await
             {
                 Ok(m) => return Ok(m),

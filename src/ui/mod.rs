@@ -8,6 +8,7 @@ pub mod popup;
 pub mod present;
 pub mod queues;
 pub mod rates;
+pub mod redrive;
 pub mod status;
 pub mod theme;
 
@@ -35,8 +36,21 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         Constraint::Length(1),
     ])
     .areas(area);
-    let [rates_area, breaker_area] =
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(lower);
+    let (rates_area, breaker_area) = if redrive::has_progress(app) {
+        let [rates_area, redrive_area, breaker_area] = Layout::horizontal([
+            Constraint::Percentage(35),
+            Constraint::Percentage(35),
+            Constraint::Percentage(30),
+        ])
+        .areas(lower);
+        redrive::draw_progress(frame, redrive_area, app, theme);
+        (rates_area, breaker_area)
+    } else {
+        let [rates_area, breaker_area] =
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
+                .areas(lower);
+        (rates_area, breaker_area)
+    };
     match &app.browser {
         Some(b) => browser::draw(frame, queues_area, app, b, theme),
         None => queues::draw(frame, queues_area, app, theme),
@@ -48,6 +62,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
 }
 
 fn draw_popups(frame: &mut Frame, area: ratatui::layout::Rect, app: &App, theme: &Theme) {
+    if let Some(form) = &app.redrive_form {
+        redrive::draw_form(frame, area, form, theme);
+    }
     if let Some(popup) = &app.popup {
         popup::draw(frame, area, popup, theme);
     }

@@ -1,0 +1,579 @@
+//! Bulk redrive from the dashboard: the `R` dialog, the plan's confirmation with
+//! the circuit-breaker gate, live progress with pause, resume and cancel, move
+//! tasks started elsewhere, and the optional auto-redrive when a breaker closes.
+
+use std::time::Instant;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+use super::browser::{Pending, Popup};
+use super::{App, Cmd};
+use crate::breaker::BreakerState;
+use crate::broker::{BrokerError, MoveTask, QueueRef};
+use crate::redrive::gate::{self, GateDecision, Guard};
+use crate::redrive::{
+    ClientOptions, Control, Destination, Filter, ModePreference, Plan, Progress, Report, Request,
+};
+
+/// The fields of the redrive dialog, in order.
+pub const FIELDS: [&str; 5] = ["destination", "rate (msg/s)", "how many", "mode", "filter"];
+
+/// The `R` dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedriveForm {
+    pub dlq: QueueRef,
+    /// "own source" first, then every other watched queue.
+    pub destinations: Vec<String>,
+    pub destination: usize,
+    pub rate: String,
+    /// Empty: all.
+    pub max: String,
+    pub mode: ModePreference,
+    pub filter: String,
+    /// The focused field, an index into [`FIELDS`].
+    pub field: usize,
+    pub error: Option<String>,
+    /// A plan is being made (checks against the queues).
+    pub planning: bool,
+}
+
+impl RedriveForm {
+    pub fn mode_label(&self) -> &'static str {
+        match self.mode {
+            ModePreference::Auto => "auto (SQS move task where it can serve)",
+            ModePreference::MoveTask => "SQS move task",
+            ModePreference::ClientSide => "client-side",
+        }
+    }
+
+    /// The request the form describes, or what is wrong with it.
+    pub fn request(&self, queues: &[QueueRef]) -> Result<Request, String> {
+        let rate = match self.rate.trim() {
+            "" => None,
+            r => Some(r.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                format!("rate: {r:?} is not a whole number of messages per second ≥ 1")
+            })?),
+        };
+        let max = match self.max.trim() {
+            "" | "all" => None,
+            m => Some(
+                m.parse::<u64>()
+                    .ok()
+                    .filter(|n| *n >= 1)
+                    .ok_or_else(|| format!("how many: {m:?} is not \"all\" or a number ≥ 1"))?,
+            ),
+        };
+        let filter = match self.filter.trim() {
+            "" => None,
+            f => Some(f.parse::<Filter>().map_err(|e| format!("filter: {e}"))?),
+        };
+        let destination = match self.destination {
+            0 => Destination::OwnSource,
+            i => {
+                let name = &self.destinations[i];
+                Destination::Queue(
+                    queues
+                        .iter()
+                        .find(|q| &q.name == name)
+                        .cloned()
+                        .ok_or_else(|| format!("no queue {name}"))?,
+                )
+            }
+        };
+        Ok(Request {
+            source: self.dlq.clone(),
+            destination,
+            rate,
+            max,
+            filter,
+            mode: self.mode,
+            client: ClientOptions::default(),
+        })
+    }
+}
+
+/// A redrive started from this dashboard.
+#[derive(Debug, Clone)]
+pub struct RedriveRun {
+    pub id: u64,
+    pub plan: Plan,
+    pub control: Option<Control>,
+    pub progress: Option<Progress>,
+    pub report: Option<Report>,
+    pub error: Option<String>,
+    pub started: Instant,
+}
+
+impl RedriveRun {
+    pub fn is_active(&self) -> bool {
+        self.report.is_none() && self.error.is_none()
+    }
+}
+
+/// Results of redrive commands.
+#[derive(Debug, Clone)]
+pub enum RedriveMsg {
+    Planned {
+        auto: bool,
+        result: Result<Box<Plan>, String>,
+    },
+    Started {
+        id: u64,
+        result: Result<Control, String>,
+    },
+    Progress {
+        id: u64,
+        progress: Box<Progress>,
+    },
+    Done {
+        id: u64,
+        report: Box<Report>,
+    },
+    /// The move tasks of a DLQ (started here or anywhere else).
+    MoveTasks {
+        queue: QueueRef,
+        result: Result<Vec<MoveTask>, BrokerError>,
+    },
+    Cancelled {
+        queue: String,
+        result: Result<u64, BrokerError>,
+    },
+}
+
+/// Redrive commands for the runtime.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RedriveCmd {
+    Plan { request: Box<Request>, auto: bool },
+    Start { id: u64, plan: Box<Plan> },
+    FetchMoveTasks { queue: QueueRef, arn: String },
+    CancelMoveTask { queue: String, handle: String },
+}
+
+impl App {
+    /// `R` on a queue row: the dialog, for a DLQ.
+    pub(super) fn open_redrive(&mut self) -> Vec<Cmd> {
+        if self.read_only {
+            self.notify("read-only: redrive is turned off", true);
+            return Vec::new();
+        }
+        let Some(row) = self.selected_row() else {
+            return Vec::new();
+        };
+        if !self.is_dlq(row) {
+            let text = format!(
+                "{} is not a dead-letter queue of any watched queue: R redrives a DLQ",
+                row.queue.name
+            );
+            self.notify(text, true);
+            return Vec::new();
+        }
+        let dlq = row.queue.clone();
+        let mut destinations = vec!["own source".to_string()];
+        destinations.extend(
+            self.queues
+                .iter()
+                .map(|r| r.queue.name.clone())
+                .filter(|n| *n != dlq.name),
+        );
+        self.redrive_form = Some(RedriveForm {
+            dlq,
+            destinations,
+            destination: 0,
+            rate: self.redrive_settings.rate.to_string(),
+            max: String::new(),
+            mode: ModePreference::Auto,
+            filter: String::new(),
+            field: 0,
+            error: None,
+            planning: false,
+        });
+        Vec::new()
+    }
+
+    pub(super) fn on_redrive_form_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let queues: Vec<QueueRef> = self.queues.iter().map(|r| r.queue.clone()).collect();
+        let Some(form) = self.redrive_form.as_mut() else {
+            return Vec::new();
+        };
+        if form.planning {
+            if key.code == KeyCode::Esc {
+                self.redrive_form = None;
+            }
+            return Vec::new();
+        }
+        let cycle =
+            |i: usize, n: usize, back: bool| if back { (i + n - 1) % n } else { (i + 1) % n };
+        match key.code {
+            KeyCode::Esc => self.redrive_form = None,
+            KeyCode::Tab | KeyCode::Down => form.field = (form.field + 1) % FIELDS.len(),
+            KeyCode::BackTab | KeyCode::Up => {
+                form.field = (form.field + FIELDS.len() - 1) % FIELDS.len()
+            }
+            KeyCode::Left | KeyCode::Right => {
+                let back = key.code == KeyCode::Left;
+                match form.field {
+                    0 => form.destination = cycle(form.destination, form.destinations.len(), back),
+                    3 => {
+                        let modes = [
+                            ModePreference::Auto,
+                            ModePreference::MoveTask,
+                            ModePreference::ClientSide,
+                        ];
+                        let i = modes.iter().position(|m| *m == form.mode).unwrap_or(0);
+                        form.mode = modes[cycle(i, modes.len(), back)];
+                    }
+                    _ => {}
+                }
+            }
+            KeyCode::Backspace => {
+                if let Some(text) = text_field(form) {
+                    text.pop();
+                }
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                if let Some(text) = text_field(form) {
+                    text.push(c);
+                }
+            }
+            KeyCode::Enter => match form.request(&queues) {
+                Ok(request) => {
+                    form.error = None;
+                    form.planning = true;
+                    return vec![Cmd::Redrive(RedriveCmd::Plan {
+                        request: Box::new(request),
+                        auto: false,
+                    })];
+                }
+                Err(e) => form.error = Some(e),
+            },
+            _ => {}
+        }
+        Vec::new()
+    }
+
+    /// The guards the gate checks: every breaker that says which queue it guards.
+    fn gate_decision(&self, plan: &Plan, force: bool) -> GateDecision {
+        let guards = self.breakers.iter().filter_map(|b| {
+            Some(Guard {
+                breaker: &b.config.name,
+                queue: b.config.queue.as_deref()?,
+                state: b.state,
+                detail: &b.detail,
+            })
+        });
+        gate::check(&plan.destinations, guards, force)
+    }
+
+    fn start_redrive(&mut self, plan: Plan, forced: bool) -> Vec<Cmd> {
+        self.next_redrive_id += 1;
+        let id = self.next_redrive_id;
+        let rate = plan
+            .request
+            .rate
+            .map_or("as fast as it can".to_string(), |r| format!("{r}/s"));
+        self.tell(format!(
+            "redrive of {} started at {rate} ({}){}",
+            plan.request.source.name,
+            plan.mode.label(),
+            if forced {
+                ", FORCED past an open breaker"
+            } else {
+                ""
+            }
+        ));
+        self.redrives.push(RedriveRun {
+            id,
+            plan: plan.clone(),
+            control: None,
+            progress: None,
+            report: None,
+            error: None,
+            started: self.now,
+        });
+        vec![Cmd::Redrive(RedriveCmd::Start {
+            id,
+            plan: Box::new(plan),
+        })]
+    }
+
+    pub(super) fn on_redrive_msg(&mut self, msg: RedriveMsg) -> Vec<Cmd> {
+        self.dirty = true;
+        match msg {
+            RedriveMsg::Planned { auto, result } => {
+                if !auto {
+                    let Some(form) = self.redrive_form.as_mut() else {
+                        return Vec::new();
+                    };
+                    form.planning = false;
+                    match result {
+                        Err(e) => {
+                            form.error = Some(e);
+                            return Vec::new();
+                        }
+                        Ok(plan) => {
+                            self.redrive_form = None;
+                            self.confirm_redrive(*plan);
+                        }
+                    }
+                    return Vec::new();
+                }
+                match result {
+                    Ok(plan) => match self.gate_decision(&plan, false) {
+                        d if d.allows() => self.start_redrive(*plan, false),
+                        GateDecision::Refused { reason } => {
+                            self.tell(format!("auto-redrive held back: {reason}"));
+                            Vec::new()
+                        }
+                        _ => Vec::new(),
+                    },
+                    Err(e) => {
+                        self.tell(format!("auto-redrive not started: {e}"));
+                        Vec::new()
+                    }
+                }
+            }
+            RedriveMsg::Started { id, result } => {
+                let Some(run) = self.redrives.iter_mut().find(|r| r.id == id) else {
+                    return Vec::new();
+                };
+                match result {
+                    Ok(control) => run.control = Some(control),
+                    Err(e) => {
+                        let text = format!(
+                            "redrive of {} failed to start: {e}",
+                            run.plan.request.source.name
+                        );
+                        run.error = Some(e);
+                        self.notify(text, true);
+                    }
+                }
+                Vec::new()
+            }
+            RedriveMsg::Progress { id, progress } => {
+                if let Some(run) = self.redrives.iter_mut().find(|r| r.id == id) {
+                    run.progress = Some(*progress);
+                }
+                Vec::new()
+            }
+            RedriveMsg::Done { id, report } => {
+                let Some(run) = self.redrives.iter_mut().find(|r| r.id == id) else {
+                    return Vec::new();
+                };
+                let source = run.plan.request.source.name.clone();
+                let text = format!(
+                    "redrive of {source} {}: {} moved, {} failed{}{}",
+                    report.state.label(),
+                    report.moved,
+                    report.failed,
+                    if report.not_deleted > 0 {
+                        format!(", {} in both queues (delete failed)", report.not_deleted)
+                    } else {
+                        String::new()
+                    },
+                    report
+                        .error
+                        .as_ref()
+                        .map(|e| format!(" — {e}"))
+                        .unwrap_or_default()
+                );
+                let failed = !report.succeeded();
+                run.report = Some(*report);
+                let names: Vec<String> = run.plan.destinations.clone();
+                self.tell(text.clone());
+                self.notify(text, failed);
+                for name in names.iter().chain(std::iter::once(&source)) {
+                    if let Some(r) = self.queues.iter_mut().find(|r| &r.queue.name == name) {
+                        r.schedule.hurry();
+                    }
+                }
+                Vec::new()
+            }
+            RedriveMsg::MoveTasks { queue, result } => {
+                let now = self.now;
+                if let Some(r) = self.queues.iter_mut().find(|r| r.queue.url == queue.url) {
+                    r.tasks_schedule.succeed(now);
+                    // Servers without move tasks answer with an error: nothing to show.
+                    r.move_task = result
+                        .ok()
+                        .and_then(|ts| ts.into_iter().find(|t| t.status == "RUNNING"));
+                }
+                Vec::new()
+            }
+            RedriveMsg::Cancelled { queue, result } => {
+                match result {
+                    Ok(moved) => {
+                        let text = format!("move task on {queue} cancelled after {moved} moved");
+                        self.tell(text.clone());
+                        self.notify(text, false);
+                    }
+                    Err(e) => self.notify(
+                        format!("cancelling the move task on {queue} failed: {e}"),
+                        true,
+                    ),
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    /// The confirmation after planning: the preview, warnings, and the gate.
+    fn confirm_redrive(&mut self, plan: Plan) {
+        let mut lines = vec![plan.preview()];
+        lines.extend(plan.warnings.iter().map(|w| format!("⚠ {w}")));
+        match self.gate_decision(&plan, false) {
+            GateDecision::Refused { reason } => {
+                lines.push(format!("✖ {reason}"));
+                lines.push("y/Enter: FORCE it anyway, n/Esc: cancel".into());
+                self.popup = Some(Popup::Confirm {
+                    title: "Breaker OPEN: redrive refused".into(),
+                    lines,
+                    on_yes: Pending::Redrive {
+                        plan: Box::new(plan),
+                        force: true,
+                    },
+                });
+            }
+            decision => {
+                if let GateDecision::Proceed { warnings } = decision {
+                    lines.extend(warnings.iter().map(|w| format!("⚠ {w}")));
+                }
+                lines.push("y/Enter: start, n/Esc: cancel".into());
+                self.popup = Some(Popup::Confirm {
+                    title: "Start this redrive?".into(),
+                    lines,
+                    on_yes: Pending::Redrive {
+                        plan: Box::new(plan),
+                        force: false,
+                    },
+                });
+            }
+        }
+    }
+
+    /// A confirmed redrive.
+    pub(super) fn confirmed_redrive(&mut self, plan: Plan, force: bool) -> Vec<Cmd> {
+        if !self.gate_decision(&plan, force).allows() {
+            self.notify("the breaker is OPEN: redrive refused", true);
+            return Vec::new();
+        }
+        self.start_redrive(plan, force)
+    }
+
+    /// The redrive the progress pane shows: the running one, else the latest.
+    pub fn current_redrive(&self) -> Option<&RedriveRun> {
+        self.redrives
+            .iter()
+            .rev()
+            .find(|r| r.is_active())
+            .or_else(|| self.redrives.last())
+    }
+
+    /// Space: pause or resume; `c`: cancel (ours, or a move task started elsewhere).
+    pub(super) fn redrive_control(&mut self, cancel: bool) -> Vec<Cmd> {
+        if let Some(run) = self.redrives.iter().rev().find(|r| r.is_active()) {
+            let Some(control) = run.control.clone() else {
+                self.notify("the redrive is still starting", true);
+                return Vec::new();
+            };
+            let name = run.plan.request.source.name.clone();
+            if cancel {
+                control.cancel();
+                self.tell(format!("redrive of {name} cancelled by the user"));
+                self.notify(format!("cancelling the redrive of {name}…"), false);
+                return Vec::new();
+            }
+            let paused = run
+                .progress
+                .as_ref()
+                .is_some_and(|p| p.state == crate::redrive::RunState::Paused)
+                || control.directive() == crate::redrive::Directive::Pause;
+            let result = if paused {
+                control.resume()
+            } else {
+                control.pause()
+            };
+            match result {
+                Ok(()) => self.notify(
+                    format!(
+                        "redrive of {name} {}",
+                        if paused { "resumed" } else { "pausing…" }
+                    ),
+                    false,
+                ),
+                Err(e) => self.notify(e.to_string(), true),
+            }
+            return Vec::new();
+        }
+        if cancel {
+            let external = self.queues.iter().find_map(|r| {
+                let t = r.move_task.as_ref()?;
+                Some((r.queue.name.clone(), t.handle.clone()?))
+            });
+            if let Some((queue, handle)) = external {
+                return vec![Cmd::Redrive(RedriveCmd::CancelMoveTask { queue, handle })];
+            }
+        }
+        self.notify("no redrive is running", true);
+        Vec::new()
+    }
+
+    /// Auto-redrive: when a breaker closes and the DLQ behind its queue holds
+    /// messages, plan a redrive at the configured rate.
+    pub(super) fn maybe_auto_redrive(&mut self, breaker: usize, before: BreakerState) -> Vec<Cmd> {
+        let b = &self.breakers[breaker];
+        let Some(queue) = b.config.queue.clone() else {
+            return Vec::new();
+        };
+        let Some(dlq_name) = self
+            .row_by_name(&queue)
+            .and_then(|r| r.dlq_name())
+            .map(str::to_string)
+        else {
+            return Vec::new();
+        };
+        let Some(dlq) = self.row_by_name(&dlq_name) else {
+            return Vec::new();
+        };
+        let visible = dlq.attrs.as_ref().map_or(0, |a| a.visible);
+        let source = dlq.queue.clone();
+        let busy = dlq.move_task.is_some()
+            || self
+                .redrives
+                .iter()
+                .any(|r| r.is_active() && r.plan.request.source.name == dlq_name);
+        if busy
+            || self.read_only
+            || !gate::should_auto_redrive(self.redrive_settings.auto, before, b.state, visible)
+        {
+            return Vec::new();
+        }
+        let rate = self.redrive_settings.auto_rate;
+        let text = format!(
+            "{} closed and {dlq_name} holds {visible}: auto-redrive at {rate}/s",
+            b.config.name
+        );
+        self.tell(text);
+        let request = Request {
+            source,
+            destination: Destination::OwnSource,
+            rate: Some(rate),
+            max: None,
+            filter: None,
+            mode: ModePreference::Auto,
+            client: ClientOptions::default(),
+        };
+        vec![Cmd::Redrive(RedriveCmd::Plan {
+            request: Box::new(request),
+            auto: true,
+        })]
+    }
+}
+
+fn text_field(form: &mut RedriveForm) -> Option<&mut String> {
+    match form.field {
+        1 => Some(&mut form.rate),
+        2 => Some(&mut form.max),
+        4 => Some(&mut form.filter),
+        _ => None,
+    }
+}

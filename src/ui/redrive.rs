@@ -1,0 +1,206 @@
+//! The redrive dialog and the redrive progress pane.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
+
+use super::format;
+use super::theme::Theme;
+use crate::app::App;
+use crate::app::keymap::Action;
+use crate::app::redrive::{FIELDS, RedriveForm};
+use crate::redrive::RunState;
+
+/// Whether the progress pane has something to show.
+pub fn has_progress(app: &App) -> bool {
+    app.current_redrive().is_some() || app.queues.iter().any(|r| r.move_task.is_some())
+}
+
+pub fn draw_form(frame: &mut Frame, area: Rect, form: &RedriveForm, theme: &Theme) {
+    let value = |i: usize| -> String {
+        match i {
+            0 => format!("◀ {} ▶", form.destinations[form.destination]),
+            1 => form.rate.clone(),
+            2 if form.max.is_empty() => "all".to_string(),
+            2 => form.max.clone(),
+            3 => format!("◀ {} ▶", form.mode_label()),
+            _ if form.filter.is_empty() => "(none: every message)".to_string(),
+            _ => form.filter.clone(),
+        }
+    };
+    let mut lines = vec![
+        Line::raw(format!("Move the messages of {} back.", form.dlq.name)),
+        Line::raw(""),
+    ];
+    for (i, name) in FIELDS.iter().enumerate() {
+        let focused = i == form.field;
+        let cursor = if focused && matches!(i, 1 | 2 | 4) {
+            "▏"
+        } else {
+            ""
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!("{} {:<14}", if focused { "▶" } else { " " }, name),
+                if focused { theme.selected } else { theme.title },
+            ),
+            Span::raw(format!(" {}{cursor}", value(i))),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "filter: text the body contains, or field=value on a JSON field (dotted path)",
+        theme.dim,
+    ));
+    lines.push(Line::styled(
+        "Tab/↑↓ field, ←→ choose, type to edit, Enter: preview, Esc: cancel",
+        theme.dim,
+    ));
+    if form.planning {
+        lines.push(Line::styled("checking the queues…", theme.warn));
+    }
+    if let Some(e) = &form.error {
+        lines.push(Line::styled(format!("✖ {e}"), theme.bad));
+    }
+    let width = 90.min(area.width);
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
+    frame.render_widget(Clear, rect);
+    frame.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_style(theme.focus_border)
+                .title(Span::styled(
+                    format!(" Redrive {} ", form.dlq.name),
+                    theme.title,
+                )),
+        ),
+        rect,
+    );
+}
+
+pub fn draw_progress(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.border)
+        .title(Span::styled(" Redrive ", theme.title));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut lines: Vec<Line> = Vec::new();
+    let mut gauge = None;
+    if let Some(run) = app.current_redrive() {
+        let r = &run.plan.request;
+        let p = run.progress.as_ref();
+        let state = match (&run.report, &run.error, p) {
+            (Some(rep), _, _) => rep.state.label().to_string(),
+            (_, Some(_), _) => "failed to start".to_string(),
+            (_, _, Some(p)) => p.state.label().to_string(),
+            _ => "starting".to_string(),
+        };
+        let state_style = match (&run.report, p.map(|p| p.state)) {
+            (Some(rep), _) if rep.succeeded() => theme.good,
+            (Some(_), _) => theme.bad,
+            (_, Some(RunState::Paused)) => theme.warn,
+            _ => theme.title,
+        };
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(
+                    "{} → {} ({}) ",
+                    r.source.name,
+                    r.destination,
+                    run.plan.mode.label()
+                ),
+                theme.title,
+            ),
+            Span::styled(state, state_style),
+        ]));
+        if let Some(p) = p {
+            let total = p.total.map_or_else(|| "?".to_string(), |t| t.to_string());
+            lines.push(Line::raw(format!(
+                "moved {} of {total}  failed {}  skipped {}{}",
+                p.moved,
+                p.failed,
+                p.skipped,
+                if p.not_deleted > 0 {
+                    format!("  ⚠ in both queues {}", p.not_deleted)
+                } else {
+                    String::new()
+                }
+            )));
+            let target = p
+                .target_rate
+                .map_or_else(|| "unlimited".to_string(), |t| format!("{t:.0}/s"));
+            lines.push(Line::raw(format!(
+                "rate {:.1}/s (target {target})  elapsed {}  ETA {}",
+                p.rate,
+                format::duration(p.elapsed),
+                p.eta.map_or_else(|| "—".to_string(), format::duration)
+            )));
+            if let Some(d) = &p.detail {
+                lines.push(Line::styled(d.clone(), theme.dim));
+            }
+            for f in p.recent_failures.iter().take(2) {
+                lines.push(Line::styled(
+                    format!("✖ {}: {}", f.message_id, f.reason),
+                    theme.bad,
+                ));
+            }
+            gauge = p.fraction();
+        }
+        if let Some(e) = &run.error {
+            lines.push(Line::styled(format!("✖ {e}"), theme.bad));
+        }
+        if run.is_active() {
+            let pause = if run.control.as_ref().is_some_and(|c| c.can_pause()) {
+                format!("{} pause/resume · ", app.keymap.label(Action::RedrivePause))
+            } else {
+                String::new()
+            };
+            lines.push(Line::styled(
+                format!("{pause}{} cancel", app.keymap.label(Action::RedriveCancel)),
+                theme.dim,
+            ));
+        }
+    }
+    for row in &app.queues {
+        let Some(t) = &row.move_task else {
+            continue;
+        };
+        let ours = app
+            .redrives
+            .iter()
+            .any(|r| r.is_active() && r.plan.request.source.name == row.queue.name);
+        if ours {
+            continue;
+        }
+        lines.push(Line::styled(
+            format!(
+                "move task on {} (started elsewhere): {} of {} moved, {}{}",
+                row.queue.name,
+                t.moved,
+                format::count(t.to_move),
+                t.status,
+                t.rate.map(|r| format!(" at {r}/s")).unwrap_or_default()
+            ),
+            theme.warn,
+        ));
+    }
+    let [gauge_area, text_area] = Layout::vertical([
+        Constraint::Length(if gauge.is_some() { 1 } else { 0 }),
+        Constraint::Fill(1),
+    ])
+    .areas(inner);
+    if let Some(ratio) = gauge {
+        frame.render_widget(
+            Gauge::default()
+                .gauge_style(theme.good)
+                .ratio(ratio)
+                .label(format!("{:.0}%", ratio * 100.0)),
+            gauge_area,
+        );
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
+}
