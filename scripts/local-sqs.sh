@@ -10,8 +10,9 @@
 #
 # Then: lazysqs --endpoint-url http://127.0.0.1:4566
 #
-# Environment: LOCAL_SQS_PORT (default 4566), LOCAL_SQS_START_TIMEOUT (seconds, default 90),
-# LOCAL_SQS_PYTHON (a python >= 3.12 to build the venv with).
+# Environment: LOCAL_SQS_PORT (default 4566; each port has its own pid file, log and data
+# folder under target/, so servers on two ports can run at once), LOCAL_SQS_START_TIMEOUT
+# (seconds, default 90), LOCAL_SQS_PYTHON (a python >= 3.12 to build the venv with).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,8 +21,12 @@ PORT="${LOCAL_SQS_PORT:-4566}"
 HOST="127.0.0.1"
 ENDPOINT="http://$HOST:$PORT"
 STATE_DIR="$ROOT/target"
-LOG="$STATE_DIR/localstack.log"
-PID_FILE="$STATE_DIR/localstack.pid"
+# Per-port state, so servers on two ports can run at once (tests stop and restart a
+# second one); the default port keeps the plain names.
+if [[ "$PORT" == 4566 ]]; then SUFFIX=""; else SUFFIX="-$PORT"; fi
+LOG="$STATE_DIR/localstack$SUFFIX.log"
+PID_FILE="$STATE_DIR/localstack$SUFFIX.pid"
+DATA_DIR="$STATE_DIR/localstack$SUFFIX"
 START_TIMEOUT="${LOCAL_SQS_START_TIMEOUT:-90}"
 LOCALSTACK_VERSION="2026.3.0"
 # Without these pins, start-up fails on cbor2, pyopenssl, service_identity and
@@ -42,7 +47,7 @@ die() {
 }
 
 usage() {
-    sed -n '2,14p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+    sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
 }
 
 # A python >= 3.12: LOCAL_SQS_PYTHON, pyenv's 3.13.0, any pyenv 3.12+/3.13+, then PATH.
@@ -127,7 +132,7 @@ cmd_start() {
     if port_in_use; then
         die "port $PORT on $HOST is already in use by another process; set LOCAL_SQS_PORT to a free port"
     fi
-    mkdir -p "$STATE_DIR/localstack"
+    mkdir -p "$DATA_DIR"
     : >"$LOG"
     say "starting LocalStack on $ENDPOINT (log: $LOG)"
     # setsid: its own process group, so stop can end it and anything it spawned.
@@ -150,7 +155,7 @@ cmd_start() {
             SQS_ENDPOINT_STRATEGY=path \
             SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL=60 \
             OVERRIDE_IN_DOCKER=0 \
-            FILESYSTEM_ROOT="$STATE_DIR/localstack" \
+            FILESYSTEM_ROOT="$DATA_DIR" \
             setsid "$VENV/bin/python" -m localstack.runtime.main </dev/null >>"$LOG" 2>&1 &
         echo $! >"$PID_FILE"
     )
