@@ -133,7 +133,7 @@ fn request(source: &str) -> Request {
 async fn run(broker: Arc<dyn Broker>, req: Request) -> Report {
     let plan = redrive::plan(broker.as_ref(), req).await.expect("plan");
     let handle = redrive::start(broker, &plan).await.expect("start");
-    tokio::time::timeout(Duration::from_secs(60), handle.wait())
+    tokio::time::timeout(Duration::from_secs(300), handle.wait())
         .await
         .expect("the redrive ends")
 }
@@ -507,4 +507,53 @@ async fn the_gate_refuses_while_the_payments_breaker_is_open() {
     let plan = redrive::plan(broker.as_ref(), req).await.expect("plan");
     let gate = read_gate(broker.as_ref(), &conn.breakers, &plan, false).await;
     assert!(matches!(gate, GateDecision::Proceed { .. }), "{gate:?}");
+}
+
+/// The limiter holds the rate within ±5% over a minute, with a filter too (paused
+/// tokio time: the minute passes at once, exactly).
+#[tokio::test(start_paused = true)]
+async fn the_rate_holds_over_a_minute_with_and_without_a_filter() {
+    for (filter, rate) in [
+        (None, 20u32),
+        (Some("store=berlin"), 20),
+        (None, 100),
+        (Some("store=berlin"), 7),
+    ] {
+        let sim = sim();
+        let b: Vec<String> = (0..(rate as usize * 60 * 3))
+            .map(|i| {
+                let store = if i % 3 == 0 { "berlin" } else { "oslo" };
+                format!(r#"{{"n":{i},"store":"{store}"}}"#)
+            })
+            .collect();
+        fail_into_dlq(&sim, "orders", "dlq", &b);
+        let broker: Arc<dyn Broker> = Arc::new(sim.clone());
+        let start = tokio::time::Instant::now();
+        let report = run(
+            broker,
+            Request {
+                rate: Some(rate),
+                max: Some(u64::from(rate) * 60),
+                filter: filter.map(|f| f.parse().expect("filter")),
+                ..request("dlq")
+            },
+        )
+        .await;
+        let elapsed = start.elapsed().as_secs_f64();
+        eprintln!(
+            "{filter:?} at {rate}/s: moved {} in {elapsed:.2}s, measured {:.3} msg/s",
+            report.moved, report.rate
+        );
+        assert_eq!(report.moved, u64::from(rate) * 60, "{filter:?} {rate}");
+        let err = (report.rate - f64::from(rate)).abs() / f64::from(rate);
+        assert!(
+            err <= 0.05,
+            "{filter:?} at {rate}/s: measured {:.2} msg/s",
+            report.rate
+        );
+        assert!(
+            (elapsed - 60.0).abs() <= 3.0,
+            "{filter:?} at {rate}/s took {elapsed:.2}s"
+        );
+    }
 }
