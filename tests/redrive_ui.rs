@@ -1,0 +1,530 @@
+//! Issue 5 from the dashboard: the `R` dialog, the breaker gate, progress, control
+//! and auto-redrive, driven through `App::update` and the real executor on the
+//! simulation.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use lazysqs::app::browser::Popup;
+use lazysqs::app::keymap::Keymap;
+use lazysqs::app::redrive::{RedriveCmd, RedriveMsg};
+use lazysqs::app::{App, Cmd, Msg, RedriveConfig, Settings};
+use lazysqs::breaker::BreakerState;
+use lazysqs::broker::sim::{DemoAction, SimBroker};
+use lazysqs::broker::{Broker, QueueSelection};
+use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig, Thresholds};
+use lazysqs::recovery::audit::Audit;
+use lazysqs::redrive::{Mode, RunState};
+use lazysqs::runtime::Executor;
+use tokio::sync::mpsc;
+
+fn settings(redrive: RedriveConfig) -> Settings {
+    Settings {
+        source: "demo: test".into(),
+        demo: true,
+        selection: QueueSelection::default(),
+        refresh: RefreshConfig {
+            attributes_secs: 0.2,
+            metrics_secs: 0.5,
+            breakers_secs: 0.2,
+            discovery_secs: 60.0,
+            max_concurrency: 8,
+        },
+        thresholds: Thresholds::default(),
+        keymap: Keymap::default(),
+        breakers: vec![BreakerConfig {
+            name: "payments".into(),
+            queue: Some("orders".into()),
+            source: BreakerSourceConfig::Demo {
+                demo: "payments".into(),
+            },
+        }],
+        read_only: false,
+        browse_cap: 50,
+        audit_path: None,
+        redact: Vec::new(),
+        present: false,
+        redrive,
+    }
+}
+
+fn key(code: KeyCode) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+/// The app, the simulation and the executor, stepped together: each round moves
+/// the simulation `step` forward and lets the app poll it.
+struct Rig {
+    app: App,
+    sim: SimBroker,
+    exec: Executor,
+    rx: mpsc::UnboundedReceiver<Msg>,
+}
+
+impl Rig {
+    fn new(redrive: RedriveConfig) -> Rig {
+        let sim = SimBroker::coffee_shop().expect("scenario");
+        let (tx, rx) = mpsc::unbounded_channel();
+        let broker: Arc<dyn Broker> = Arc::new(sim.clone());
+        Rig {
+            app: App::new(settings(redrive), Instant::now()),
+            exec: Executor::new(broker, tx, 8, Audit::default()),
+            sim,
+            rx,
+        }
+    }
+
+    fn send(&mut self, msg: Msg) {
+        for cmd in self.app.update(msg) {
+            self.exec.spawn(cmd);
+        }
+    }
+
+    async fn rounds(&mut self, n: usize, step: Duration) {
+        for _ in 0..n {
+            self.sim.advance(step);
+            self.send(Msg::Tick(Instant::now()));
+            tokio::time::sleep(Duration::from_millis(30)).await;
+            while let Ok(msg) = self.rx.try_recv() {
+                self.send(msg);
+            }
+        }
+    }
+
+    /// Rounds until `done` holds, at most `max` of them.
+    async fn until(&mut self, max: usize, step: Duration, done: impl Fn(&App) -> bool) -> bool {
+        for _ in 0..max {
+            if done(&self.app) {
+                return true;
+            }
+            self.rounds(1, step).await;
+        }
+        done(&self.app)
+    }
+
+    fn select(&mut self, name: &str) {
+        for _ in 0..self.app.queues.len() {
+            self.send(key(KeyCode::Char('k')));
+        }
+        for _ in 0..self.app.queues.len() {
+            if self.app.selected_row().map(|r| r.queue.name.as_str()) == Some(name) {
+                return;
+            }
+            self.send(key(KeyCode::Char('j')));
+        }
+        panic!("no row {name}");
+    }
+
+    fn visible(&self, queue: &str) -> u64 {
+        self.sim
+            .lock()
+            .model
+            .attributes(queue)
+            .expect("queue")
+            .visible
+    }
+
+    fn breaker(&self) -> BreakerState {
+        self.app.breakers[0].state
+    }
+
+    /// Payments broken until the circuit opens and orders-dlq holds messages.
+    async fn break_payments(&mut self) {
+        self.rounds(5, Duration::from_secs(1)).await;
+        self.sim.control(DemoAction::ToggleFault);
+        let ok = self
+            .until(200, Duration::from_secs(1), |a| {
+                a.breakers[0].state == BreakerState::Open
+                    && a.row_by_name("orders-dlq").and_then(|r| r.depth()) > Some(10)
+            })
+            .await;
+        assert!(ok, "the circuit opens and the DLQ fills");
+    }
+
+    async fn fix_payments(&mut self) {
+        self.sim.control(DemoAction::ToggleFault);
+        let ok = self
+            .until(200, Duration::from_secs(1), |a| {
+                a.breakers[0].state == BreakerState::Closed
+            })
+            .await;
+        assert!(ok, "the canary closes the circuit");
+    }
+
+    fn popup_title(&self) -> Option<String> {
+        match &self.app.popup {
+            Some(Popup::Confirm { title, .. }) => Some(title.clone()),
+            _ => None,
+        }
+    }
+
+    fn popup_text(&self) -> String {
+        match &self.app.popup {
+            Some(Popup::Confirm { lines, .. }) => lines.join("\n"),
+            _ => String::new(),
+        }
+    }
+}
+
+#[tokio::test]
+async fn r_on_a_queue_that_is_no_dlq_says_so() {
+    let mut rig = Rig::new(RedriveConfig::default());
+    rig.rounds(5, Duration::from_millis(200)).await;
+    rig.select("orders");
+    rig.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    assert!(rig.app.redrive_form.is_none());
+    let notice = rig.app.notice.clone().expect("a notice");
+    assert!(
+        notice.text.contains("not a dead-letter queue"),
+        "{notice:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_dialog_checks_its_fields_before_planning() {
+    let mut rig = Rig::new(RedriveConfig::default());
+    rig.rounds(5, Duration::from_millis(200)).await;
+    rig.select("orders-dlq");
+    rig.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    let form = rig.app.redrive_form.clone().expect("the dialog");
+    assert_eq!(form.rate, "10", "the configured default rate");
+    assert_eq!(form.destinations[0], "own source");
+    // rate field: type a bad value
+    rig.send(key(KeyCode::Tab));
+    rig.send(key(KeyCode::Backspace));
+    rig.send(key(KeyCode::Backspace));
+    rig.send(key(KeyCode::Char('x')));
+    let cmds = rig.app.update(key(KeyCode::Enter));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let err = rig.app.redrive_form.as_ref().and_then(|f| f.error.clone());
+    assert!(err.is_some_and(|e| e.contains("rate")));
+    rig.send(key(KeyCode::Backspace));
+    rig.send(key(KeyCode::Char('5')));
+    // filter field: a bad JSON field expression is refused too
+    rig.send(key(KeyCode::Tab));
+    rig.send(key(KeyCode::Tab));
+    rig.send(key(KeyCode::Tab));
+    let cmds = rig.app.update(key(KeyCode::Enter));
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::Redrive(RedriveCmd::Plan { request, auto: false })] if request.rate == Some(5)),
+        "{cmds:?}"
+    );
+    // Esc closes the dialog without doing anything.
+    let mut rig2 = Rig::new(RedriveConfig::default());
+    rig2.rounds(5, Duration::from_millis(200)).await;
+    rig2.select("orders-dlq");
+    rig2.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    let cmds = rig2.app.update(key(KeyCode::Esc));
+    assert!(cmds.is_empty() && rig2.app.redrive_form.is_none());
+}
+
+#[tokio::test]
+async fn an_open_breaker_refuses_the_redrive_until_forced_or_closed() {
+    let mut rig = Rig::new(RedriveConfig::default());
+    rig.break_payments().await;
+    rig.select("orders-dlq");
+    rig.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    rig.send(key(KeyCode::Enter));
+    assert!(rig.until(50, Duration::ZERO, |a| a.popup.is_some()).await);
+    assert_eq!(
+        rig.popup_title().as_deref(),
+        Some("Breaker OPEN: redrive refused")
+    );
+    assert!(
+        rig.popup_text().contains("payments"),
+        "{}",
+        rig.popup_text()
+    );
+    rig.send(key(KeyCode::Char('n')));
+    assert!(rig.app.redrives.is_empty(), "n cancels");
+
+    rig.fix_payments().await;
+    let before = rig.visible("orders-dlq");
+    assert!(before > 0);
+    rig.select("orders-dlq");
+    rig.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    rig.send(key(KeyCode::Enter));
+    assert!(rig.until(50, Duration::ZERO, |a| a.popup.is_some()).await);
+    assert_eq!(rig.popup_title().as_deref(), Some("Start this redrive?"));
+    let preview = rig.popup_text();
+    assert!(
+        preview.contains("orders-dlq")
+            && preview.contains("10 msg/s")
+            && preview.contains("SQS move task"),
+        "{preview}"
+    );
+    rig.send(key(KeyCode::Char('y')));
+    assert_eq!(rig.app.redrives.len(), 1);
+    let drained = rig
+        .until(400, Duration::from_millis(500), |a| {
+            a.redrives[0].report.is_some()
+        })
+        .await;
+    assert!(drained, "the move task finished");
+    let report = rig.app.redrives[0].report.clone().expect("report");
+    assert_eq!(report.mode, Mode::MoveTask);
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    assert!(report.moved >= before, "{report:?}");
+    assert!(
+        rig.app
+            .events
+            .iter()
+            .any(|e| e.text.contains("redrive of orders-dlq started at 10/s"))
+    );
+}
+
+#[tokio::test]
+async fn a_client_side_redrive_moves_only_what_the_filter_selects_and_can_be_cancelled() {
+    let mut rig = Rig::new(RedriveConfig::default());
+    rig.break_payments().await;
+    rig.fix_payments().await;
+    // Freeze the story so the DLQ only changes through the redrive.
+    rig.sim.control(DemoAction::TogglePause);
+    let lattes_before = {
+        let mut sim = rig.sim.lock();
+        let mut all = Vec::new();
+        loop {
+            let batch = sim
+                .model
+                .receive("orders-dlq", 10, Duration::from_secs(3600))
+                .expect("receive");
+            if batch.is_empty() {
+                break;
+            }
+            all.extend(batch);
+        }
+        for m in &all {
+            sim.model
+                .change_visibility("orders-dlq", &m.receipt_handle, Duration::ZERO)
+                .expect("release");
+        }
+        all.iter()
+            .filter(|m| m.body.contains("\"coffee\":\"latte\""))
+            .count()
+    };
+    assert!(lattes_before > 0, "some lattes failed");
+    let total = rig.visible("orders-dlq");
+    rig.select("orders-dlq");
+    rig.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    // mode: client-side (Auto → MoveTask → ClientSide)
+    for _ in 0..3 {
+        rig.send(key(KeyCode::Tab));
+    }
+    rig.send(key(KeyCode::Right));
+    rig.send(key(KeyCode::Right));
+    rig.send(key(KeyCode::Tab));
+    for c in "coffee=latte".chars() {
+        rig.send(key(KeyCode::Char(c)));
+    }
+    rig.send(key(KeyCode::Enter));
+    assert!(rig.until(50, Duration::ZERO, |a| a.popup.is_some()).await);
+    assert!(rig.popup_text().contains("where"), "{}", rig.popup_text());
+    assert!(
+        rig.popup_text().contains("client-side"),
+        "{}",
+        rig.popup_text()
+    );
+    rig.send(key(KeyCode::Enter));
+    let done = rig
+        .until(400, Duration::ZERO, |a| a.redrives[0].report.is_some())
+        .await;
+    assert!(done);
+    let report = rig.app.redrives[0].report.clone().expect("report");
+    assert_eq!(report.mode, Mode::ClientSide);
+    assert_eq!(report.moved as usize, lattes_before, "{report:?}");
+    assert_eq!(
+        rig.visible("orders-dlq"),
+        total - lattes_before as u64,
+        "everything else was released untouched"
+    );
+    // No redrive running now: c says so.
+    rig.send(key(KeyCode::Char('c')));
+    assert!(
+        rig.app
+            .notice
+            .as_ref()
+            .is_some_and(|n| n.text.contains("no redrive is running"))
+    );
+}
+
+#[tokio::test]
+async fn pause_resume_and_cancel_steer_a_client_side_redrive() {
+    let mut rig = Rig::new(RedriveConfig::default());
+    rig.break_payments().await;
+    rig.fix_payments().await;
+    rig.sim.control(DemoAction::TogglePause);
+    rig.select("orders-dlq");
+    rig.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    // rate 2/s, client-side: slow enough to steer
+    rig.send(key(KeyCode::Tab));
+    rig.send(key(KeyCode::Backspace));
+    rig.send(key(KeyCode::Backspace));
+    rig.send(key(KeyCode::Char('2')));
+    rig.send(key(KeyCode::Tab));
+    rig.send(key(KeyCode::Tab));
+    rig.send(key(KeyCode::Left));
+    rig.send(key(KeyCode::Enter));
+    assert!(rig.until(50, Duration::ZERO, |a| a.popup.is_some()).await);
+    rig.send(key(KeyCode::Char('y')));
+    assert!(
+        rig.until(100, Duration::ZERO, |a| a.redrives[0].control.is_some())
+            .await
+    );
+    rig.send(key(KeyCode::Char(' ')));
+    let paused = rig
+        .until(200, Duration::ZERO, |a| {
+            a.redrives[0]
+                .progress
+                .as_ref()
+                .is_some_and(|p| p.state == RunState::Paused)
+        })
+        .await;
+    assert!(paused, "space pauses");
+    rig.send(key(KeyCode::Char(' ')));
+    let running = rig
+        .until(200, Duration::ZERO, |a| {
+            a.redrives[0]
+                .progress
+                .as_ref()
+                .is_some_and(|p| p.state == RunState::Running)
+        })
+        .await;
+    assert!(running, "space resumes");
+    rig.send(key(KeyCode::Char('c')));
+    let ended = rig
+        .until(300, Duration::ZERO, |a| a.redrives[0].report.is_some())
+        .await;
+    assert!(ended);
+    let report = rig.app.redrives[0].report.clone().expect("report");
+    assert_eq!(report.state, RunState::Cancelled, "{report:?}");
+    assert!(rig.visible("orders-dlq") > 0, "cancelled before the end");
+}
+
+#[tokio::test]
+async fn auto_redrive_starts_when_the_breaker_closes_and_drains_the_dlq() {
+    let mut rig = Rig::new(RedriveConfig {
+        rate: 10,
+        auto: true,
+        auto_rate: 20,
+    });
+    rig.break_payments().await;
+    assert!(
+        rig.app.redrives.is_empty(),
+        "nothing while the circuit is open"
+    );
+    rig.fix_payments().await;
+    let started = rig
+        .until(50, Duration::from_millis(200), |a| !a.redrives.is_empty())
+        .await;
+    assert!(started, "auto-redrive started");
+    assert!(
+        rig.app
+            .events
+            .iter()
+            .any(|e| e.text.contains("auto-redrive at 20/s")),
+        "{:?}",
+        rig.app.events
+    );
+    assert_eq!(rig.app.redrives[0].plan.request.rate, Some(20));
+    let done = rig
+        .until(400, Duration::from_millis(500), |a| {
+            a.redrives[0].report.is_some()
+        })
+        .await;
+    assert!(done);
+    assert!(
+        rig.app.redrives[0]
+            .report
+            .as_ref()
+            .is_some_and(|r| r.succeeded())
+    );
+}
+
+#[tokio::test]
+async fn auto_redrive_is_off_by_default() {
+    let mut rig = Rig::new(RedriveConfig::default());
+    rig.break_payments().await;
+    rig.fix_payments().await;
+    rig.rounds(20, Duration::from_millis(200)).await;
+    assert!(rig.app.redrives.is_empty());
+    assert!(rig.visible("orders-dlq") > 0);
+}
+
+#[test]
+fn read_only_refuses_the_redrive_dialog() {
+    let mut s = settings(RedriveConfig::default());
+    s.read_only = true;
+    let mut app = App::new(s, Instant::now());
+    app.update(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    assert!(app.redrive_form.is_none());
+    assert!(app.notice.is_some_and(|n| n.text.contains("read-only")));
+}
+
+#[test]
+fn move_tasks_started_elsewhere_show_and_can_be_cancelled() {
+    let mut app = App::new(settings(RedriveConfig::default()), Instant::now());
+    let dlq = lazysqs::broker::sim::model::queue_ref("orders-dlq");
+    app.update(Msg::Discovered(Ok(vec![dlq.clone()])));
+    app.update(Msg::Redrive(RedriveMsg::MoveTasks {
+        queue: dlq.clone(),
+        result: Ok(vec![lazysqs::broker::MoveTask {
+            handle: Some("task-1".into()),
+            source_arn: "arn".into(),
+            destination_arn: None,
+            status: "RUNNING".into(),
+            moved: 4,
+            to_move: Some(10),
+            rate: Some(1),
+            failure_reason: None,
+            started_at: None,
+        }]),
+    }));
+    assert!(app.queues[0].move_task.is_some());
+    let cmds = app.update(key(KeyCode::Char('c')));
+    assert_eq!(
+        cmds,
+        vec![Cmd::Redrive(RedriveCmd::CancelMoveTask {
+            queue: "orders-dlq".into(),
+            handle: "task-1".into()
+        })]
+    );
+    let mut term = ratatui::Terminal::new(ratatui::backend::TestBackend::new(200, 50)).expect("t");
+    term.draw(|f| lazysqs::ui::draw(f, &app, &lazysqs::ui::theme::Theme::default()))
+        .expect("draw");
+    let text: String = term
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .map(|c| c.symbol())
+        .collect();
+    assert!(
+        text.contains("started elsewhere"),
+        "the progress pane shows it"
+    );
+}
