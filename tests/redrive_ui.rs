@@ -125,10 +125,6 @@ impl Rig {
             .visible
     }
 
-    fn breaker(&self) -> BreakerState {
-        self.app.breakers[0].state
-    }
-
     /// Payments broken until the circuit opens and orders-dlq holds messages.
     async fn break_payments(&mut self) {
         self.rounds(5, Duration::from_secs(1)).await;

@@ -31,7 +31,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let stale = app.queues.iter().filter(|q| q.stale.is_some()).count();
     if let Some(e) = app.discovery_error.as_ref().or(app.metrics_error.as_ref()) {
         spans.push(Span::styled(format!("│ ⚠ {e} "), theme.bad));
-    } else if stale > 0 {
+    }
+    if stale > 0 {
         let reason = app
             .queues
             .iter()
