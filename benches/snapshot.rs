@@ -185,6 +185,7 @@ async fn measure(endpoint: &str, prefix: &str, rtt_ms: u64) -> anyhow::Result<()
         max_concurrency,
         thresholds: Thresholds::default(),
         breakers: vec![],
+        metrics: true,
     };
     let queues: Vec<QueueRef> = {
         use lazysqs::broker::Broker;

@@ -194,9 +194,9 @@ pub fn report(v: &Verdict, source: &str) -> (String, String) {
     (out, err)
 }
 
-/// `lazysqs check`.
-pub async fn run(cli: &Cli, config: &Config) -> anyhow::Result<Exit> {
-    let (s, thresholds) = snapshot::poll(cli, config).await?;
+/// `lazysqs check [--no-metrics]`.
+pub async fn run(cli: &Cli, config: &Config, metrics: bool) -> anyhow::Result<Exit> {
+    let (s, thresholds) = snapshot::poll(cli, config, metrics).await?;
     let verdict = judge(&s, &thresholds);
     let (out, err) = report(&verdict, &s.source);
     if let Some(note) = &s.note {

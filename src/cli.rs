@@ -79,11 +79,19 @@ pub enum Command {
         /// Print JSON instead of a table.
         #[arg(long)]
         json: bool,
+        /// Skip CloudWatch (GetMetricData is billed per metric): no rates or ages.
+        #[arg(long)]
+        no_metrics: bool,
     },
     /// Poll once and judge the queues against the configured thresholds, one line
     /// per finding. Exit status: 0 healthy, 1 a threshold breached, 2 the check
     /// could not run (bad config, no credentials, endpoint down, a failed read).
-    Check,
+    Check {
+        /// Skip CloudWatch (GetMetricData is billed per metric): growth, age and
+        /// retention are then not judged.
+        #[arg(long)]
+        no_metrics: bool,
+    },
     /// Move the messages of a dead-letter queue back to their source queues (or to
     /// --to QUEUE), rate-limited, with a progress bar on stderr and a JSON summary on
     /// stdout. An SQS move task where it can serve, else client-side.

@@ -37,10 +37,14 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.load_config()?;
     match &cli.command {
-        Some(Command::Snapshot { json }) => {
-            return Ok(lazysqs::snapshot::run(&cli, &config, *json).await?.into());
+        Some(Command::Snapshot { json, no_metrics }) => {
+            let exit = lazysqs::snapshot::run(&cli, &config, *json, !*no_metrics).await?;
+            return Ok(exit.into());
         }
-        Some(Command::Check) => return Ok(lazysqs::check::run(&cli, &config).await?.into()),
+        Some(Command::Check { no_metrics }) => {
+            let exit = lazysqs::check::run(&cli, &config, !*no_metrics).await?;
+            return Ok(exit.into());
+        }
         Some(Command::Redrive(args)) => {
             return lazysqs::redrive::headless::run(&cli, &config, args).await;
         }

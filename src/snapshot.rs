@@ -49,6 +49,8 @@ pub struct Options {
     pub max_concurrency: usize,
     pub thresholds: Thresholds,
     pub breakers: Vec<BreakerConfig>,
+    /// Whether to ask CloudWatch for rates and ages (GetMetricData is billed per metric).
+    pub metrics: bool,
 }
 
 /// The result of one poll. Serialized as the `snapshot --json` output, whose shape
@@ -64,6 +66,8 @@ pub struct Snapshot {
     /// Sorted by name.
     pub queues: Vec<QueueSnapshot>,
     pub breakers: Vec<BreakerSnapshot>,
+    /// Whether CloudWatch was asked (`--no-metrics` skips it).
+    pub metrics_polled: bool,
     /// Why the CloudWatch figures are missing, if the metrics call failed.
     pub metrics_error: Option<String>,
 }
@@ -192,7 +196,7 @@ pub async fn take(broker: &dyn Broker, opts: &Options) -> BrokerResult<Snapshot>
     queues.sort_by(|a, b| a.name.cmp(&b.name));
     queues.dedup_by(|a, b| a.url == b.url);
 
-    let jobs = (!queues.is_empty())
+    let jobs = (opts.metrics && !queues.is_empty())
         .then_some(Job::Metrics)
         .into_iter()
         .chain((0..queues.len()).map(Job::Queue))
@@ -382,6 +386,7 @@ pub async fn take(broker: &dyn Broker, opts: &Options) -> BrokerResult<Snapshot>
         note: opts.note.clone(),
         queues: rows,
         breakers,
+        metrics_polled: opts.metrics,
         metrics_error,
     })
 }
@@ -408,7 +413,11 @@ fn drain(
 /// Connects as the dashboard would, runs the demo forward, and polls once.
 /// Returns the snapshot and the thresholds it was judged by. Fails (→ exit 2) on a
 /// bad config, a failed connection or when the queues cannot be listed.
-pub async fn poll(cli: &Cli, config: &Config) -> anyhow::Result<(Snapshot, Thresholds)> {
+pub async fn poll(
+    cli: &Cli,
+    config: &Config,
+    metrics: bool,
+) -> anyhow::Result<(Snapshot, Thresholds)> {
     let conn = cli.connect(config).await?;
     let note = conn.sim.as_ref().map(|sim| {
         sim.advance(DEMO_WARMUP);
@@ -425,6 +434,7 @@ pub async fn poll(cli: &Cli, config: &Config) -> anyhow::Result<(Snapshot, Thres
         max_concurrency: config.refresh.max_concurrency,
         thresholds: config.thresholds.clone(),
         breakers: conn.breakers.clone(),
+        metrics,
     };
     let snapshot = take(conn.broker.as_ref(), &opts)
         .await
@@ -432,9 +442,9 @@ pub async fn poll(cli: &Cli, config: &Config) -> anyhow::Result<(Snapshot, Thres
     Ok((snapshot, opts.thresholds))
 }
 
-/// `lazysqs snapshot [--json]`.
-pub async fn run(cli: &Cli, config: &Config, json: bool) -> anyhow::Result<Exit> {
-    let (snapshot, _) = poll(cli, config).await?;
+/// `lazysqs snapshot [--json] [--no-metrics]`.
+pub async fn run(cli: &Cli, config: &Config, json: bool, metrics: bool) -> anyhow::Result<Exit> {
+    let (snapshot, _) = poll(cli, config, metrics).await?;
     let text = if json {
         let mut s = serde_json::to_string_pretty(&snapshot)?;
         s.push('\n');
@@ -489,6 +499,9 @@ pub fn table(s: &Snapshot) -> String {
     );
     if let Some(note) = &s.note {
         out.push_str(&format!("{note}\n"));
+    }
+    if !s.metrics_polled {
+        out.push_str("CloudWatch not asked (--no-metrics): no rates or ages\n");
     }
     out.push('\n');
     let mut rows: Vec<[String; 12]> = vec![HEADER.map(String::from)];

@@ -328,12 +328,15 @@ async fn snapshot_of_seeded_queues_is_exact() {
     // inv.fifo: 2 visible; inv-dlq.fifo empty.
     env.send_fifo(&inv, 2).await;
 
-    let out = env.lazysqs(&["snapshot", "--json"]);
+    // Depths and links are SQS's; CloudWatch is left out (its figures are tested on
+    // their own, below) so that LocalStack's slow GetMetricData cannot time this out.
+    let out = env.lazysqs(&["snapshot", "--json", "--no-metrics"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let v = json_of(&out);
     snapshot_json::check(&v).unwrap_or_else(|e| panic!("{e}\n{v:#}"));
     assert_eq!(v["demo"], false);
     assert_eq!(v["note"], Value::Null);
+    assert_eq!(v["metrics_polled"], false);
     assert_eq!(v["metrics_error"], Value::Null);
     assert_eq!(
         v["source"],
@@ -409,19 +412,22 @@ async fn snapshot_of_seeded_queues_is_exact() {
     assert_eq!(id["depth"], 0);
     assert_eq!(id["flags"], json!([]));
 
-    // No traffic, no CloudWatch data: null, never a made-up zero.
     let idle = queue(&v, &n("idle"));
     assert_eq!(idle["depth"], 0);
     assert_eq!(idle["arrival_per_min"], Value::Null);
-    assert_eq!(idle["consumption_per_min"], Value::Null);
-    assert_eq!(idle["age_of_oldest_secs"], Value::Null);
     assert_eq!(idle["dlq_sources"], json!([]));
     assert_eq!(idle["is_dlq"], false);
     assert_eq!(idle["flags"], json!([]));
     assert_eq!(idle["drain"], "empty");
 
     // Only one queue selected: its DLQ is named, its depth unknown (not polled).
-    let only = env.lazysqs(&["snapshot", "--json", "--queue", &n("orders")]);
+    let only = env.lazysqs(&[
+        "snapshot",
+        "--json",
+        "--no-metrics",
+        "--queue",
+        &n("orders"),
+    ]);
     let only = json_of(&only);
     snapshot_json::check(&only).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(only["queues"].as_array().expect("queues").len(), 1);
@@ -429,9 +435,13 @@ async fn snapshot_of_seeded_queues_is_exact() {
     assert_eq!(only["queues"][0]["dlq_depth"], Value::Null);
 
     // The table shows the same.
-    let table = env.lazysqs(&["snapshot"]);
+    let table = env.lazysqs(&["snapshot", "--no-metrics"]);
     assert_eq!(table.status.code(), Some(0));
     let text = stdout(&table);
+    assert!(
+        text.contains("\nCloudWatch not asked (--no-metrics)"),
+        "{text}"
+    );
     let row = text
         .lines()
         .find(|l| l.starts_with(&format!("{} ", n("orders"))))
@@ -470,7 +480,9 @@ async fn check_exits_1_with_dead_letters_and_0_once_drained() {
     env.fail_until_dead(&src, &dlq, 1).await;
     env.send(&dlq, 1, 0).await;
 
-    let out = env.lazysqs(&["check"]);
+    // The DLQ rule needs no CloudWatch; leaving it out keeps LocalStack's slow
+    // GetMetricData from turning this into "could not look".
+    let out = env.lazysqs(&["check", "--no-metrics"]);
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}\n{}", stderr(&out));
     let expected = format!(
@@ -482,7 +494,7 @@ async fn check_exits_1_with_dead_letters_and_0_once_drained() {
     assert_eq!(stderr(&out), "", "nothing failed to be read");
 
     env.drain(&dlq).await;
-    let out = env.lazysqs(&["check"]);
+    let out = env.lazysqs(&["check", "--no-metrics"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -536,4 +548,32 @@ async fn no_matching_queue_is_exit_2_for_check() {
     let v = json_of(&out);
     snapshot_json::check(&v).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(v["queues"], json!([]));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cloudwatch_figures_are_null_without_data_never_zero() {
+    let Some(env) = Env::new("cloudwatch_figures_are_null_without_data_never_zero").await else {
+        return;
+    };
+    // One queue: LocalStack answers GetMetricData slowly (a scan of its whole metric
+    // store per query), so this asks for as few metrics as a poll can (4).
+    env.create("quiet", &[]).await;
+    let out = env.lazysqs(&["snapshot", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json_of(&out);
+    snapshot_json::check(&v).unwrap_or_else(|e| panic!("{e}\n{v:#}"));
+    assert_eq!(v["metrics_polled"], true);
+    assert_eq!(v["metrics_error"], Value::Null, "{v:#}");
+    let q = queue(&v, &env.name("quiet"));
+    assert_eq!(q["depth"], 0);
+    for figure in [
+        "arrival_per_min",
+        "consumption_per_min",
+        "age_of_oldest_secs",
+    ] {
+        assert_eq!(q[figure], Value::Null, "{figure}: {q:#}");
+    }
+    assert_eq!(q["drain"], "empty");
+    assert_eq!(q["flags"], json!([]));
+    env.cleanup().await;
 }

@@ -68,11 +68,19 @@ fn payments_down(dir: &Path) -> std::path::PathBuf {
         "/assets/demo/coffee-shop.toml"
     ))
     .expect("read scenario");
-    let down = text.replace(
-        "[[service]]\nname = \"payments\"\n",
-        "[[service]]\nname = \"payments\"\nhealthy = false\n",
+    // Down from the start, and a cool-down longer than the warm-up: once open, the
+    // circuit stays open (no canary call) until the poll.
+    let down = text
+        .replace(
+            "[[service]]\nname = \"payments\"\n",
+            "[[service]]\nname = \"payments\"\nhealthy = false\n",
+        )
+        .replace("cool_down_secs = 15\n", "cool_down_secs = 3600\n");
+    assert_eq!(
+        down.matches("healthy = false").count() + down.matches("cool_down_secs = 3600").count(),
+        2,
+        "the scenario's payments service or breaker moved"
     );
-    assert_ne!(down, text, "the scenario's payments service moved");
     let path = dir.join("payments-down.toml");
     std::fs::write(&path, down).expect("write scenario");
     path
@@ -566,6 +574,7 @@ async fn the_poll_is_concurrent_bounded_and_batches_metrics() {
         max_concurrency: 5,
         thresholds: Thresholds::default(),
         breakers: Vec::new(),
+        metrics: true,
     };
     let s = snapshot::take(broker.as_ref(), &opts).await.expect("poll");
     assert_eq!(s.queues.len(), 60);

@@ -40,6 +40,7 @@ const TOP: &[(&str, T, bool)] = &[
     ("note", T::Str, true),
     ("queues", T::Queues, false),
     ("breakers", T::Breakers, false),
+    ("metrics_polled", T::Bool, false),
     ("metrics_error", T::Str, true),
 ];
 
