@@ -418,6 +418,14 @@ pub async fn poll(
     config: &Config,
     metrics: bool,
 ) -> anyhow::Result<(Snapshot, Thresholds)> {
+    // The dashboard falls back to the demo when nothing points at AWS; a script must
+    // not: a cron job that lost its credentials would judge the simulation.
+    if cli.wants_demo(config) && !cli.demo && cli.scenario.is_none() {
+        anyhow::bail!(
+            "no AWS configured (no credentials, profile, --endpoint-url or queues in the \
+             config); pass --demo to poll the simulation"
+        );
+    }
     let conn = cli.connect(config).await?;
     let note = conn.sim.as_ref().map(|sim| {
         sim.advance(DEMO_WARMUP);

@@ -33,6 +33,13 @@ fn lazysqs(home: &Path, args: &[&str]) -> Output {
         .env_remove("AWS_ACCESS_KEY_ID")
         .env_remove("AWS_SECRET_ACCESS_KEY")
         .env_remove("AWS_PROFILE")
+        .env_remove("AWS_DEFAULT_PROFILE")
+        .env_remove("AWS_WEB_IDENTITY_TOKEN_FILE")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+        .env_remove("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+        .env_remove("AWS_SHARED_CREDENTIALS_FILE")
+        .env_remove("AWS_CONFIG_FILE")
+        .env_remove("AWS_ENDPOINT_URL")
         .env_remove("LAZYSQS_PROFILE")
         .env_remove("NO_COLOR")
         .output()
@@ -425,6 +432,17 @@ fn could_not_run_is_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stdout(&out));
         assert!(
             stderr(&out).contains("max_concurrency must be at least 1"),
+            "{}",
+            stderr(&out)
+        );
+    }
+    // Nothing points at AWS and --demo was not asked for: no silent demo for scripts.
+    for cmd in ["check", "snapshot"] {
+        let out = lazysqs(home.path(), &[cmd]);
+        assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stdout(&out));
+        assert_eq!(stdout(&out), "");
+        assert!(
+            stderr(&out).contains("no AWS configured") && stderr(&out).contains("--demo"),
             "{}",
             stderr(&out)
         );
