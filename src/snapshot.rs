@@ -249,6 +249,13 @@ pub async fn take(broker: &dyn Broker, opts: &Options) -> BrokerResult<Snapshot>
             .map(|r| name_from_arn(&r.dlq_arn).to_string())
     };
     let depth_of = |i: usize| ok_attrs(i).map(|a| a.visible + a.in_flight + a.delayed);
+    // DLQ name → the polled queues whose redrive policy points at it.
+    let mut polled_sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (j, q) in queues.iter().enumerate() {
+        if let Some(d) = dlq_of(j) {
+            polled_sources.entry(d).or_default().push(q.name.clone());
+        }
+    }
 
     // Breakers: read from outside, or judged from this poll.
     let breakers: Vec<BreakerSnapshot> = opts
@@ -314,11 +321,7 @@ pub async fn take(broker: &dyn Broker, opts: &Options) -> BrokerResult<Snapshot>
                 Some(Err(BrokerError::Unsupported(_))) | None => {}
                 Some(Err(e)) => errors.push(format!("dead-letter sources: {e}")),
             }
-            dlq_sources.extend(
-                (0..n)
-                    .filter(|&j| dlq_of(j).as_deref() == Some(q.name.as_str()))
-                    .map(|j| queues[j].name.clone()),
-            );
+            dlq_sources.extend(polled_sources.get(&q.name).into_iter().flatten().cloned());
             dlq_sources.sort();
             dlq_sources.dedup();
             let is_dlq = !dlq_sources.is_empty();
