@@ -19,6 +19,11 @@
 //!   GATEWAY_LISTEN=127.0.0.1:4599 SERVICES=sqs,cloudwatch target/rustack/bin/rustack
 //!   ```
 //!
+//! The last column is the bench process's own CPU per message moved (µs): the mover
+//! costs the client about what the loop does, so where client and server share a
+//! couple of busy cores the server's and the machine's CPU, not the mover, set the
+//! ceiling.
+//!
 //! Knobs: `LAZYSQS_BENCH_RATE_SECS` (rate window, default 60), `LAZYSQS_BENCH_WORKERS`
 //! (default "4,8,16"), `LAZYSQS_BENCH_LOCALSTACK_N` (default 2000) and
 //! `LAZYSQS_BENCH_RUSTACK_N` (default 20000) messages per throughput run,
@@ -300,6 +305,30 @@ async fn mover_run(
     handle.wait().await
 }
 
+/// CPU seconds (user + system) this process has used, from /proc (Linux); 0 elsewhere.
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields after the command name (which is in parentheses): utime is the 12th,
+    // stime the 13th, in clock ticks (100 per second on Linux).
+    let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+        return 0.0;
+    };
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Client CPU per message, in microseconds.
+fn cpu_per_msg(cpu: f64, moved: u64) -> f64 {
+    if moved == 0 {
+        0.0
+    } else {
+        cpu / moved as f64 * 1e6
+    }
+}
+
 /// Moved per second from the start to the last message moved.
 fn moving_rate(r: &Report) -> f64 {
     r.rate
@@ -316,25 +345,30 @@ async fn throughput(
     let a = s.queue(&format!("{tag}-a")).await?;
     let b = s.queue(&format!("{tag}-b")).await?;
     s.seed(&a, n).await?;
+    let cpu = cpu_secs();
     let (moved, secs) = sequential(broker.as_ref(), &a, &b).await;
+    let cpu = cpu_per_msg(cpu_secs() - cpu, moved);
     let base = moved as f64 / secs;
     println!(
-        "{:<22} {:<30} {:>7} {:>8.2} {:>9.0} {:>8}",
-        label, "sequential loop (1 worker)", moved, secs, base, "1.00x"
+        "{:<22} {:<30} {:>7} {:>8.2} {:>9.0} {:>8} {:>9.0}",
+        label, "sequential loop (1 worker)", moved, secs, base, "1.00x", cpu
     );
     // Ping-pong: the messages are now in b; move them back with the mover.
     let (mut from, mut to) = (b, a);
     for &w in workers {
+        let cpu = cpu_secs();
         let r = mover_run(broker.clone(), &from, &to, None, None, w as usize, n as u64).await;
+        let cpu = cpu_per_msg(cpu_secs() - cpu, r.moved);
         let rate = moving_rate(&r);
         println!(
-            "{:<22} {:<30} {:>7} {:>8.2} {:>9.0} {:>7.2}x{}",
+            "{:<22} {:<30} {:>7} {:>8.2} {:>9.0} {:>7.2}x {:>9.0}{}",
             label,
             format!("client-side mover ({w} workers)"),
             r.moved,
             r.moved as f64 / rate.max(f64::MIN_POSITIVE),
             rate,
             rate / base,
+            cpu,
             if r.failed > 0 {
                 format!("  ({} failed)", r.failed)
             } else {
@@ -422,8 +456,8 @@ fn main() -> anyhow::Result<()> {
         ];
         println!("\n== throughput at unlimited rate (same server, same run) ==");
         println!(
-            "{:<22} {:<30} {:>7} {:>8} {:>9} {:>8}",
-            "server", "how", "moved", "secs", "msg/s", "vs loop"
+            "{:<22} {:<30} {:>7} {:>8} {:>9} {:>8} {:>10}",
+            "server", "how", "moved", "secs", "msg/s", "vs loop", "client CPU"
         );
         for s in servers.iter().flatten() {
             if let Err(e) = throughput(s, s.label, s.broker(), s.n, &workers).await {
