@@ -23,6 +23,8 @@ use crate::ui::theme::Theme;
 
 const TICK: Duration = Duration::from_millis(250);
 const MIN_FRAME: Duration = Duration::from_millis(33);
+/// How long data that changed the screen waits for more before it is drawn.
+const SETTLE: Duration = Duration::from_millis(20);
 /// How long quitting waits for held messages to be released.
 const QUIT_GRACE: Duration = Duration::from_secs(5);
 
@@ -292,18 +294,20 @@ where
         }
     });
 
-    let mut last_draw = Instant::now() - MIN_FRAME;
+    let mut frames = FramePacer::new(Instant::now());
     dispatch(&executor, app.update(Msg::Tick(Instant::now()))).await;
     while !app.quit {
         if app.dirty {
-            let wait = MIN_FRAME.saturating_sub(last_draw.elapsed());
-            if wait.is_zero() {
+            let now = Instant::now();
+            let due = frames.due(now);
+            if due <= now {
                 terminal.draw(|f| ui::draw(f, &app, &theme))?;
                 app.dirty = false;
-                last_draw = Instant::now();
+                frames.drawn(Instant::now());
             } else {
-                // Coalesce: draw once the frame budget has passed, unless a message comes first.
-                if let Ok(Some(msg)) = tokio::time::timeout(wait, rx.recv()).await {
+                // Coalesce: draw when due, taking in whatever arrives until then.
+                if let Ok(Some(msg)) = tokio::time::timeout(due - now, rx.recv()).await {
+                    frames.received(&msg);
                     dispatch(&executor, app.update(msg)).await;
                 }
                 continue;
@@ -312,11 +316,58 @@ where
         let Some(msg) = rx.recv().await else {
             break;
         };
+        frames.received(&msg);
         dispatch(&executor, app.update(msg)).await;
     }
     input.abort();
     ticker.abort();
     Ok(())
+}
+
+/// When to draw the next frame, once the app is dirty.
+///
+/// Input (keys, resize) is drawn at once, frame budget permitting. Data is drawn
+/// [`SETTLE`] after it first made the screen dirty, so the results of one poll
+/// round, which arrive within moments of each other, and the clock's once-a-second
+/// change, share one frame instead of costing one each. Never more often than
+/// every [`MIN_FRAME`].
+struct FramePacer {
+    last_draw: Instant,
+    /// When the screen first needed drawing since the last frame.
+    dirty_since: Option<Instant>,
+    /// Whether a key or resize is waiting to be shown.
+    input: bool,
+}
+
+impl FramePacer {
+    fn new(now: Instant) -> Self {
+        FramePacer {
+            last_draw: now.checked_sub(MIN_FRAME).unwrap_or(now),
+            dirty_since: None,
+            input: false,
+        }
+    }
+
+    fn received(&mut self, msg: &Msg) {
+        self.input |= matches!(msg, Msg::Key(_) | Msg::Resize);
+    }
+
+    /// When the frame for a dirty app is due; called only while it is dirty.
+    fn due(&mut self, now: Instant) -> Instant {
+        let since = *self.dirty_since.get_or_insert(now);
+        let budget = self.last_draw + MIN_FRAME;
+        if self.input {
+            budget
+        } else {
+            budget.max(since + SETTLE)
+        }
+    }
+
+    fn drawn(&mut self, now: Instant) {
+        self.last_draw = now;
+        self.dirty_since = None;
+        self.input = false;
+    }
 }
 
 /// Spawns commands; when one of them is `Quit`, runs the others to the end first.

@@ -152,6 +152,11 @@ pub struct Pty {
 }
 
 impl Pty {
+    /// The child's process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.process_id()
+    }
+
     /// The child's `HOME`, an empty temporary directory at start.
     pub fn home(&self) -> &Path {
         self.home.path()
