@@ -336,4 +336,5 @@ fn config_has_refresh(config: &Config) -> bool {
         || r.metrics_secs != d.metrics_secs
         || r.breakers_secs != d.breakers_secs
         || r.discovery_secs != d.discovery_secs
+        || r.max_concurrency != d.max_concurrency
 }

@@ -118,7 +118,7 @@ impl Default for RefreshConfig {
             metrics_secs: 60.0,
             breakers_secs: 10.0,
             discovery_secs: 300.0,
-            max_concurrency: 16,
+            max_concurrency: 32,
         }
     }
 }
@@ -131,7 +131,7 @@ impl RefreshConfig {
             metrics_secs: 2.0,
             breakers_secs: 1.0,
             discovery_secs: 60.0,
-            max_concurrency: 16,
+            max_concurrency: 32,
         }
     }
 }

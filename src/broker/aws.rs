@@ -44,6 +44,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(6);
 /// Upper bound for a whole call, retries included.
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(10);
+/// Upper bound for a CloudWatch call.
+const METRICS_TIMEOUT: Duration = Duration::from_secs(30);
 /// The SDK's own attempts per call; the pollers' backoff does the rest.
 const MAX_ATTEMPTS: u32 = 2;
 /// SQS batch calls take at most this many entries.
@@ -178,7 +180,19 @@ impl AwsBroker {
     ) -> AwsBroker {
         AwsBroker {
             sqs: aws_sdk_sqs::Client::new(config),
-            cloudwatch: aws_sdk_cloudwatch::Client::new(config),
+            // GetMetricData is polled once a minute and can be slow on a large
+            // metric store: it gets more time than the SQS calls.
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(config)
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(CONNECT_TIMEOUT)
+                            .operation_attempt_timeout(METRICS_TIMEOUT)
+                            .operation_timeout(METRICS_TIMEOUT)
+                            .build(),
+                    )
+                    .build(),
+            ),
             description,
             sqs_target,
             cloudwatch_target,
