@@ -2,6 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::symbols::Marker;
 use ratatui::text::Span;
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
@@ -54,46 +55,38 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             left,
         );
     } else {
-        let x = x_bounds(arrival.iter().chain(consumption.iter()));
-        let top = y_max(arrival.iter().chain(consumption.iter()));
-        let chart = Chart::new(vec![
-            Dataset::default()
-                .name("arrival/min")
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.arrival)
-                .data(&arrival),
-            Dataset::default()
-                .name("consumption/min")
-                .marker(Marker::Braille)
-                .graph_type(GraphType::Line)
-                .style(theme.consumption)
-                .data(&consumption),
-        ])
-        .hidden_legend_constraints((Constraint::Ratio(1, 1), Constraint::Ratio(1, 1)))
-        .x_axis(Axis::default().bounds(x).style(theme.dim))
-        .y_axis(
-            Axis::default()
-                .bounds([0.0, top])
-                .labels(["0".to_string(), format!("{top:.0}")])
-                .style(theme.dim),
-        );
-        frame.render_widget(chart, left);
+        let series = [
+            ("arrival/min", theme.arrival, arrival.as_slice()),
+            ("consumption/min", theme.consumption, consumption.as_slice()),
+        ];
+        frame.render_widget(line_chart(&series, theme), left);
     }
 
     if depth.is_empty() {
         frame.render_widget(Paragraph::new("depth: —").style(theme.dim), right);
     } else {
-        let x = x_bounds(depth.iter());
-        let top = y_max(depth.iter());
-        let chart = Chart::new(vec![
+        let series = [("depth", theme.depth, depth.as_slice())];
+        frame.render_widget(line_chart(&series, theme), right);
+    }
+}
+
+/// A line chart of named series over time, its axes fitted to the points.
+fn line_chart<'a>(series: &[(&'a str, Style, &'a [(f64, f64)])], theme: &Theme) -> Chart<'a> {
+    let points = || series.iter().flat_map(|(_, _, data)| data.iter());
+    let x = x_bounds(points());
+    let top = y_max(points());
+    let datasets = series
+        .iter()
+        .map(|(name, style, data)| {
             Dataset::default()
-                .name("depth")
+                .name(*name)
                 .marker(Marker::Braille)
                 .graph_type(GraphType::Line)
-                .style(theme.depth)
-                .data(&depth),
-        ])
+                .style(*style)
+                .data(data)
+        })
+        .collect();
+    Chart::new(datasets)
         .hidden_legend_constraints((Constraint::Ratio(1, 1), Constraint::Ratio(1, 1)))
         .x_axis(Axis::default().bounds(x).style(theme.dim))
         .y_axis(
@@ -101,9 +94,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 .bounds([0.0, top])
                 .labels(["0".to_string(), format!("{top:.0}")])
                 .style(theme.dim),
-        );
-        frame.render_widget(chart, right);
-    }
+        )
 }
 
 fn x_bounds<'a>(points: impl Iterator<Item = &'a (f64, f64)>) -> [f64; 2] {
