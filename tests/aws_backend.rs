@@ -12,19 +12,20 @@ use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
-use aws_sdk_sqs::config::{Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
 use futures::StreamExt;
-use lazysqs::broker::aws::{AwsBroker, AwsOptions};
+use lazysqs::broker::aws::AwsBroker;
 use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use lazysqs::broker::{
     AlarmState, Broker, BrokerError, MessageAttribute, OutgoingMessage, QueueRef, QueueSelection,
 };
 
-const ENDPOINT_VAR: &str = "LAZYSQS_TEST_ENDPOINT";
+mod localstack;
+
+/// Names these tests in the panic when CI runs them without a server.
+const SUITE: &str = "the AWS backend tests";
 
 /// LocalStack is one Python process: while a test creates a thousand queues, calls
 /// from the other tests can take many seconds. Such tests take this lock for writing,
@@ -34,31 +35,6 @@ static SERVER_LOAD: RwLock<()> = RwLock::const_new(());
 enum LoadGuard {
     Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
     Exclusive(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
-}
-
-/// The server's endpoint, or `None` (after printing why) when the tests should skip.
-/// Panics in CI, where skipping is not allowed.
-fn test_endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-        _ => {
-            let in_ci = std::env::var("CI")
-                .map(|v| !matches!(v.trim(), "" | "0" | "false"))
-                .unwrap_or(false);
-            if in_ci {
-                panic!(
-                    "{ENDPOINT_VAR} is not set, but CI is: the AWS backend tests must run in CI, \
-                     never be skipped. Start LocalStack (scripts/local-sqs.sh start) and set \
-                     {ENDPOINT_VAR}=http://127.0.0.1:4566"
-                );
-            }
-            eprintln!(
-                "skipping {test}: {ENDPOINT_VAR} is not set (run scripts/local-sqs.sh start \
-                 and export {ENDPOINT_VAR}=http://127.0.0.1:4566 to run it)"
-            );
-            None
-        }
-    }
 }
 
 /// One test's view of the server: the broker under test, plain SDK clients for setup,
@@ -73,38 +49,25 @@ struct TestEnv {
 
 impl TestEnv {
     async fn new(test: &str) -> Option<TestEnv> {
-        let endpoint = test_endpoint(test)?;
+        let endpoint = localstack::endpoint(SUITE, test)?;
         let load = LoadGuard::Shared(SERVER_LOAD.read().await);
         Some(TestEnv::with_guard(test, endpoint, load).await)
     }
 
     /// For a test that loads the server heavily: no other test runs meanwhile.
     async fn exclusive(test: &str) -> Option<TestEnv> {
-        let endpoint = test_endpoint(test)?;
+        let endpoint = localstack::endpoint(SUITE, test)?;
         let load = LoadGuard::Exclusive(SERVER_LOAD.write().await);
         Some(TestEnv::with_guard(test, endpoint, load).await)
     }
 
     async fn with_guard(test: &str, endpoint: String, load: LoadGuard) -> TestEnv {
-        let broker = AwsBroker::connect(&AwsOptions {
-            profile: None,
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(endpoint.clone()),
-        })
-        .await
-        .expect("connect");
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-            .load()
-            .await;
-        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let config = localstack::sdk_config(&endpoint).await;
         TestEnv {
-            broker,
+            broker: localstack::connect(&endpoint).await,
             sqs: aws_sdk_sqs::Client::new(&config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(&config),
-            prefix: format!("lzt-{test}-{}", &suffix[..8]),
+            prefix: localstack::unique_prefix(&format!("lzt-{test}")),
             _load: load,
         }
     }
@@ -928,13 +891,7 @@ async fn move_tasks_start_list_and_cancel() {
 #[tokio::test]
 async fn unreachable_endpoint_fails_fast_and_clearly() {
     // Needs no server: nothing listens on port 1.
-    let broker = AwsBroker::connect(&AwsOptions {
-        profile: None,
-        region: Some("us-east-1".into()),
-        endpoint_url: Some("http://127.0.0.1:1".into()),
-    })
-    .await
-    .expect("connect does no I/O");
+    let broker = localstack::connect("http://127.0.0.1:1").await; // does no I/O
     assert!(broker.describe().contains("127.0.0.1:1"));
     let start = Instant::now();
     let err = broker

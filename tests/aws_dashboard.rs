@@ -19,14 +19,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
-use aws_sdk_sqs::config::{Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
 use lazysqs::app::keymap::Keymap;
 use lazysqs::app::{App, Cmd, Msg, QueueRow, Settings};
 use lazysqs::breaker::BreakerState;
-use lazysqs::broker::aws::{AwsBroker, AwsOptions};
 use lazysqs::broker::sim::SimBroker;
 use lazysqs::broker::{Broker, BrokerError, QueueAttrs, QueueRef, QueueSelection};
 use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig, Thresholds};
@@ -40,53 +37,19 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-const ENDPOINT_VAR: &str = "LAZYSQS_TEST_ENDPOINT";
+mod localstack;
+
 /// How often the test ticks the app (the binary ticks every 250 ms).
 const TICK: Duration = Duration::from_millis(100);
 
 // ---------------------------------------------------------------- environment
 
-fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| !matches!(v.trim(), "" | "0" | "false"))
-        .unwrap_or(false)
-}
-
-/// The LocalStack endpoint, or `None` (after printing why) when the test should skip.
-/// Panics in CI, where skipping is not allowed.
-fn test_endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-        _ => {
-            if in_ci() {
-                panic!(
-                    "{ENDPOINT_VAR} is not set, but CI is: the LocalStack tests must run in CI, \
-                     never be skipped. Start LocalStack (scripts/local-sqs.sh start) and set \
-                     {ENDPOINT_VAR}=http://127.0.0.1:4566"
-                );
-            }
-            eprintln!(
-                "skipping {test}: {ENDPOINT_VAR} is not set (run scripts/local-sqs.sh start \
-                 and export {ENDPOINT_VAR}=http://127.0.0.1:4566 to run it)"
-            );
-            None
-        }
-    }
-}
-
-fn unique(prefix: &str) -> String {
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    format!("{prefix}-{}", &id[..8])
-}
+/// Names these tests in the panic when CI runs them without a server.
+const SUITE: &str = "the LocalStack tests";
 
 /// Plain SDK clients, for setting up what the dashboard should see.
 async fn sdk_clients(endpoint: &str) -> (aws_sdk_sqs::Client, aws_sdk_cloudwatch::Client) {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .load()
-        .await;
+    let config = localstack::sdk_config(endpoint).await;
     (
         aws_sdk_sqs::Client::new(&config),
         aws_sdk_cloudwatch::Client::new(&config),
@@ -94,14 +57,7 @@ async fn sdk_clients(endpoint: &str) -> (aws_sdk_sqs::Client, aws_sdk_cloudwatch
 }
 
 async fn aws_broker(endpoint: &str) -> Arc<dyn Broker> {
-    let broker = AwsBroker::connect(&AwsOptions {
-        profile: None,
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(endpoint.to_string()),
-    })
-    .await
-    .expect("connect");
-    Arc::new(broker)
+    Arc::new(localstack::connect(endpoint).await)
 }
 
 fn settings(selection: QueueSelection, breakers: Vec<BreakerConfig>) -> Settings {
@@ -334,7 +290,7 @@ impl OwnServer {
                 server.running = true;
                 Some(server)
             }
-            Err(e) if !in_ci() => {
+            Err(e) if !localstack::in_ci() => {
                 eprintln!("skipping {test}: cannot start a second LocalStack: {e}");
                 None
             }
@@ -451,7 +407,7 @@ fn fresh(row: &QueueRow, visible: u64) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_stopped_mid_run_then_restarted_goes_stale_then_recovers() {
-    if test_endpoint("server_stopped_mid_run_then_restarted").is_none() {
+    if localstack::endpoint(SUITE, "server_stopped_mid_run_then_restarted").is_none() {
         return;
     }
     let Some(mut server) = OwnServer::start("server_stopped_mid_run_then_restarted").await else {
@@ -459,7 +415,7 @@ async fn server_stopped_mid_run_then_restarted_goes_stale_then_recovers() {
     };
     let endpoint = server.endpoint();
     let (sqs, _) = sdk_clients(&endpoint).await;
-    let prefix = unique("restart");
+    let prefix = localstack::unique_prefix("restart");
     let (orders, dlq) = create_orders(&sqs, &prefix, 2).await;
     // A queue that will not come back after the restart.
     let gone = format!("{prefix}-gone");
@@ -616,11 +572,12 @@ async fn server_stopped_mid_run_then_restarted_goes_stale_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alarm_breaker_follows_set_alarm_state_through_the_app() {
-    let Some(endpoint) = test_endpoint("alarm_breaker_follows_set_alarm_state") else {
+    let Some(endpoint) = localstack::endpoint(SUITE, "alarm_breaker_follows_set_alarm_state")
+    else {
         return;
     };
     let (_, cloudwatch) = sdk_clients(&endpoint).await;
-    let alarm = unique("lzd-payments-breaker");
+    let alarm = localstack::unique_prefix("lzd-payments-breaker");
     cloudwatch
         .put_metric_alarm()
         .alarm_name(&alarm)
@@ -669,7 +626,10 @@ async fn alarm_breaker_follows_set_alarm_state_through_the_app() {
     };
     let mut lp = Loop::new(
         aws_broker(&endpoint).await,
-        settings(prefix_selection(&unique("lzd-none")), vec![breaker]),
+        settings(
+            prefix_selection(&localstack::unique_prefix("lzd-none")),
+            vec![breaker],
+        ),
     );
     let state = |app: &App| app.breakers[0].state;
     lp.run_until("CLOSED from alarm OK", Duration::from_secs(20), |app| {

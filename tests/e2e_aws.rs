@@ -10,44 +10,16 @@
 use std::ffi::OsString;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use aws_sdk_sqs::config::{Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
 
 mod common;
+mod localstack;
 use common::{Launch, WAIT, number, table_row};
-
-const ENDPOINT_VAR: &str = "LAZYSQS_TEST_ENDPOINT";
 
 // ---------------------------------------------------------------- environment
 
-fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| !matches!(v.trim(), "" | "0" | "false"))
-        .unwrap_or(false)
-}
-
-/// The LocalStack endpoint, or `None` (after printing why) when the test should skip.
-/// Panics in CI, where skipping is not allowed.
-fn test_endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-        _ => {
-            if in_ci() {
-                panic!(
-                    "{ENDPOINT_VAR} is not set, but CI is: the LocalStack tests must run in CI, \
-                     never be skipped. Start LocalStack (scripts/local-sqs.sh start) and set \
-                     {ENDPOINT_VAR}=http://127.0.0.1:4566"
-                );
-            }
-            eprintln!(
-                "skipping {test}: {ENDPOINT_VAR} is not set (run scripts/local-sqs.sh start \
-                 and export {ENDPOINT_VAR}=http://127.0.0.1:4566 to run it)"
-            );
-            None
-        }
-    }
-}
+/// Names these tests in the panic when CI runs them without a server.
+const SUITE: &str = "the LocalStack tests";
 
 // ---------------------------------------------------------------- reading the screen
 
@@ -116,16 +88,6 @@ where
 }
 
 // ---------------------------------------------------------------- seeding
-
-async fn sqs_client(endpoint: &str) -> aws_sdk_sqs::Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
-        .endpoint_url(endpoint)
-        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-        .load()
-        .await;
-    aws_sdk_sqs::Client::new(&config)
-}
 
 async fn visible(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
     let attrs = sqs
@@ -237,13 +199,12 @@ fn runtime() -> tokio::runtime::Runtime {
 
 #[test]
 fn shows_seeded_localstack_queues_with_their_depths_and_dlq_link() {
-    let Some(endpoint) = test_endpoint("shows_seeded_localstack_queues") else {
+    let Some(endpoint) = localstack::endpoint(SUITE, "shows_seeded_localstack_queues") else {
         return;
     };
     let rt = runtime();
-    let sqs = rt.block_on(sqs_client(&endpoint));
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let prefix = format!("e2e-{}", &id[..8]);
+    let sqs = rt.block_on(localstack::sqs(&endpoint));
+    let prefix = localstack::unique_prefix("e2e");
     let [(orders, orders_url), (dlq, dlq_url)] = rt.block_on(seed(&sqs, &prefix));
 
     let started = Instant::now();

@@ -5,17 +5,17 @@
 //! messages are given back when the browser closes and when lazysqs quits.
 
 mod common;
+mod localstack;
 
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
-use aws_sdk_sqs::config::{Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
 use common::{Launch, WAIT, number, table_row};
 use lazysqs::ui::format::truncate;
 use serde_json::Value;
 
-const ENDPOINT_VAR: &str = "LAZYSQS_TEST_ENDPOINT";
+/// Names these tests in the panic when CI runs them without a server.
+const SUITE: &str = "the LocalStack tests";
 
 /// (visible, in flight, delayed) of a queue's row in the queues pane.
 fn counts(screen: &vt100::Screen, queue: &str) -> Option<(u64, u64, u64)> {
@@ -152,31 +152,6 @@ fn open_orders_dlq_edit_a_message_requeue_it_and_the_dlq_is_one_shorter() {
 
 // ---------------------------------------------------------------- LocalStack
 
-/// The LocalStack endpoint, or `None` (after printing why) when the test should skip.
-/// Panics in CI, where skipping is not allowed.
-fn test_endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-        _ => {
-            let in_ci = std::env::var("CI")
-                .map(|v| !matches!(v.trim(), "" | "0" | "false"))
-                .unwrap_or(false);
-            if in_ci {
-                panic!(
-                    "{ENDPOINT_VAR} is not set, but CI is: the LocalStack tests must run in CI, \
-                     never be skipped. Start LocalStack (scripts/local-sqs.sh start) and set \
-                     {ENDPOINT_VAR}=http://127.0.0.1:4566"
-                );
-            }
-            eprintln!(
-                "skipping {test}: {ENDPOINT_VAR} is not set (run scripts/local-sqs.sh start \
-                 and export {ENDPOINT_VAR}=http://127.0.0.1:4566 to run it)"
-            );
-            None
-        }
-    }
-}
-
 /// (visible, in flight), straight from the server.
 async fn server_counts(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
     let attrs = sqs
@@ -203,24 +178,15 @@ async fn server_counts(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
 
 #[test]
 fn held_messages_are_given_back_on_close_and_on_quit_on_localstack() {
-    let Some(endpoint) = test_endpoint("held_messages_are_given_back") else {
+    let Some(endpoint) = localstack::endpoint(SUITE, "held_messages_are_given_back") else {
         return;
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("tokio runtime");
-    let sqs = rt.block_on(async {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-            .load()
-            .await;
-        aws_sdk_sqs::Client::new(&config)
-    });
-    let id = uuid::Uuid::new_v4().simple().to_string();
-    let name = format!("lzb-{}-held", &id[..8]);
+    let sqs = rt.block_on(localstack::sqs(&endpoint));
+    let name = format!("lzb-{}-held", localstack::unique_id());
     let url = rt.block_on(async {
         let url = sqs
             .create_queue()

@@ -14,10 +14,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use aws_sdk_sqs::config::{Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
-use lazysqs::broker::aws::{AwsBroker, AwsOptions};
 use lazysqs::broker::sim::model::QueueSpec;
 use lazysqs::broker::sim::scenario::ScenarioFile;
 use lazysqs::broker::sim::{Sim, SimBroker};
@@ -31,34 +28,12 @@ use lazysqs::recovery::{
 };
 use serde_json::Value;
 
-const ENDPOINT_VAR: &str = "LAZYSQS_TEST_ENDPOINT";
+mod localstack;
+
+/// Names these tests in the panic when CI runs them without a server.
+const SUITE: &str = "the recovery tests against LocalStack";
 
 // ---------------------------------------------------------------- the two backends
-
-/// The LocalStack endpoint, or `None` (after printing why) when the test should
-/// skip. Panics in CI, where skipping is not allowed.
-fn test_endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-        _ => {
-            let in_ci = std::env::var("CI")
-                .map(|v| !matches!(v.trim(), "" | "0" | "false"))
-                .unwrap_or(false);
-            if in_ci {
-                panic!(
-                    "{ENDPOINT_VAR} is not set, but CI is: the recovery tests against LocalStack \
-                     must run in CI, never be skipped. Start it (scripts/local-sqs.sh start) and \
-                     set {ENDPOINT_VAR}=http://127.0.0.1:4566"
-                );
-            }
-            eprintln!(
-                "skipping {test}: {ENDPOINT_VAR} is not set (run scripts/local-sqs.sh start and \
-                 export {ENDPOINT_VAR}=http://127.0.0.1:4566 to run it)"
-            );
-            None
-        }
-    }
-}
 
 enum Backend {
     Sim(SimBroker),
@@ -104,25 +79,11 @@ impl Env {
     }
 
     async fn localstack(test: &str) -> Option<Env> {
-        let endpoint = test_endpoint(test)?;
-        let broker = AwsBroker::connect(&AwsOptions {
-            profile: None,
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(endpoint.clone()),
-        })
-        .await
-        .expect("connect");
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-            .load()
-            .await;
-        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let endpoint = localstack::endpoint(SUITE, test)?;
         Some(Env::with(
-            Backend::Aws(aws_sdk_sqs::Client::new(&config)),
-            Arc::new(broker),
-            format!("lzr-{test}-{}", &suffix[..8]),
+            Backend::Aws(localstack::sqs(&endpoint).await),
+            Arc::new(localstack::connect(&endpoint).await),
+            localstack::unique_prefix(&format!("lzr-{test}")),
         ))
     }
 
@@ -984,7 +945,7 @@ async fn the_import_command_reports_failed_lines_on_localstack() {
     let Some(env) = Env::localstack("import-cli").await else {
         return;
     };
-    let endpoint = test_endpoint("import-cli").unwrap_or_default();
+    let endpoint = localstack::endpoint(SUITE, "import-cli").unwrap_or_default();
     let dest = env.create("cli-dest", Spec::default()).await;
     let m = |id: &str, body: &str| ExportedMessage {
         message_id: id.into(),

@@ -12,42 +12,18 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use aws_sdk_sqs::config::{Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
 use futures::StreamExt;
-use lazysqs::broker::aws::{AwsBroker, AwsOptions};
+use lazysqs::broker::aws::AwsBroker;
 use lazysqs::broker::{Broker, MessageAttribute, OutgoingMessage, QueueRef, QueueSelection};
 use lazysqs::redrive::{
     self, ClientOptions, Destination, Mode, ModePreference, Report, Request, RunState,
 };
 
-const ENDPOINT_VAR: &str = "LAZYSQS_TEST_ENDPOINT";
+mod localstack;
 
-/// The server's endpoint, or `None` (after printing why) when the tests should skip.
-/// Panics in CI, where skipping is not allowed.
-fn test_endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-        _ => {
-            let in_ci = std::env::var("CI")
-                .map(|v| !matches!(v.trim(), "" | "0" | "false"))
-                .unwrap_or(false);
-            if in_ci {
-                panic!(
-                    "{ENDPOINT_VAR} is not set, but CI is: the redrive tests must run in CI. \
-                     Start LocalStack (scripts/local-sqs.sh start) and set \
-                     {ENDPOINT_VAR}=http://127.0.0.1:4566"
-                );
-            }
-            eprintln!(
-                "skipping {test}: {ENDPOINT_VAR} is not set (run scripts/local-sqs.sh start \
-                 and export {ENDPOINT_VAR}=http://127.0.0.1:4566 to run it)"
-            );
-            None
-        }
-    }
-}
+/// Names these tests in the panic when CI runs them without a server.
+const SUITE: &str = "the redrive tests";
 
 struct Env {
     endpoint: String,
@@ -58,26 +34,12 @@ struct Env {
 
 impl Env {
     async fn new(test: &str) -> Option<Env> {
-        let endpoint = test_endpoint(test)?;
-        let broker = AwsBroker::connect(&AwsOptions {
-            profile: None,
-            region: Some("us-east-1".into()),
-            endpoint_url: Some(endpoint.clone()),
-        })
-        .await
-        .expect("connect");
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&endpoint)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "test"))
-            .load()
-            .await;
-        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let endpoint = localstack::endpoint(SUITE, test)?;
         Some(Env {
+            broker: Arc::new(localstack::connect(&endpoint).await),
+            sqs: localstack::sqs(&endpoint).await,
+            prefix: localstack::unique_prefix(&format!("lzr-{test}")),
             endpoint,
-            broker: Arc::new(broker),
-            sqs: aws_sdk_sqs::Client::new(&config),
-            prefix: format!("lzr-{test}-{}", &suffix[..8]),
         })
     }
 

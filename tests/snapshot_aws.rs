@@ -6,6 +6,7 @@
 //! skip with a printed reason on a developer's machine, and fail in CI (`CI` set).
 //! Every test works on its own queues, named with a unique prefix.
 
+mod localstack;
 #[path = "support/snapshot_json.rs"]
 mod snapshot_json;
 
@@ -13,37 +14,11 @@ use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use aws_config::BehaviorVersion;
-use aws_sdk_sqs::config::{Credentials, Region};
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 
-const ENDPOINT_VAR: &str = "LAZYSQS_TEST_ENDPOINT";
-
-/// The server's endpoint, or `None` (after printing why) when the tests should skip.
-/// Panics in CI, where skipping is not allowed.
-fn test_endpoint(test: &str) -> Option<String> {
-    match std::env::var(ENDPOINT_VAR) {
-        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
-        _ => {
-            let in_ci = std::env::var("CI")
-                .map(|v| !matches!(v.trim(), "" | "0" | "false"))
-                .unwrap_or(false);
-            if in_ci {
-                panic!(
-                    "{ENDPOINT_VAR} is not set, but CI is: the snapshot tests against a real \
-                     server must run in CI, never be skipped. Start LocalStack \
-                     (scripts/local-sqs.sh start) and set {ENDPOINT_VAR}=http://127.0.0.1:4566"
-                );
-            }
-            eprintln!(
-                "skipping {test}: {ENDPOINT_VAR} is not set (run scripts/local-sqs.sh start \
-                 and export {ENDPOINT_VAR}=http://127.0.0.1:4566 to run it)"
-            );
-            None
-        }
-    }
-}
+/// Names these tests in the panic when CI runs them without a server.
+const SUITE: &str = "the snapshot tests against a real server";
 
 /// One test's queues on the server, all named `<prefix><suffix>`.
 struct Env {
@@ -55,18 +30,15 @@ struct Env {
 
 impl Env {
     async fn new(test: &str) -> Option<Env> {
-        let endpoint = test_endpoint(test)?;
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .endpoint_url(&endpoint)
-            .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
-            .load()
-            .await;
-        let id = uuid::Uuid::new_v4().simple().to_string();
+        let endpoint = localstack::endpoint(SUITE, test)?;
         Some(Env {
+            sqs: localstack::sqs(&endpoint).await,
             endpoint,
-            sqs: aws_sdk_sqs::Client::new(&config),
-            prefix: format!("snap-{}-{}-", &id[..8], test.replace('_', "")),
+            prefix: format!(
+                "snap-{}-{}-",
+                localstack::unique_id(),
+                test.replace('_', "")
+            ),
             home: tempfile::tempdir().expect("tempdir"),
         })
     }

@@ -1,0 +1,96 @@
+//! Shared setup for the tests that run against a real SQS-compatible server
+//! (LocalStack, started by `scripts/local-sqs.sh start` or `.ci/run`).
+//!
+//! ```ignore
+//! mod localstack;
+//!
+//! let Some(endpoint) = localstack::endpoint("the LocalStack tests", "my_test") else {
+//!     return;
+//! };
+//! let broker = localstack::connect(&endpoint).await;
+//! let sqs = localstack::sqs(&endpoint).await;
+//! let prefix = localstack::unique_prefix("lzt-my_test");
+//! ```
+//!
+//! Kept apart from `tests/common` (the pseudo-terminal helpers) so the test binaries
+//! that only talk to the server don't build those.
+
+#![allow(dead_code)]
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_sqs::config::{Credentials, Region};
+use lazysqs::broker::aws::{AwsBroker, AwsOptions};
+
+/// The variable naming the server's endpoint, e.g. `http://127.0.0.1:4566`.
+pub const ENDPOINT_VAR: &str = "LAZYSQS_TEST_ENDPOINT";
+
+/// The region every test uses.
+pub const REGION: &str = "us-east-1";
+
+/// Whether we run in CI (`CI` set, and not to "", "0" or "false").
+pub fn in_ci() -> bool {
+    std::env::var("CI")
+        .map(|v| !matches!(v.trim(), "" | "0" | "false"))
+        .unwrap_or(false)
+}
+
+/// The server's endpoint, or `None` (after printing why) when `test` should skip.
+/// Panics in CI, where skipping is not allowed; `suite` names the tests in that
+/// message ("the LocalStack tests").
+pub fn endpoint(suite: &str, test: &str) -> Option<String> {
+    match std::env::var(ENDPOINT_VAR) {
+        Ok(v) if !v.trim().is_empty() => Some(v.trim().to_string()),
+        _ => {
+            if in_ci() {
+                panic!(
+                    "{ENDPOINT_VAR} is not set, but CI is: {suite} must run in CI, never be \
+                     skipped. Start LocalStack (scripts/local-sqs.sh start) and set \
+                     {ENDPOINT_VAR}=http://127.0.0.1:4566"
+                );
+            }
+            eprintln!(
+                "skipping {test}: {ENDPOINT_VAR} is not set (run scripts/local-sqs.sh start \
+                 and export {ENDPOINT_VAR}=http://127.0.0.1:4566 to run it)"
+            );
+            None
+        }
+    }
+}
+
+/// The broker under test, on `endpoint` in [`REGION`], with the default profile.
+pub async fn connect(endpoint: &str) -> AwsBroker {
+    AwsBroker::connect(&AwsOptions {
+        profile: None,
+        region: Some(REGION.into()),
+        endpoint_url: Some(endpoint.to_string()),
+    })
+    .await
+    .expect("connect")
+}
+
+/// SDK configuration for plain clients that set up what a test needs: `endpoint`,
+/// [`REGION`], static test/test credentials.
+pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new("test", "test", None, None, "tests"))
+        .load()
+        .await
+}
+
+/// A plain SQS client for setup (see [`sdk_config`]).
+pub async fn sqs(endpoint: &str) -> aws_sdk_sqs::Client {
+    aws_sdk_sqs::Client::new(&sdk_config(endpoint).await)
+}
+
+/// 8 random hex digits.
+pub fn unique_id() -> String {
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    id[..8].to_string()
+}
+
+/// `<tag>-<8 random hex digits>`: a queue name prefix no other test run shares.
+pub fn unique_prefix(tag: &str) -> String {
+    format!("{tag}-{}", unique_id())
+}
