@@ -70,8 +70,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     }
 }
 
+/// One named series of (seconds, value) points.
+type Series<'a> = (&'a str, Style, &'a [(f64, f64)]);
+
 /// A line chart of named series over time, its axes fitted to the points.
-fn line_chart<'a>(series: &[(&'a str, Style, &'a [(f64, f64)])], theme: &Theme) -> Chart<'a> {
+fn line_chart<'a>(series: &[Series<'a>], theme: &Theme) -> Chart<'a> {
     let points = || series.iter().flat_map(|(_, _, data)| data.iter());
     let x = x_bounds(points());
     let top = y_max(points());
