@@ -7,7 +7,10 @@
 //! frames it drew (each frame ends by hiding the cursor). Phases:
 //!
 //! - `demo`: the simulation running, so the figures change every second;
-//! - `paused`: the simulation paused with `p`, so nothing changes but the clock.
+//! - `paused`: the simulation paused with `p`, so nothing changes but the clock;
+//! - `endpoint`: only when `LAZYSQS_TEST_ENDPOINT` names an SQS-compatible server
+//!   (e.g. `scripts/local-sqs.sh start`): the AWS backend at its default refresh
+//!   intervals, watching whatever queues the server has.
 //!
 //! Target: well under 1% of one core.
 
@@ -47,6 +50,20 @@ fn main() {
     pty.send("q");
     let status = pty.wait_exit(WAIT);
     assert!(status.success(), "lazysqs exited with {status}");
+
+    if let Ok(endpoint) = std::env::var("LAZYSQS_TEST_ENDPOINT") {
+        let mut pty = Launch::new(["--endpoint-url", &endpoint, "--region", "us-east-1"])
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .spawn();
+        pty.wait_for_text("refreshed", WAIT);
+        std::thread::sleep(Duration::from_secs(3));
+        report("endpoint", measure(&pty, window));
+        pty.send("q");
+        let status = pty.wait_exit(WAIT);
+        assert!(status.success(), "lazysqs exited with {status}");
+    }
 }
 
 struct Sample {
