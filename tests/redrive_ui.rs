@@ -148,6 +148,16 @@ impl Rig {
         assert!(ok, "the canary closes the circuit");
     }
 
+    /// Payments broke and came back; the story is then frozen, so the DLQ only
+    /// changes through the redrive.
+    async fn after_an_outage() -> Rig {
+        let mut rig = Rig::new(RedriveConfig::default());
+        rig.break_payments().await;
+        rig.fix_payments().await;
+        rig.sim.control(DemoAction::TogglePause);
+        rig
+    }
+
     fn popup_title(&self) -> Option<String> {
         match &self.app.popup {
             Some(Popup::Confirm { title, .. }) => Some(title.clone()),
@@ -286,12 +296,8 @@ async fn an_open_breaker_refuses_the_redrive_until_forced_or_closed() {
 }
 
 #[tokio::test]
-async fn a_client_side_redrive_moves_only_what_the_filter_selects_and_can_be_cancelled() {
-    let mut rig = Rig::new(RedriveConfig::default());
-    rig.break_payments().await;
-    rig.fix_payments().await;
-    // Freeze the story so the DLQ only changes through the redrive.
-    rig.sim.control(DemoAction::TogglePause);
+async fn a_client_side_redrive_moves_only_what_the_filter_selects() {
+    let mut rig = Rig::after_an_outage().await;
     let lattes_before = {
         let mut sim = rig.sim.lock();
         let mut all = Vec::new();
@@ -364,10 +370,7 @@ async fn a_client_side_redrive_moves_only_what_the_filter_selects_and_can_be_can
 
 #[tokio::test]
 async fn pause_resume_and_cancel_steer_a_client_side_redrive() {
-    let mut rig = Rig::new(RedriveConfig::default());
-    rig.break_payments().await;
-    rig.fix_payments().await;
-    rig.sim.control(DemoAction::TogglePause);
+    let mut rig = Rig::after_an_outage().await;
     rig.select("orders-dlq");
     rig.send(Msg::Key(KeyEvent::new(
         KeyCode::Char('R'),
