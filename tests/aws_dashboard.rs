@@ -20,7 +20,6 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
-use aws_sdk_sqs::types::QueueAttributeName;
 use lazysqs::app::keymap::Keymap;
 use lazysqs::app::{App, Cmd, Msg, QueueRow, Settings};
 use lazysqs::breaker::BreakerState;
@@ -358,36 +357,7 @@ async fn create_orders(
 ) -> (String, String) {
     let dlq = format!("{prefix}-orders-dlq");
     let orders = format!("{prefix}-orders");
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(&dlq)
-        .send()
-        .await
-        .expect("create dlq")
-        .queue_url
-        .expect("dlq url");
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("dlq arn")
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .expect("dlq arn attribute");
-    let url = sqs
-        .create_queue()
-        .queue_name(&orders)
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"3"}}"#),
-        )
-        .send()
-        .await
-        .expect("create orders")
-        .queue_url
-        .expect("orders url");
+    let (url, _) = localstack::create_with_dlq(sqs, &orders, &dlq, 3).await;
     for i in 0..messages {
         sqs.send_message()
             .queue_url(&url)

@@ -118,36 +118,7 @@ async fn visible(sqs: &aws_sdk_sqs::Client, url: &str) -> (u64, u64) {
 async fn seed(sqs: &aws_sdk_sqs::Client, prefix: &str) -> [(String, String); 2] {
     let dlq = format!("{prefix}-orders-dlq");
     let orders = format!("{prefix}-orders");
-    let dlq_url = sqs
-        .create_queue()
-        .queue_name(&dlq)
-        .send()
-        .await
-        .expect("create dlq")
-        .queue_url
-        .expect("dlq url");
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .expect("dlq arn")
-        .attributes
-        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
-        .expect("dlq arn attribute");
-    let orders_url = sqs
-        .create_queue()
-        .queue_name(&orders)
-        .attributes(
-            QueueAttributeName::RedrivePolicy,
-            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"1"}}"#),
-        )
-        .send()
-        .await
-        .expect("create orders")
-        .queue_url
-        .expect("orders url");
+    let (orders_url, dlq_url) = localstack::create_with_dlq(sqs, &orders, &dlq, 1).await;
 
     // A poison message, alone in the queue: a crashing consumer receives it and never
     // deletes it, until the redrive policy moves it to the DLQ.

@@ -94,3 +94,47 @@ pub fn unique_id() -> String {
 pub fn unique_prefix(tag: &str) -> String {
     format!("{tag}-{}", unique_id())
 }
+
+/// Creates the queue `dlq`, then `source` with a redrive policy to it after
+/// `max_receive_count` receives. Returns the URLs of the source and of the DLQ.
+pub async fn create_with_dlq(
+    sqs: &aws_sdk_sqs::Client,
+    source: &str,
+    dlq: &str,
+    max_receive_count: u32,
+) -> (String, String) {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let dlq_url = sqs
+        .create_queue()
+        .queue_name(dlq)
+        .send()
+        .await
+        .expect("create dlq")
+        .queue_url
+        .expect("dlq url");
+    let dlq_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&dlq_url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .expect("dlq arn")
+        .attributes
+        .and_then(|mut a| a.remove(&QueueAttributeName::QueueArn))
+        .expect("dlq arn attribute");
+    let source_url = sqs
+        .create_queue()
+        .queue_name(source)
+        .attributes(
+            QueueAttributeName::RedrivePolicy,
+            format!(
+                r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive_count}"}}"#
+            ),
+        )
+        .send()
+        .await
+        .expect("create source")
+        .queue_url
+        .expect("source url");
+    (source_url, dlq_url)
+}
