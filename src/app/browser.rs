@@ -97,10 +97,7 @@ impl Editor {
     fn new(held: &Held) -> Editor {
         let body = held.body();
         let was_compact = !body.contains('\n');
-        let text = match serde_json::from_str::<serde_json::Value>(body) {
-            Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| body.to_string()),
-            Err(_) => body.to_string(),
-        };
+        let text = crate::ui::browser::pretty_body(body);
         let mut textarea = TextArea::new(text.lines().map(str::to_string).collect());
         textarea.set_max_histories(200);
         let mut e = Editor {

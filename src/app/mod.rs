@@ -45,7 +45,7 @@ pub enum Msg {
     DemoDone(String),
     Browser(BrowserMsg),
     /// New lines of the simulation's story (scripted events), from `ReadStory`.
-    Story(Vec<(DateTime<Utc>, String)>),
+    Story(Vec<String>),
     Redrive(RedriveMsg),
 }
 

@@ -58,7 +58,7 @@ impl App {
             Msg::Story(lines) => {
                 self.story_schedule.succeed(self.now);
                 self.story_seen += lines.len();
-                for (_, text) in lines {
+                for text in lines {
                     self.tell(text);
                 }
                 Vec::new()

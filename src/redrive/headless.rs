@@ -23,7 +23,7 @@ use super::{
     ClientOptions, Destination, Filter, ModePreference, Plan, Progress, Report, Request, RunState,
 };
 use crate::breaker::{self, BreakerState};
-use crate::broker::{Broker, QueueRef, QueueSelection, name_from_arn};
+use crate::broker::{Broker, BrokerError, QueueRef, name_from_arn};
 use crate::cli::Cli;
 use crate::config::{BreakerConfig, BreakerSourceConfig, Config};
 use crate::exit::Exit;
@@ -213,18 +213,13 @@ pub async fn find_queue(broker: &dyn Broker, spec: &str) -> anyhow::Result<Queue
     if name.is_empty() {
         bail!("no queue name in {spec:?}");
     }
-    let selection = QueueSelection {
-        names: vec![name.to_string()],
-        prefixes: Vec::new(),
-    };
-    let queues = broker
-        .list_queues(&selection)
-        .await
-        .with_context(|| format!("cannot look up the queue {name}"))?;
-    queues
-        .into_iter()
-        .find(|q| q.name == name)
-        .ok_or_else(|| anyhow!("no queue named {name} on {}", broker.describe()))
+    match crate::recovery::resolve_queue(broker, name).await {
+        Ok(q) => Ok(q),
+        Err(BrokerError::NotFound(_)) => {
+            Err(anyhow!("no queue named {name} on {}", broker.describe()))
+        }
+        Err(e) => Err(anyhow::Error::new(e).context(format!("cannot look up the queue {name}"))),
+    }
 }
 
 /// Reads the breakers guarding the plan's destinations and asks the gate.

@@ -104,14 +104,15 @@ impl SimBroker {
         })
     }
 
-    /// The scenario's story lines from index `from` on, with wall-clock times.
-    pub fn story_since(&self, from: usize) -> Vec<(chrono::DateTime<chrono::Utc>, String)> {
+    /// The scenario's story lines from index `from` on (the ticker stamps them
+    /// when they arrive, like every other line).
+    pub fn story_since(&self, from: usize) -> Vec<String> {
         let sim = self.lock();
         sim.scenario
             .story()
             .iter()
             .skip(from)
-            .map(|(at, text)| (sim.model.wall(*at), text.clone()))
+            .map(|(_, text)| text.clone())
             .collect()
     }
 
