@@ -74,6 +74,7 @@ fn attrs(i: usize, q: &QueueRef, t: usize) -> QueueAttrs {
             dlq_arn: arn(&d),
             max_receive_count: 3,
         }),
+        max_message_size: 1024 * 1024,
     }
 }
 

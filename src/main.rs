@@ -71,14 +71,7 @@ fn init_logging(cli: &Cli) -> Option<PathBuf> {
         .log_file
         .clone()
         .or_else(|| dirs::data_local_dir().map(|d| d.join("lazysqs").join("lazysqs.log")))?;
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).ok()?;
-    }
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .ok()?;
+    let file = lazysqs::files::open_append(&path).ok()?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("LAZYSQS_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,aws=warn,hyper=warn"));
     tracing_subscriber::fmt()

@@ -1,10 +1,12 @@
 //! Redaction of sensitive fields on a shared screen and in exports.
 //!
 //! A rule is a field name (`card_number`: that key at any depth) or a dotted JSON
-//! path from the root (`customer.email`). Values are replaced by a mask; the
-//! structure stays, so a reader still sees which fields are there.
+//! path from the root (`customer.email`), matched without regard to case. Values
+//! are replaced by a mask; the structure stays, so a reader still sees which fields
+//! are there. Everything else keeps its bytes (see [`crate::json_text`]), and JSON
+//! carried inside a JSON string (an SNS or EventBridge envelope) is masked too.
 
-use serde_json::Value;
+use crate::json_text::{self, Kind, Node};
 
 /// What a redacted value reads as.
 pub const MASK: &str = "••••••";
@@ -22,65 +24,162 @@ pub const PRESENTATION_DEFAULTS: &[&str] = &[
 ];
 
 /// Masks the fields `rules` name in a JSON body. A body that is not JSON, or
-/// names none of them, comes back unchanged.
+/// names none of them, comes back unchanged; otherwise only the masked values
+/// change, byte for byte.
 pub fn body(text: &str, rules: &[String]) -> String {
     if rules.is_empty() {
         return text.to_string();
     }
-    let Ok(mut v) = serde_json::from_str::<Value>(text) else {
-        return text.to_string();
-    };
-    if !mask(&mut v, &mut Vec::new(), rules) {
-        return text.to_string();
-    }
-    if text.trim_start().starts_with(['{', '[']) && text.contains('\n') {
-        serde_json::to_string_pretty(&v).unwrap_or_else(|_| text.to_string())
-    } else {
-        v.to_string()
-    }
+    masked(text, &mut Vec::new(), rules).unwrap_or_else(|| text.to_string())
 }
 
 /// Whether `rules` mask anything in this body.
 pub fn hides_something(text: &str, rules: &[String]) -> bool {
-    !rules.is_empty() && body(text, rules) != text
+    !rules.is_empty() && masked(text, &mut Vec::new(), rules).is_some()
 }
 
 /// Whether a message attribute of this name is masked.
 pub fn attribute(name: &str, rules: &[String]) -> bool {
-    rules.iter().any(|r| r == name)
+    rules
+        .iter()
+        .any(|r| !r.contains('.') && r.eq_ignore_ascii_case(name))
 }
 
-fn mask(v: &mut Value, path: &mut Vec<String>, rules: &[String]) -> bool {
-    let mut changed = false;
-    match v {
-        Value::Object(map) => {
-            for (k, child) in map.iter_mut() {
-                path.push(k.clone());
-                let dotted = path.join(".");
-                let hit = rules.iter().any(|r| {
-                    if r.contains('.') {
-                        *r == dotted
-                    } else {
-                        r == k
-                    }
-                });
-                if hit {
-                    *child = Value::String(MASK.to_string());
-                    changed = true;
+/// An attribute's value as it may be shown.
+pub fn attribute_value<'a>(
+    name: &str,
+    value: &'a str,
+    rules: &[String],
+) -> std::borrow::Cow<'a, str> {
+    if attribute(name, rules) {
+        std::borrow::Cow::Borrowed(MASK)
+    } else if rules.is_empty() {
+        std::borrow::Cow::Borrowed(value)
+    } else {
+        std::borrow::Cow::Owned(body(value, rules))
+    }
+}
+
+/// A URL as it may be shown or logged: the user info (`user:password@`) and the
+/// value of every query parameter (tokens, signatures) are masked.
+pub fn url(text: &str) -> String {
+    let (scheme, rest) = match text.split_once("://") {
+        Some((s, r)) => (format!("{s}://"), r),
+        None => (String::new(), text),
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match before_query.find('/') {
+        Some(i) => before_query.split_at(i),
+        None => (before_query, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("{MASK}@{host}"),
+        None => authority.to_string(),
+    };
+    let mut out = format!("{scheme}{authority}{path}");
+    if let Some(q) = query {
+        let (q, fragment) = match q.split_once('#') {
+            Some((q, f)) => (q, Some(f)),
+            None => (q, None),
+        };
+        let masked: Vec<String> = q
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, _)) => format!("{k}={MASK}"),
+                None => pair.to_string(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&masked.join("&"));
+        if let Some(f) = fragment {
+            out.push('#');
+            out.push_str(f);
+        }
+    }
+    out
+}
+
+/// The text with its masked values replaced, or None when nothing is masked.
+fn masked(text: &str, path: &mut Vec<String>, rules: &[String]) -> Option<String> {
+    let root = json_text::parse(text)?;
+    let mut edits: Vec<(std::ops::Range<usize>, String)> = Vec::new();
+    collect(text, &root, path, rules, &mut edits);
+    if edits.is_empty() {
+        return None;
+    }
+    edits.sort_by_key(|(span, _)| span.start);
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (span, replacement) in edits {
+        out.push_str(&text[at..span.start]);
+        out.push_str(&replacement);
+        at = span.end;
+    }
+    out.push_str(&text[at..]);
+    Some(out)
+}
+
+fn hit(rules: &[String], key: &str, path: &[String]) -> bool {
+    rules.iter().any(|r| {
+        if r.contains('.') {
+            r.split('.').count() == path.len()
+                && r.split('.')
+                    .zip(path)
+                    .all(|(a, b)| a.eq_ignore_ascii_case(b))
+        } else {
+            r.eq_ignore_ascii_case(key)
+        }
+    })
+}
+
+fn collect(
+    text: &str,
+    node: &Node,
+    path: &mut Vec<String>,
+    rules: &[String],
+    edits: &mut Vec<(std::ops::Range<usize>, String)>,
+) {
+    match &node.kind {
+        Kind::Object(members) => {
+            for (key, value) in members {
+                let name = json_text::key_name(text, key).unwrap_or_default();
+                path.push(name.clone());
+                if hit(rules, &name, path) {
+                    edits.push((value.span.clone(), format!("\"{MASK}\"")));
                 } else {
-                    changed |= mask(child, path, rules);
+                    collect(text, value, path, rules, edits);
                 }
                 path.pop();
             }
         }
-        Value::Array(items) => {
-            for child in items {
-                changed |= mask(child, path, rules);
+        Kind::Array(items) => {
+            for item in items {
+                collect(text, item, path, rules, edits);
             }
         }
-        _ => {}
+        Kind::Str => {
+            // JSON inside a string: mask it there and write the string anew.
+            let raw = &text[node.span.clone()];
+            if !raw.contains(['{', '[']) {
+                return;
+            }
+            let Ok(inner) = serde_json::from_str::<String>(raw) else {
+                return;
+            };
+            if !inner.trim_start().starts_with(['{', '[']) {
+                return;
+            }
+            if let Some(inner_masked) = masked(&inner, path, rules)
+                && let Ok(encoded) = serde_json::to_string(&inner_masked)
+            {
+                edits.push((node.span.clone(), encoded));
+            }
+        }
+        Kind::Literal => {}
     }
-    changed
 }
 
 #[cfg(test)]
@@ -102,7 +201,7 @@ mod tests {
             "a dotted path only matches from the root: {out}"
         );
         assert!(out.contains(MASK));
-        let v: Value = serde_json::from_str(&out).expect("still JSON");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
         assert_eq!(v["customer"]["name"], "Ana");
     }
 
@@ -119,8 +218,50 @@ mod tests {
     }
 
     #[test]
-    fn key_order_is_kept() {
-        let out = body(r#"{"z":1,"email":"x","a":2}"#, &rules(&["email"]));
-        assert_eq!(out, format!(r#"{{"z":1,"email":"{MASK}","a":2}}"#));
+    fn only_masked_values_change() {
+        let out = body(
+            r#"{"z": 1.10, "EMAIL":"x", "a":12345678901234567890123}"#,
+            &rules(&["email"]),
+        );
+        assert_eq!(
+            out,
+            format!(r#"{{"z": 1.10, "EMAIL":"{MASK}", "a":12345678901234567890123}}"#)
+        );
+    }
+
+    #[test]
+    fn json_inside_a_string_is_masked_too() {
+        let inner = r#"{"email":"ana@example.com","order":"ord-1"}"#;
+        let envelope = serde_json::json!({ "Type": "Notification", "Message": inner }).to_string();
+        let out = body(&envelope, &rules(&["email"]));
+        assert!(!out.contains("ana@example.com"), "{out}");
+        assert!(out.contains("ord-1"), "{out}");
+        let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+        let inner: serde_json::Value =
+            serde_json::from_str(v["Message"].as_str().expect("string")).expect("inner json");
+        assert_eq!(inner["email"], MASK);
+    }
+
+    #[test]
+    fn urls_lose_their_secrets() {
+        assert_eq!(
+            url("https://admin:s3cret@sqs.example.com:4566/path?token=abc&x=1#frag"),
+            format!("https://{MASK}@sqs.example.com:4566/path?token={MASK}&x={MASK}#frag")
+        );
+        assert_eq!(url("http://127.0.0.1:4566"), "http://127.0.0.1:4566");
+        assert_eq!(
+            url("http://health.internal/ok?key=k@y"),
+            format!("http://health.internal/ok?key={MASK}")
+        );
+    }
+
+    #[test]
+    fn attributes_match_without_case() {
+        assert!(attribute("Card_Number", &rules(&["card_number"])));
+        assert!(!attribute("card", &rules(&["card_number"])));
+        assert_eq!(
+            attribute_value("meta", r#"{"token":"t0k"}"#, &rules(&["token"])),
+            format!(r#"{{"token":"{MASK}"}}"#)
+        );
     }
 }

@@ -126,9 +126,10 @@ impl Executor {
     fn spawn_redrive(&self, id: u64, plan: Plan) {
         let broker = self.broker.clone();
         let tx = self.tx.clone();
+        let audit = self.audit.clone();
         tokio::spawn(async move {
             let send = |m: RedriveMsg| tx.send(Msg::Redrive(m)).is_ok();
-            let handle = match redrive::start(broker, &plan).await {
+            let handle = match redrive::start(broker, &plan, &audit).await {
                 Ok(h) => h,
                 Err(e) => {
                     send(RedriveMsg::Started {
@@ -155,6 +156,7 @@ impl Executor {
                 }
             }
             let report = handle.wait().await;
+            redrive::record::finished(&audit, &plan, &report);
             send(RedriveMsg::Done {
                 id,
                 report: Box::new(report),
@@ -176,10 +178,34 @@ impl Executor {
                 result: b.list_move_tasks(&arn).await,
                 queue,
             },
-            RedriveCmd::CancelMoveTask { queue, handle } => RedriveMsg::Cancelled {
-                result: b.cancel_move_task(&handle).await,
-                queue,
-            },
+            RedriveCmd::CancelMoveTask { queue, handle } => {
+                let details = serde_json::json!({ "task_handle": handle });
+                let result = match self.audit.record_bulk(
+                    "move-task-cancel",
+                    &queue,
+                    None,
+                    "started",
+                    details.clone(),
+                ) {
+                    Err(e) => Err(crate::broker::BrokerError::Invalid(e.to_string())),
+                    Ok(()) => {
+                        let r = b.cancel_move_task(&handle).await;
+                        let outcome = match &r {
+                            Ok(moved) => format!("ok: it had moved {moved}"),
+                            Err(e) => format!("failed: {e}"),
+                        };
+                        let _ = self.audit.record_bulk(
+                            "move-task-cancel",
+                            &queue,
+                            None,
+                            outcome,
+                            details,
+                        );
+                        r
+                    }
+                };
+                RedriveMsg::Cancelled { result, queue }
+            }
             // Started by `spawn`, never here.
             RedriveCmd::Start { .. } => return None,
         })
@@ -238,9 +264,16 @@ impl Executor {
                 contents,
                 count,
             } => {
-                let result = tokio::fs::write(&path, contents)
-                    .await
-                    .map_err(|e| e.to_string());
+                let wanted = std::path::PathBuf::from(&path);
+                let written = tokio::task::spawn_blocking(move || {
+                    crate::files::write_new(&wanted, contents.as_bytes())
+                })
+                .await;
+                let (path, result) = match written {
+                    Ok(Ok(p)) => (p.display().to_string(), Ok(())),
+                    Ok(Err(e)) => (path, Err(e.to_string())),
+                    Err(e) => (path, Err(e.to_string())),
+                };
                 BrowserMsg::Exported {
                     path,
                     count,

@@ -818,6 +818,7 @@ fn attrs(visible: u64) -> QueueAttrs {
         visibility_timeout: Duration::from_secs(30),
         retention: Duration::from_secs(4 * 24 * 3600),
         redrive: None,
+        max_message_size: 1024 * 1024,
     }
 }
 

@@ -11,8 +11,7 @@ use lazysqs::app::keymap::Keymap;
 use lazysqs::app::{App, Cmd, Msg, Settings};
 use lazysqs::broker::sim::model::{arn, queue_ref};
 use lazysqs::broker::{
-    BrokerError, MAX_BODY_BYTES, Message, MessageAttribute, QueueAttrs, QueueRef, QueueSelection,
-    RedrivePolicy,
+    BrokerError, Message, MessageAttribute, QueueAttrs, QueueRef, QueueSelection, RedrivePolicy,
 };
 use lazysqs::config::{RefreshConfig, Thresholds};
 use lazysqs::recovery::export::ExportedMessage;
@@ -56,8 +55,19 @@ fn attrs(visible: u64, dlq: Option<&str>) -> QueueAttrs {
             dlq_arn: arn(d),
             max_receive_count: 3,
         }),
+        // `orders` keeps the old 256 KiB limit; the others have SQS's 1 MiB default.
+        max_message_size: if dlq.is_some() {
+            ORDERS_LIMIT
+        } else {
+            1024 * 1024
+        },
     }
 }
+
+/// `orders`'s MaximumMessageSize in these tests.
+const ORDERS_LIMIT: usize = 256 * 1024;
+/// What `origin=web` and `attempt=3` add to a message's size (names, types, values).
+const ATTRIBUTE_BYTES: usize = "originStringweb".len() + "attemptNumber3".len();
 
 fn dlq() -> QueueRef {
     queue_ref("orders-dlq")
@@ -109,6 +119,7 @@ fn message(id: &str, body: &str, receives: u32, source: Option<&str>) -> Message
         dlq_source_arn: source.map(arn),
         group_id: None,
         dedup_id: None,
+        trace_header: None,
     }
 }
 
@@ -403,7 +414,7 @@ fn enter_on_a_queue_with_a_redrive_policy_then_y_loads() {
 }
 
 #[test]
-fn loaded_messages_are_listed_with_id_receives_source_and_first_body_line() {
+fn loaded_messages_are_listed_with_id_receives_source_and_a_one_line_body() {
     let (app, _) = browsing(false, failed_orders());
     let b = app.browser.as_ref().expect("browser open");
     assert!(!b.loading);
@@ -417,8 +428,8 @@ fn loaded_messages_are_listed_with_id_receives_source_and_first_body_line() {
     assert_eq!(screen.cell("m-3", "Receives"), "31");
     assert_eq!(screen.cell("m-1", "Source"), "orders");
     assert_eq!(screen.cell("m-1", "Body"), BODY_1);
-    assert_eq!(screen.cell("m-2", "Body"), "plain text failure");
-    assert!(!text.contains("second line"), "only the first line: {text}");
+    // The whole body on one line, its line breaks shown as ⏎.
+    assert_eq!(screen.cell("m-2", "Body"), "plain text failure⏎second line");
     assert_eq!(screen.cell("m-3", "Size"), format!("{} B", BODY_3.len()));
     assert_eq!(screen.cell("m-1", "State"), "● held");
 }
@@ -536,7 +547,7 @@ fn the_editor_checks_json_as_you_type_and_asks_before_keeping_raw_text() {
     let text = big(&app).text();
     assert!(text.contains("Editing m-1 in orders-dlq"), "{text}");
     assert!(text.contains("✔ valid JSON"), "{text}");
-    assert!(text.contains("/ 256 KiB"), "{text}");
+    assert!(text.contains("/ 256.0 KiB (orders's limit)"), "{text}");
 
     // Drop the comma at the end of line 2: the error is where line 3 starts.
     app.update(key(KeyCode::Down));
@@ -624,11 +635,12 @@ fn esc_cancels_an_edit_with_no_change() {
 }
 
 #[test]
-fn a_body_over_256_kib_cannot_be_kept() {
-    // Exactly at the limit: `{"data":"xxx…"}`.
-    let filler = MAX_BODY_BYTES - r#"{"data":""}"#.len();
+fn a_message_over_its_destinations_limit_cannot_be_kept() {
+    // Exactly at orders's limit, body and attributes: `{"data":"xxx…"}`.
+    const MAX: usize = ORDERS_LIMIT;
+    let filler = MAX - ATTRIBUTE_BYTES - r#"{"data":""}"#.len();
     let body = format!(r#"{{"data":"{}"}}"#, "x".repeat(filler));
-    assert_eq!(body.len(), MAX_BODY_BYTES);
+    assert_eq!(body.len() + ATTRIBUTE_BYTES, MAX);
     let (mut app, _) = browsing(false, vec![message("m-big", &body, 1, Some("orders"))]);
     app.update(ch('e'));
     let bytes = |app: &App| {
@@ -637,14 +649,15 @@ fn a_body_over_256_kib_cannot_be_kept() {
             .and_then(|b| b.editor.as_ref())
             .map(|e| e.bytes)
     };
-    assert_eq!(bytes(&app), Some(MAX_BODY_BYTES));
+    assert_eq!(bytes(&app), Some(MAX));
+    assert!(big(&app).text().contains("256.0 KiB (orders's limit)"));
     // Into the string on line 2 (`  "data": "` is 11 characters), one more byte.
     app.update(key(KeyCode::Down));
     for _ in 0..11 {
         app.update(key(KeyCode::Right));
     }
     app.update(ch('y'));
-    assert_eq!(bytes(&app), Some(MAX_BODY_BYTES + 1));
+    assert_eq!(bytes(&app), Some(MAX + 1));
     let text = big(&app).text();
     assert!(text.contains("✖ too large"), "{text}");
 
@@ -655,15 +668,19 @@ fn a_body_over_256_kib_cannot_be_kept() {
     );
     assert!(app.browser.as_ref().is_some_and(|b| b.editor.is_some()));
     assert_eq!(edited(&app, "m-big"), None);
-    assert!(notice(&app).contains("256 KiB"), "{}", notice(&app));
+    assert!(
+        notice(&app).contains("over orders's limit of 262144 bytes"),
+        "{}",
+        notice(&app)
+    );
 
     // Back at the limit (one x replaced by the y): it can be kept.
     app.update(key(KeyCode::Delete));
-    assert_eq!(bytes(&app), Some(MAX_BODY_BYTES));
+    assert_eq!(bytes(&app), Some(MAX));
     app.update(ctrl('s'));
     assert!(app.browser.as_ref().is_some_and(|b| b.editor.is_none()));
     let kept = edited(&app, "m-big").expect("kept");
-    assert_eq!(kept.len(), MAX_BODY_BYTES);
+    assert_eq!(kept.len() + ATTRIBUTE_BYTES, MAX);
     assert!(kept.starts_with(r#"{"data":"yxx"#));
 }
 

@@ -185,6 +185,7 @@ fn card_message() -> Message {
         dlq_source_arn: Some("arn:aws:sqs:sim-1:000000000000:orders".into()),
         group_id: None,
         dedup_id: None,
+        trace_header: None,
     }
 }
 

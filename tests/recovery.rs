@@ -214,6 +214,7 @@ impl Env {
                     group_id: group.map(str::to_string),
                     dedup_id: None,
                     delay: None,
+                    trace_header: None,
                 },
             )
             .await
@@ -956,6 +957,8 @@ async fn the_import_command_reports_failed_lines_on_localstack() {
         source_queue: None,
         receive_count: 1,
         sent_at: None,
+        trace_header: None,
+        masked_fields: Vec::new(),
     };
     let home = tempfile::tempdir().expect("home");
     let path = home.path().join("msgs.jsonl");

@@ -516,6 +516,7 @@ async fn fifo_redrive_keeps_groups_and_uses_fresh_dedup_ids() {
             group_id: Some(groups[i % 3].to_string()),
             dedup_id: Some(format!("d-{i}")),
             delay: None,
+            trace_header: None,
         })
         .collect();
     env.send_in_order(&dlq, messages).await;
@@ -578,6 +579,7 @@ async fn fifo_redrive_keeps_groups_and_uses_fresh_dedup_ids() {
             group_id: Some(groups[i % 3].to_string()),
             dedup_id: Some(format!("again-{i}")),
             delay: None,
+            trace_header: None,
         })
         .collect();
     env.send_in_order(&dlq, again).await;

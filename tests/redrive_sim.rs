@@ -78,6 +78,7 @@ fn fail_into_dlq(sim: &SimBroker, queue: &str, dlq: &str, bodies: &[String]) {
             group_id: queue.ends_with(".fifo").then(|| format!("g{}", i % 3)),
             dedup_id: queue.ends_with(".fifo").then(|| format!("d{i}")),
             delay: None,
+            trace_header: None,
         };
         s.model.send(queue, m).expect("send");
     }

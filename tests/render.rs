@@ -83,6 +83,7 @@ fn attrs(visible: u64, in_flight: u64, delayed: u64, dlq: Option<&str>) -> Queue
             dlq_arn: arn(d),
             max_receive_count: 3,
         }),
+        max_message_size: 1024 * 1024,
     }
 }
 

@@ -394,17 +394,56 @@ fn fifo_send_needs_a_group_id_and_a_dedup_id() {
 // ---------------------------------------------------------------- limits
 
 #[test]
-fn body_over_256_kib_is_refused() {
+fn a_message_over_the_queues_maximum_message_size_is_refused() {
     let mut m = model();
+    // SQS's default since 2025: 1 MiB.
     m.create_queue(QueueSpec::new("big"));
     let err = m
-        .send("big", body(&"x".repeat(256 * 1024 + 1)))
+        .send("big", body(&"x".repeat(1024 * 1024 + 1)))
         .expect_err("too big");
     assert!(matches!(err, BrokerError::Invalid(_)), "{err:?}");
-    assert!(err.to_string().contains("256 KiB"), "{err}");
-    m.send("big", body(&"x".repeat(256 * 1024)))
-        .expect("exactly 256 KiB is fine");
-    assert_eq!(visible(&m, "big"), 1);
+    assert!(
+        err.to_string()
+            .contains("over big's limit of 1048576 bytes"),
+        "{err}"
+    );
+    m.send("big", body(&"x".repeat(600 * 1024)))
+        .expect("600 KiB is fine under 1 MiB");
+    m.send("big", body(&"x".repeat(1024 * 1024)))
+        .expect("exactly 1 MiB is fine");
+    assert_eq!(visible(&m, "big"), 2);
+    // An older queue keeps its own, smaller limit.
+    m.create_queue(QueueSpec {
+        max_message_size: 256 * 1024,
+        ..QueueSpec::new("old")
+    });
+    let err = m
+        .send("old", body(&"x".repeat(256 * 1024 + 1)))
+        .expect_err("too big for old");
+    assert!(err.to_string().contains("262144 bytes"), "{err}");
+    assert_eq!(
+        m.attributes("old").expect("attrs").max_message_size,
+        256 * 1024
+    );
+}
+
+#[test]
+fn a_batch_over_1_mib_in_total_is_refused_whole() {
+    let mut m = model();
+    m.create_queue(QueueSpec::new("q"));
+    let batch: Vec<_> = (0..11).map(|_| body(&"x".repeat(100 * 1024))).collect();
+    assert!(
+        m.send_batch("q", batch[..10].to_vec()).is_ok(),
+        "1,000 KiB fits"
+    );
+    let err = m
+        .send_batch(
+            "q",
+            vec![body(&"x".repeat(600 * 1024)), body(&"x".repeat(600 * 1024))],
+        )
+        .expect_err("1.2 MiB in one batch");
+    assert!(err.to_string().contains("BatchRequestTooLong"), "{err}");
+    assert_eq!(visible(&m, "q"), 10);
 }
 
 #[test]

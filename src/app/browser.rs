@@ -7,8 +7,11 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
 use super::keymap::{Action, Scope};
+use super::redrive::RedriveCmd;
 use super::{App, Cmd, Pane};
-use crate::broker::{BrokerError, MAX_BODY_BYTES, Message, QueueRef, name_from_arn};
+use crate::broker::{
+    BrokerError, DEFAULT_MAX_MESSAGE_BYTES, Message, QueueRef, human_size, name_from_arn,
+};
 use crate::recovery::export::{ExportedMessage, to_jsonl};
 use crate::recovery::{EXTEND_EVERY, RequeueOutcome, RequeueRequest};
 
@@ -72,12 +75,19 @@ pub enum BodyCheck {
 
 impl BodyCheck {
     pub fn of(text: &str) -> BodyCheck {
-        match serde_json::from_str::<serde_json::Value>(text) {
-            Ok(_) => BodyCheck::Json,
+        if crate::json_text::is_json(text) {
+            return BodyCheck::Json;
+        }
+        match serde_json::from_str::<serde::de::IgnoredAny>(text) {
             Err(e) => BodyCheck::NotJson {
                 line: e.line(),
                 column: e.column(),
                 message: e.to_string(),
+            },
+            Ok(_) => BodyCheck::NotJson {
+                line: 1,
+                column: 1,
+                message: "nested too deeply to edit as JSON".into(),
             },
         }
     }
@@ -91,13 +101,18 @@ pub struct Editor {
     pub bytes: usize,
     /// Whether the original body was one line (compact JSON is sent compact).
     pub was_compact: bool,
+    /// The destination's MaximumMessageSize, and the destination it is for.
+    pub limit: usize,
+    pub limit_of: Option<String>,
+    /// What the message's attributes add to its size.
+    pub attribute_bytes: usize,
 }
 
 impl Editor {
-    fn new(held: &Held) -> Editor {
+    fn new(held: &Held, limit: usize, limit_of: Option<String>) -> Editor {
         let body = held.body();
         let was_compact = !body.contains('\n');
-        let text = crate::ui::browser::pretty_body(body);
+        let text = crate::json_text::pretty(body);
         let mut textarea = TextArea::new(text.lines().map(str::to_string).collect());
         textarea.set_max_histories(200);
         let mut e = Editor {
@@ -106,6 +121,14 @@ impl Editor {
             check: BodyCheck::Json,
             bytes: 0,
             was_compact,
+            limit,
+            limit_of,
+            attribute_bytes: held
+                .message
+                .attributes
+                .iter()
+                .map(|(k, a)| k.len() + a.data_type.len() + a.value_len())
+                .sum(),
         };
         e.recheck();
         e
@@ -115,13 +138,12 @@ impl Editor {
         self.textarea.lines().join("\n")
     }
 
-    /// The body to send: compact again if it came compact and is valid JSON.
+    /// The body to send: compact again if it came compact and is valid JSON. Only
+    /// whitespace between tokens changes; every token is as the user left it.
     fn body(&self) -> String {
         let text = self.text();
-        if self.was_compact
-            && let Ok(v) = serde_json::from_str::<serde_json::Value>(&text)
-        {
-            return v.to_string();
+        if self.was_compact && crate::json_text::is_json(&text) {
+            return crate::json_text::compact(&text);
         }
         text
     }
@@ -129,7 +151,11 @@ impl Editor {
     fn recheck(&mut self) {
         let text = self.text();
         self.check = BodyCheck::of(&text);
-        self.bytes = self.body().len();
+        self.bytes = self.body().len() + self.attribute_bytes;
+    }
+
+    pub fn over_limit(&self) -> bool {
+        self.bytes > self.limit
     }
 }
 
@@ -156,22 +182,32 @@ pub struct Browser {
     pub editor: Option<Editor>,
     pub next_extend: Instant,
     pub extending: bool,
+    /// The redaction rules in force (kept in step with [`App::redaction`]).
+    pub redaction: Vec<String>,
 }
 
 impl Browser {
-    /// Indices of the messages shown, after the filter (over body and attributes).
+    /// Indices of the messages shown, after the filter. The filter matches the
+    /// body and attributes as shown (masked values as their mask), so a masked
+    /// value cannot be probed by typing guesses.
     pub fn visible(&self) -> Vec<usize> {
         let f = self.filter.to_lowercase();
+        let rules = &self.redaction;
         (0..self.messages.len())
             .filter(|&i| {
                 if f.is_empty() {
                     return true;
                 }
                 let h = &self.messages[i];
-                h.body().to_lowercase().contains(&f)
+                crate::redact::body(h.body(), rules)
+                    .to_lowercase()
+                    .contains(&f)
                     || h.message.message_id.to_lowercase().contains(&f)
                     || h.message.attributes.iter().any(|(k, a)| {
-                        k.to_lowercase().contains(&f) || a.value.to_lowercase().contains(&f)
+                        k.to_lowercase().contains(&f)
+                            || crate::redact::attribute_value(k, &a.value, rules)
+                                .to_lowercase()
+                                .contains(&f)
                     })
             })
             .collect()
@@ -236,6 +272,21 @@ pub enum Pending {
     Redrive {
         plan: Box<crate::redrive::Plan>,
         force: bool,
+    },
+    /// Cancel one of our redrives.
+    CancelRedrive {
+        id: u64,
+    },
+    /// Cancel a move task started elsewhere.
+    CancelMoveTask {
+        queue: QueueRef,
+        handle: String,
+    },
+    /// Write an export unmasked.
+    Export {
+        path: String,
+        contents: String,
+        count: usize,
     },
 }
 
@@ -345,6 +396,7 @@ impl App {
             editor: None,
             next_extend: self.now + EXTEND_EVERY,
             extending: false,
+            redaction: self.redaction(),
             queue: queue.clone(),
         });
         self.sqs_requests += 1;
@@ -669,7 +721,19 @@ impl App {
                     );
                     return Vec::new();
                 }
-                b.editor = Some(Editor::new(h));
+                let dest = h
+                    .source_queue()
+                    .map(str::to_string)
+                    .or_else(|| (b.sources.len() == 1).then(|| b.sources[0].clone()));
+                let limit = dest
+                    .as_deref()
+                    .and_then(|d| self.queues.iter().find(|r| r.queue.name == d))
+                    .and_then(|r| r.attrs.as_ref())
+                    .map_or(DEFAULT_MAX_MESSAGE_BYTES, |a| a.max_message_size);
+                let editor = Editor::new(h, limit, dest);
+                if let Some(b) = self.browser.as_mut() {
+                    b.editor = Some(editor);
+                }
             }
             Action::Requeue => return self.ask_requeue(),
             Action::Delete => {
@@ -682,7 +746,10 @@ impl App {
                     return Vec::new();
                 }
                 let id = h.message.message_id.clone();
-                let preview = crate::ui::format::truncate(h.body(), 60);
+                let preview = crate::ui::format::truncate(
+                    &crate::json_text::one_line(&crate::redact::body(h.body(), &rules)),
+                    60,
+                );
                 self.popup = Some(Popup::Confirm {
                     title: "Delete this message?".into(),
                     lines: vec![
@@ -762,10 +829,14 @@ impl App {
                 self.notify("edit cancelled: the message is unchanged", false);
             }
             KeyCode::Char('s') if ctrl => {
-                if editor.bytes > MAX_BODY_BYTES {
+                if editor.over_limit() {
                     let text = format!(
-                        "the body is {} bytes, over the 256 KiB ({MAX_BODY_BYTES} bytes) limit: shorten it before keeping it",
-                        editor.bytes
+                        "the message is {} bytes ({}, body and attributes), over {}'s limit of {} bytes ({}): shorten it before keeping it",
+                        editor.bytes,
+                        human_size(editor.bytes),
+                        editor.limit_of.as_deref().unwrap_or("the destination"),
+                        editor.limit,
+                        human_size(editor.limit)
                     );
                     self.notify(text, true);
                 } else if editor.body().trim().is_empty() {
@@ -814,7 +885,7 @@ impl App {
             self.notify(text, true);
             return;
         };
-        if body == h.message.body {
+        if crate::json_text::same_tokens(&body, &h.message.body) {
             h.edited = None;
             self.notify("no change to keep", false);
         } else {
@@ -947,6 +1018,19 @@ impl App {
                 Vec::new()
             }
             Pending::Redrive { plan, force } => self.confirmed_redrive(*plan, force),
+            Pending::CancelRedrive { id } => self.cancel_redrive(id),
+            Pending::CancelMoveTask { queue, handle } => {
+                vec![Cmd::Redrive(RedriveCmd::CancelMoveTask { queue, handle })]
+            }
+            Pending::Export {
+                path,
+                contents,
+                count,
+            } => vec![Cmd::Browser(BrowserCmd::Export {
+                path,
+                contents,
+                count,
+            })],
             Pending::Requeue { message_id, to } => {
                 let Some(b) = self.browser.as_mut() else {
                     return Vec::new();

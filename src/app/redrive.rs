@@ -135,7 +135,7 @@ pub enum RedriveMsg {
         result: Result<Vec<MoveTask>, BrokerError>,
     },
     Cancelled {
-        queue: String,
+        queue: QueueRef,
         result: Result<u64, BrokerError>,
     },
 }
@@ -146,7 +146,7 @@ pub enum RedriveCmd {
     Plan { request: Box<Request>, auto: bool },
     Start { id: u64, plan: Box<Plan> },
     FetchMoveTasks { queue: QueueRef, arn: String },
-    CancelMoveTask { queue: String, handle: String },
+    CancelMoveTask { queue: QueueRef, handle: String },
 }
 
 impl App {
@@ -402,12 +402,15 @@ impl App {
             RedriveMsg::Cancelled { queue, result } => {
                 match result {
                     Ok(moved) => {
-                        let text = format!("move task on {queue} cancelled after {moved} moved");
+                        let text = format!(
+                            "move task on {} cancelled after {moved} moved",
+                            queue.name
+                        );
                         self.tell(text.clone());
                         self.notify(text, false);
                     }
                     Err(e) => self.notify(
-                        format!("cancelling the move task on {queue} failed: {e}"),
+                        format!("cancelling the move task on {} failed: {e}", queue.name),
                         true,
                     ),
                 }
@@ -468,52 +471,96 @@ impl App {
             .or_else(|| self.redrives.last())
     }
 
-    /// Space: pause or resume; `c`: cancel (ours, or a move task started elsewhere).
-    pub(super) fn redrive_control(&mut self, cancel: bool) -> Vec<Cmd> {
-        if let Some(run) = self.redrives.iter().rev().find(|r| r.is_active()) {
-            let Some(control) = run.control.clone() else {
-                self.notify("the redrive is still starting", true);
-                return Vec::new();
-            };
-            let name = run.plan.request.source.name.clone();
-            if cancel {
-                control.cancel();
-                self.tell(format!("redrive of {name} cancelled by the user"));
-                self.notify(format!("cancelling the redrive of {name}…"), false);
-                return Vec::new();
-            }
-            let paused = run
-                .progress
-                .as_ref()
-                .is_some_and(|p| p.state == crate::redrive::RunState::Paused)
-                || control.directive() == crate::redrive::Directive::Pause;
-            let result = if paused {
-                control.resume()
-            } else {
-                control.pause()
-            };
-            match result {
-                Ok(()) => self.notify(
-                    format!(
-                        "redrive of {name} {}",
-                        if paused { "resumed" } else { "pausing…" }
-                    ),
-                    false,
-                ),
-                Err(e) => self.notify(e.to_string(), true),
-            }
+    /// Space: pause or resume the running redrive.
+    pub(super) fn redrive_pause(&mut self) -> Vec<Cmd> {
+        let Some(run) = self.redrives.iter().rev().find(|r| r.is_active()) else {
+            self.notify("no redrive is running", true);
             return Vec::new();
+        };
+        let Some(control) = run.control.clone() else {
+            self.notify("the redrive is still starting", true);
+            return Vec::new();
+        };
+        let name = run.plan.request.source.name.clone();
+        let paused = run
+            .progress
+            .as_ref()
+            .is_some_and(|p| p.state == crate::redrive::RunState::Paused)
+            || control.directive() == crate::redrive::Directive::Pause;
+        let result = if paused {
+            control.resume()
+        } else {
+            control.pause()
+        };
+        match result {
+            Ok(()) => self.notify(
+                format!(
+                    "redrive of {name} {}",
+                    if paused { "resumed" } else { "pausing…" }
+                ),
+                false,
+            ),
+            Err(e) => self.notify(e.to_string(), true),
         }
-        if cancel {
-            let external = self.queues.iter().find_map(|r| {
-                let t = r.move_task.as_ref()?;
-                Some((r.queue.name.clone(), t.handle.clone()?))
-            });
-            if let Some((queue, handle)) = external {
-                return vec![Cmd::Redrive(RedriveCmd::CancelMoveTask { queue, handle })];
+        Vec::new()
+    }
+
+    /// `c`: cancel the redrive or move task of the selected queue, after a
+    /// confirmation naming it.
+    pub(super) fn ask_cancel(&mut self) -> Vec<Cmd> {
+        let Some(row) = self.selected_row() else {
+            return Vec::new();
+        };
+        let queue = row.queue.clone();
+        let ours = self
+            .redrives
+            .iter()
+            .rev()
+            .find(|r| r.is_active() && r.plan.request.source.url == queue.url)
+            .map(|r| r.id);
+        let pending = match (ours, row.move_task.as_ref().and_then(|t| t.handle.clone())) {
+            (Some(id), _) => Pending::CancelRedrive { id },
+            (None, Some(handle)) => Pending::CancelMoveTask {
+                queue: queue.clone(),
+                handle,
+            },
+            (None, None) => {
+                self.notify(
+                    format!("no redrive or move task is running on {}", queue.name),
+                    true,
+                );
+                return Vec::new();
             }
-        }
-        self.notify("no redrive is running", true);
+        };
+        let what = match &pending {
+            Pending::CancelRedrive { .. } => format!("the redrive of {}", queue.name),
+            _ => format!("the move task on {} (started elsewhere)", queue.name),
+        };
+        self.popup = Some(Popup::Confirm {
+            title: format!("Cancel {what}?"),
+            lines: vec![
+                format!("Stop {what}. Messages not yet moved stay in {}.", queue.name),
+                "y/Enter: cancel it, n/Esc: let it run".into(),
+            ],
+            on_yes: pending,
+        });
+        Vec::new()
+    }
+
+    /// A confirmed cancel of one of our redrives.
+    pub(super) fn cancel_redrive(&mut self, id: u64) -> Vec<Cmd> {
+        let Some(run) = self.redrives.iter().find(|r| r.id == id && r.is_active()) else {
+            self.notify("that redrive has already finished", false);
+            return Vec::new();
+        };
+        let name = run.plan.request.source.name.clone();
+        let Some(control) = run.control.clone() else {
+            self.notify("the redrive is still starting", true);
+            return Vec::new();
+        };
+        control.cancel();
+        self.tell(format!("redrive of {name} cancelled by the user"));
+        self.notify(format!("cancelling the redrive of {name}…"), false);
         Vec::new()
     }
 

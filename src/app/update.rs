@@ -386,8 +386,8 @@ impl App {
             Action::RedrivePause | Action::RedriveCancel if self.read_only => {
                 self.notify("read-only: redrive controls are turned off", true);
             }
-            Action::RedrivePause => return self.redrive_control(false),
-            Action::RedriveCancel => return self.redrive_control(true),
+            Action::RedrivePause => return self.redrive_pause(),
+            Action::RedriveCancel => return self.ask_cancel(),
             Action::Back => self.filter.clear(),
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
@@ -469,6 +469,10 @@ impl App {
                 self.notify(text, self.revealed);
             }
             _ => {}
+        }
+        let rules = self.redaction();
+        if let Some(b) = self.browser.as_mut() {
+            b.redaction = rules;
         }
     }
 

@@ -29,13 +29,15 @@ use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{
     BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry,
     DeleteMessageBatchRequestEntry, MessageAttributeValue, MessageSystemAttributeName,
-    QueueAttributeName, SendMessageBatchRequestEntry,
+    MessageSystemAttributeNameForSends, MessageSystemAttributeValue, QueueAttributeName,
+    SendMessageBatchRequestEntry,
 };
 use chrono::{DateTime, Utc};
 
 use super::{
-    AlarmState, BatchOutcome, Broker, BrokerError, BrokerResult, Message, MessageAttribute,
-    MoveTask, OutgoingMessage, QueueAttrs, QueueMetrics, QueueRef, QueueSelection, RedrivePolicy,
+    AlarmState, BatchOutcome, Broker, BrokerError, BrokerResult, DEFAULT_MAX_MESSAGE_BYTES,
+    Message, MessageAttribute, MoveTask, OutgoingMessage, QueueAttrs, QueueMetrics, QueueRef,
+    QueueSelection, RedrivePolicy,
 };
 
 /// Connect timeout for every call.
@@ -448,6 +450,7 @@ impl Broker for AwsBroker {
             .queue_url(&queue.url)
             .message_body(message.body)
             .set_message_attributes(attributes)
+            .set_message_system_attributes(trace_attribute(message.trace_header)?)
             .set_message_group_id(message.group_id)
             .set_message_deduplication_id(message.dedup_id)
             .set_delay_seconds(message.delay.map(|d| secs_i32(d, MAX_DELAY_SECS)))
@@ -470,6 +473,7 @@ impl Broker for AwsBroker {
                 .id(index.to_string())
                 .message_body(m.body)
                 .set_message_attributes(to_sdk_attributes(&m.attributes)?)
+                .set_message_system_attributes(trace_attribute(m.trace_header)?)
                 .set_message_group_id(m.group_id)
                 .set_message_deduplication_id(m.dedup_id)
                 .set_delay_seconds(m.delay.map(|d| secs_i32(d, MAX_DELAY_SECS)))
@@ -830,6 +834,11 @@ fn parse_queue_attrs(
         visibility_timeout: Duration::from_secs(count(QueueAttributeName::VisibilityTimeout)?),
         retention: Duration::from_secs(count(QueueAttributeName::MessageRetentionPeriod)?),
         redrive,
+        max_message_size: match get(QueueAttributeName::MaximumMessageSize) {
+            Some(_) => usize::try_from(count(QueueAttributeName::MaximumMessageSize)?)
+                .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES),
+            None => DEFAULT_MAX_MESSAGE_BYTES,
+        },
     })
 }
 
@@ -899,7 +908,27 @@ fn convert_message(m: &aws_sdk_sqs::types::Message) -> Message {
         dlq_source_arn: sys_get(MessageSystemAttributeName::DeadLetterQueueSourceArn),
         group_id: sys_get(MessageSystemAttributeName::MessageGroupId),
         dedup_id: sys_get(MessageSystemAttributeName::MessageDeduplicationId),
+        trace_header: sys_get(MessageSystemAttributeName::AwsTraceHeader),
     }
+}
+
+/// The `AWSTraceHeader` system attribute to send, when the message has one.
+fn trace_attribute(
+    trace: Option<String>,
+) -> BrokerResult<Option<HashMap<MessageSystemAttributeNameForSends, MessageSystemAttributeValue>>>
+{
+    let Some(trace) = trace else {
+        return Ok(None);
+    };
+    let value = MessageSystemAttributeValue::builder()
+        .data_type("String")
+        .string_value(trace)
+        .build()
+        .map_err(|e| BrokerError::Invalid(format!("AWSTraceHeader: {e}")))?;
+    Ok(Some(HashMap::from([(
+        MessageSystemAttributeNameForSends::AwsTraceHeader,
+        value,
+    )])))
 }
 
 /// Message attributes for the SDK. Binary attributes travel base64-encoded in
@@ -1167,56 +1196,15 @@ fn root_cause(err: &(dyn StdError + 'static)) -> String {
     }
 }
 
-const BASE64_ALPHABET: &[u8; 64] =
-    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
 fn base64_encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18u32, 12, 6, 0].into_iter().enumerate() {
-            if i <= chunk.len() {
-                out.push(char::from(BASE64_ALPHABET[((n >> shift) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
-    let text: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if !text.len().is_multiple_of(4) {
-        return None;
-    }
-    let value = |c: u8| {
-        BASE64_ALPHABET
-            .iter()
-            .position(|&a| a == c)
-            .map(|p| p as u32)
-    };
-    let mut out = Vec::with_capacity(text.len() / 4 * 3);
-    for (n, quad) in text.chunks(4).enumerate() {
-        let last = n + 1 == text.len() / 4;
-        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
-        if pad > 2 || (pad > 0 && !last) {
-            return None;
-        }
-        let mut acc = 0u32;
-        for &c in &quad[..4 - pad] {
-            acc = (acc << 6) | value(c)?;
-        }
-        acc <<= 6 * pad as u32;
-        let bytes = [(acc >> 16) as u8, (acc >> 8) as u8, acc as u8];
-        out.extend_from_slice(&bytes[..3 - pad]);
-    }
-    Some(out)
+    use base64::Engine;
+    let text: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 #[cfg(test)]

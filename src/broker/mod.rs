@@ -102,6 +102,8 @@ pub struct QueueAttrs {
     pub visibility_timeout: Duration,
     pub retention: Duration,
     pub redrive: Option<RedrivePolicy>,
+    /// MaximumMessageSize: the most a message (body and attributes) may weigh.
+    pub max_message_size: usize,
 }
 
 /// Per-queue metrics (CloudWatch in AWS). `None` means no data, never zero.
@@ -138,6 +140,8 @@ pub struct Message {
     pub dlq_source_arn: Option<String>,
     pub group_id: Option<String>,
     pub dedup_id: Option<String>,
+    /// The `AWSTraceHeader` system attribute (X-Ray tracing).
+    pub trace_header: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -154,6 +158,80 @@ pub struct OutgoingMessage {
     pub group_id: Option<String>,
     pub dedup_id: Option<String>,
     pub delay: Option<Duration>,
+    /// Sent as the `AWSTraceHeader` system attribute.
+    pub trace_header: Option<String>,
+}
+
+impl OutgoingMessage {
+    /// The message that carries `body` to `dest` with everything the original
+    /// had: every attribute, its group id (on standard queues too: fair queues)
+    /// and its trace header. A FIFO destination gets a fresh deduplication id,
+    /// since SQS silently drops a reused one within five minutes. Requeue,
+    /// redrive and import all build their messages here.
+    pub fn carrying(
+        dest: &QueueRef,
+        body: String,
+        attributes: BTreeMap<String, MessageAttribute>,
+        group_id: Option<String>,
+        trace_header: Option<String>,
+    ) -> OutgoingMessage {
+        OutgoingMessage {
+            body,
+            attributes,
+            group_id,
+            dedup_id: dest
+                .is_fifo()
+                .then(|| uuid::Uuid::new_v4().simple().to_string()),
+            delay: None,
+            trace_header,
+        }
+    }
+
+    /// The size SQS counts against MaximumMessageSize: the body plus each
+    /// attribute's name, data type and value (binary values decoded).
+    pub fn size(&self) -> usize {
+        self.body.len()
+            + self
+                .attributes
+                .iter()
+                .map(|(name, a)| name.len() + a.data_type.len() + a.value_len())
+                .sum::<usize>()
+    }
+}
+
+impl MessageAttribute {
+    /// The value's size in bytes as SQS counts it (binary values are carried
+    /// base64-encoded here).
+    pub fn value_len(&self) -> usize {
+        if self.data_type.starts_with("Binary") {
+            use base64::Engine;
+            base64::engine::general_purpose::STANDARD
+                .decode(&self.value)
+                .map_or(self.value.len(), |b| b.len())
+        } else {
+            self.value.len()
+        }
+    }
+}
+
+/// Splits messages, in order, into SendMessageBatch requests of at most 10
+/// entries and [`MAX_BATCH_BYTES`] in total. A message over the batch limit on its
+/// own goes alone (the per-message check refuses it first).
+pub fn size_batches(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0usize);
+    for (i, &size) in sizes.iter().enumerate() {
+        if i > start && (i - start == MAX_BATCH_ENTRIES || bytes + size > MAX_BATCH_BYTES) {
+            out.push(start..i);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < sizes.len() {
+        out.push(start..sizes.len());
+    }
+    out
 }
 
 /// One entry of a batch call's result: the entry's index in the request, and its outcome.
@@ -228,22 +306,40 @@ pub trait Broker: Send + Sync {
     async fn cancel_move_task(&self, handle: &str) -> BrokerResult<u64>;
 }
 
-/// The largest message body SQS accepts.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
+/// SQS's MaximumMessageSize for a new queue, and its ceiling, since 2025 (1 MiB).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+/// The most a SendMessageBatch request may carry in all.
+pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+/// The most entries a batch call may carry.
+pub const MAX_BATCH_ENTRIES: usize = 10;
 /// How many message attributes SQS accepts.
 pub const MAX_ATTRIBUTES: usize = 10;
 
-/// Checks what SQS itself would refuse, before a message goes anywhere.
-pub fn validate_outgoing(queue: &str, msg: &OutgoingMessage) -> BrokerResult<()> {
+/// A size for people: bytes, KiB or MiB.
+pub fn human_size(bytes: usize) -> String {
+    if bytes < 1024 {
+        format!("{bytes} B")
+    } else if bytes < 1024 * 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{:.2} MiB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}
+
+/// Checks what SQS itself would refuse, before a message goes anywhere: `limit`
+/// is the destination queue's MaximumMessageSize.
+pub fn validate_outgoing(queue: &str, msg: &OutgoingMessage, limit: usize) -> BrokerResult<()> {
     if msg.body.is_empty() {
         return Err(BrokerError::Invalid(
             "a message body cannot be empty".into(),
         ));
     }
-    if msg.body.len() > MAX_BODY_BYTES {
+    let size = msg.size();
+    if size > limit {
         return Err(BrokerError::Invalid(format!(
-            "the body is {} bytes, over the 256 KiB ({MAX_BODY_BYTES} bytes) limit",
-            msg.body.len()
+            "the message is {size} bytes ({}, body and attributes), over {queue}'s limit of {limit} bytes ({})",
+            human_size(size),
+            human_size(limit)
         )));
     }
     if msg.attributes.len() > MAX_ATTRIBUTES {

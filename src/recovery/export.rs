@@ -5,10 +5,14 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::broker::{Broker, Message, MessageAttribute, QueueRef};
+use crate::broker::{
+    Broker, Message, MessageAttribute, OutgoingMessage, QueueRef, validate_outgoing,
+};
 
-/// One exported message, one per line.
+/// One exported message, one per line. A field this does not know is an error on
+/// import (a misspelt `"Attributes"` must not drop the attributes silently).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct ExportedMessage {
     pub message_id: String,
     pub body: String,
@@ -24,9 +28,17 @@ pub struct ExportedMessage {
     pub receive_count: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_at: Option<String>,
+    /// The `AWSTraceHeader` system attribute (X-Ray).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trace_header: Option<String>,
+    /// The redaction rules in force when this was exported: its body and
+    /// attributes hold masks, not data, and import refuses it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub masked_fields: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct ExportedAttribute {
     pub data_type: String,
     pub value: String,
@@ -59,6 +71,8 @@ impl ExportedMessage {
                 .map(|a| crate::broker::name_from_arn(a).to_string()),
             receive_count: m.receive_count,
             sent_at: m.sent_at.map(|t| t.to_rfc3339()),
+            trace_header: m.trace_header.clone(),
+            masked_fields: Vec::new(),
         }
     }
 
@@ -108,6 +122,7 @@ pub async fn import(
 ) -> std::io::Result<ImportReport> {
     let text = std::fs::read_to_string(path)?;
     let mut report = ImportReport::default();
+    let limit = super::destination_limit(broker, to).await;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
         if line.trim().is_empty() {
@@ -122,24 +137,41 @@ pub async fn import(
                 continue;
             }
         };
-        let out =
-            match super::outgoing(&to.name, m.body.clone(), m.attributes(), m.group_id.clone()) {
-                Ok(out) => out,
-                Err(e) => {
-                    report.failed.push((n, e.to_string()));
-                    continue;
-                }
-            };
-        audit.record("import", &to.name, &m.message_id, None, None, "started");
+        let out = OutgoingMessage::carrying(
+            to,
+            m.body.clone(),
+            m.attributes(),
+            m.group_id.clone(),
+            m.trace_header.clone(),
+        );
+        if !m.masked_fields.is_empty() {
+            report.failed.push((
+                n,
+                format!(
+                    "exported while {} {} masked: it holds masks, not data; export it again unmasked (u reveals, then x or X)",
+                    m.masked_fields.join(", "),
+                    if m.masked_fields.len() == 1 { "was" } else { "were" }
+                ),
+            ));
+            continue;
+        }
+        if let Err(e) = validate_outgoing(&to.name, &out, limit) {
+            report.failed.push((n, e.to_string()));
+            continue;
+        }
+        if let Err(e) = audit.record("import", to, &m.message_id, None, None, "started") {
+            report.failed.push((n, e.to_string()));
+            continue;
+        }
         match broker.send(to, out).await {
             Ok(id) => {
-                audit.record("import", &to.name, &m.message_id, None, Some(&id), "ok");
+                let _ = audit.record("import", to, &m.message_id, None, Some(&id), "ok");
                 report.sent += 1;
             }
             Err(e) => {
-                audit.record(
+                let _ = audit.record(
                     "import",
-                    &to.name,
+                    to,
                     &m.message_id,
                     None,
                     None,

@@ -7,12 +7,12 @@
 pub mod audit;
 pub mod export;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::broker::DEFAULT_MAX_MESSAGE_BYTES;
 use crate::broker::{
-    Broker, BrokerError, BrokerResult, Message, MessageAttribute, OutgoingMessage, QueueRef,
-    QueueSelection, validate_outgoing,
+    Broker, BrokerError, BrokerResult, Message, OutgoingMessage, QueueRef, QueueSelection,
+    validate_outgoing,
 };
 use audit::Audit;
 
@@ -102,25 +102,14 @@ pub async fn resolve_queue(broker: &dyn Broker, name: &str) -> BrokerResult<Queu
         .ok_or_else(|| BrokerError::NotFound(format!("queue {name}")))
 }
 
-/// The message to send to `queue`: attributes kept; on a FIFO queue the same group
-/// id and a fresh deduplication id, since SQS silently drops a reused one within
-/// five minutes.
-pub fn outgoing(
-    queue: &str,
-    body: String,
-    attributes: BTreeMap<String, MessageAttribute>,
-    group_id: Option<String>,
-) -> BrokerResult<OutgoingMessage> {
-    let fifo = queue.ends_with(".fifo");
-    let out = OutgoingMessage {
-        body,
-        attributes,
-        group_id: if fifo { group_id } else { None },
-        dedup_id: fifo.then(|| uuid::Uuid::new_v4().to_string()),
-        delay: None,
-    };
-    validate_outgoing(queue, &out)?;
-    Ok(out)
+/// The destination's MaximumMessageSize, read from its attributes (SQS's default
+/// when they cannot be read: the server still refuses what is too large).
+pub async fn destination_limit(broker: &dyn Broker, dest: &QueueRef) -> usize {
+    broker
+        .queue_attributes(dest)
+        .await
+        .map(|a| a.max_message_size)
+        .unwrap_or(DEFAULT_MAX_MESSAGE_BYTES)
 }
 
 /// A request to move one message back.
@@ -166,44 +155,56 @@ impl RequeueOutcome {
     }
 }
 
-/// Send, then delete: never delete until the send is confirmed.
-pub async fn requeue(broker: &dyn Broker, audit: &Audit, req: &RequeueRequest) -> RequeueOutcome {
-    let m = &req.message;
-    let id = m.message_id.as_str();
-    let from = req.from.name.as_str();
-    let to = req.to.as_str();
-    audit.record("requeue", from, id, Some(to), None, "started");
-    // Renew our hold first: if it lapsed, someone else may hold the message and
-    // the delete after the send could silently do nothing. Better not to send.
-    let held = match broker
-        .change_visibility(&req.from, vec![m.receipt_handle.clone()], BROWSE_VISIBILITY)
+/// Renews our hold on a message before acting on it: if it lapsed, someone else
+/// may hold the message, and acting on it could silently do nothing.
+async fn renew_hold(broker: &dyn Broker, queue: &QueueRef, m: &Message) -> BrokerResult<()> {
+    let lapsed = match broker
+        .change_visibility(queue, vec![m.receipt_handle.clone()], BROWSE_VISIBILITY)
         .await
     {
         Ok(outcome) => outcome.into_iter().find_map(|(_, r)| r.err()),
         Err(e) => Some(e),
     };
-    if let Some(e) = held {
-        let e = BrokerError::Invalid(format!(
+    match lapsed {
+        None => Ok(()),
+        Some(e) => Err(BrokerError::Invalid(format!(
             "our hold on the message lapsed ({e}); reload and try again"
-        ));
-        audit.record("requeue", from, id, Some(to), None, format!("failed: {e}"));
+        ))),
+    }
+}
+
+/// Send, then delete: never delete until the send is confirmed.
+pub async fn requeue(broker: &dyn Broker, audit: &Audit, req: &RequeueRequest) -> RequeueOutcome {
+    let m = &req.message;
+    let id = m.message_id.as_str();
+    let from = &req.from;
+    let to = req.to.as_str();
+    // Nothing happens off the record.
+    if let Err(e) = audit.record("requeue", from, id, Some(to), None, "started") {
+        return RequeueOutcome::SendFailed(BrokerError::Invalid(e.to_string()));
+    }
+    if let Err(e) = renew_hold(broker, from, m).await {
+        let _ = audit.record("requeue", from, id, Some(to), None, format!("failed: {e}"));
         return RequeueOutcome::SendFailed(e);
     }
     let sent = async {
         let dest = resolve_queue(broker, to).await?;
-        let out = outgoing(
-            to,
+        let out = OutgoingMessage::carrying(
+            &dest,
             req.body.clone(),
             m.attributes.clone(),
             m.group_id.clone(),
-        )?;
+            m.trace_header.clone(),
+        );
+        let limit = destination_limit(broker, &dest).await;
+        validate_outgoing(&dest.name, &out, limit)?;
         broker.send(&dest, out).await
     }
     .await;
     let new_id = match sent {
         Ok(new_id) => new_id,
         Err(e) => {
-            audit.record(
+            let _ = audit.record(
                 "requeue",
                 from,
                 id,
@@ -214,14 +215,15 @@ pub async fn requeue(broker: &dyn Broker, audit: &Audit, req: &RequeueRequest) -
             return RequeueOutcome::SendFailed(e);
         }
     };
-    audit.record("requeue", from, id, Some(to), Some(&new_id), "sent");
-    match broker.delete(&req.from, &m.receipt_handle).await {
+    // The send happened: record it, whatever comes next.
+    let _ = audit.record("requeue", from, id, Some(to), Some(&new_id), "sent");
+    match broker.delete(from, &m.receipt_handle).await {
         Ok(()) => {
-            audit.record("requeue", from, id, Some(to), Some(&new_id), "ok");
+            let _ = audit.record("requeue", from, id, Some(to), Some(&new_id), "ok");
             RequeueOutcome::Done { new_id }
         }
         Err(error) => {
-            audit.record(
+            let _ = audit.record(
                 "requeue",
                 from,
                 id,
@@ -234,18 +236,24 @@ pub async fn requeue(broker: &dyn Broker, audit: &Audit, req: &RequeueRequest) -
     }
 }
 
-/// Deletes one held message.
+/// Deletes one held message, after renewing the hold (a lapsed hold means
+/// someone else may be working on it).
 pub async fn delete(
     broker: &dyn Broker,
     audit: &Audit,
     queue: &QueueRef,
     m: &Message,
 ) -> BrokerResult<()> {
-    audit.record("delete", &queue.name, &m.message_id, None, None, "started");
-    let r = broker.delete(queue, &m.receipt_handle).await;
-    audit.record(
+    audit
+        .record("delete", queue, &m.message_id, None, None, "started")
+        .map_err(|e| BrokerError::Invalid(e.to_string()))?;
+    let r = match renew_hold(broker, queue, m).await {
+        Ok(()) => broker.delete(queue, &m.receipt_handle).await,
+        Err(e) => Err(e),
+    };
+    let _ = audit.record(
         "delete",
-        &queue.name,
+        queue,
         &m.message_id,
         None,
         None,

@@ -29,6 +29,7 @@ pub mod gate;
 pub mod headless;
 pub mod limiter;
 pub mod mover;
+pub mod record;
 pub mod task;
 
 use std::collections::{BTreeMap, VecDeque};
@@ -439,8 +440,15 @@ fn arn_prefix(arn: &str) -> &str {
     }
 }
 
-/// Starts a planned redrive.
-pub async fn start(broker: Arc<dyn Broker>, plan: &Plan) -> BrokerResult<RedriveHandle> {
+/// Starts a planned redrive, after putting it on the audit record (a redrive
+/// that cannot be recorded does not start). Call [`record::finished`] with its
+/// report.
+pub async fn start(
+    broker: Arc<dyn Broker>,
+    plan: &Plan,
+    audit: &crate::recovery::audit::Audit,
+) -> BrokerResult<RedriveHandle> {
+    record::started(audit, plan).map_err(|e| BrokerError::Invalid(e.to_string()))?;
     let r = &plan.request;
     match plan.mode {
         Mode::MoveTask => {

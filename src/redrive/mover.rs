@@ -39,7 +39,7 @@ use super::{
 };
 use crate::broker::{
     Broker, BrokerError, BrokerResult, Message, OutgoingMessage, QueueRef, QueueSelection,
-    name_from_arn,
+    name_from_arn, size_batches, validate_outgoing,
 };
 
 /// The group id given to messages sent to a FIFO queue that came without one.
@@ -158,6 +158,7 @@ pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
         claimed: AtomicU64::new(0),
         stats: Mutex::new(Stats::default()),
         routes: Mutex::new(HashMap::new()),
+        limits: Mutex::new(HashMap::new()),
         progress: tx,
         started: Instant::now(),
         drained: Notify::new(),
@@ -231,6 +232,8 @@ struct Run {
     stats: Mutex<Stats>,
     /// DeadLetterQueueSourceArn → queue.
     routes: Mutex<HashMap<String, Result<QueueRef, String>>>,
+    /// Destination URL → its MaximumMessageSize.
+    limits: Mutex<HashMap<String, usize>>,
     progress: watch::Sender<Progress>,
     started: Instant,
     hold: Duration,
@@ -833,8 +836,54 @@ impl Run {
         self.hold(hold, HoldReason::Failed).await;
     }
 
+    /// The destination's MaximumMessageSize, read once per destination.
+    async fn limit_of(&self, dest: &QueueRef) -> usize {
+        let known = self
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&dest.url)
+            .copied();
+        if let Some(limit) = known {
+            return limit;
+        }
+        let limit = crate::recovery::destination_limit(self.broker.as_ref(), dest).await;
+        self.limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dest.url.clone(), limit);
+        limit
+    }
+
+    /// Checks each message against the destination's limit (one over it fails
+    /// alone and stays in the DLQ), then sends the rest in batches split by size.
     async fn send_and_delete(&self, dest: &QueueRef, batch: Vec<Message>) {
-        let outgoing: Vec<OutgoingMessage> = batch.iter().map(|m| outgoing(m, dest)).collect();
+        let limit = self.limit_of(dest).await;
+        let mut ok = Vec::with_capacity(batch.len());
+        let mut too_large = Vec::new();
+        for m in batch {
+            let out = outgoing(&m, dest);
+            match validate_outgoing(&dest.name, &out, limit) {
+                Ok(()) => ok.push((m, out)),
+                Err(e) => too_large.push((m, Some(dest.name.clone()), e.to_string())),
+            }
+        }
+        self.fail(too_large).await;
+        let sizes: Vec<usize> = ok.iter().map(|(_, out)| out.size()).collect();
+        let mut rest = ok.into_iter();
+        for range in size_batches(&sizes) {
+            let chunk: Vec<(Message, OutgoingMessage)> = rest.by_ref().take(range.len()).collect();
+            let (batch, outgoing): (Vec<Message>, Vec<OutgoingMessage>) = chunk.into_iter().unzip();
+            self.send_chunk(dest, batch, outgoing).await;
+        }
+    }
+
+    async fn send_chunk(
+        &self,
+        dest: &QueueRef,
+        batch: Vec<Message>,
+        outgoing: Vec<OutgoingMessage>,
+    ) {
         let mut pending: Vec<usize> = (0..batch.len()).collect();
         let mut errors: HashMap<usize, BrokerError> = HashMap::new();
         let mut sent: Vec<usize> = Vec::new();
@@ -994,21 +1043,21 @@ fn fresh_handles(messages: &[Message]) -> Vec<String> {
     messages.iter().map(|m| m.receipt_handle.clone()).collect()
 }
 
-/// The message to send for `m` to `dest`: same body and attributes; on a FIFO
-/// destination its group id (or [`DEFAULT_GROUP_ID`]) and a fresh deduplication id.
+/// The message to send for `m` to `dest`: see [`OutgoingMessage::carrying`]. A
+/// FIFO destination needs a group: a message from a standard queue gets
+/// [`DEFAULT_GROUP_ID`].
 pub fn outgoing(m: &Message, dest: &QueueRef) -> OutgoingMessage {
-    let fifo = dest.is_fifo();
-    OutgoingMessage {
-        body: m.body.clone(),
-        attributes: m.attributes.clone(),
-        group_id: fifo.then(|| {
-            m.group_id
-                .clone()
-                .unwrap_or_else(|| DEFAULT_GROUP_ID.to_string())
-        }),
-        dedup_id: fifo.then(|| uuid::Uuid::new_v4().simple().to_string()),
-        delay: None,
-    }
+    let group = match &m.group_id {
+        None if dest.is_fifo() => Some(DEFAULT_GROUP_ID.to_string()),
+        g => g.clone(),
+    };
+    OutgoingMessage::carrying(
+        dest,
+        m.body.clone(),
+        m.attributes.clone(),
+        group,
+        m.trace_header.clone(),
+    )
 }
 
 #[cfg(test)]
@@ -1036,6 +1085,7 @@ mod tests {
             dlq_source_arn: None,
             group_id: Some("customer-7".into()),
             dedup_id: Some("d-1".into()),
+            trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793".into()),
         };
         let fifo = crate::broker::sim::model::queue_ref("invoices.fifo");
         let a = outgoing(&m, &fifo);
@@ -1047,8 +1097,10 @@ mod tests {
         assert_ne!(a.dedup_id.as_deref(), Some("d-1"));
         let standard = crate::broker::sim::model::queue_ref("orders");
         let c = outgoing(&m, &standard);
-        assert_eq!(c.group_id, None);
+        // Fair queues: a standard queue keeps the group id too.
+        assert_eq!(c.group_id.as_deref(), Some("customer-7"));
         assert_eq!(c.dedup_id, None);
+        assert_eq!(c.trace_header, m.trace_header);
         let no_group = Message {
             group_id: None,
             ..m

@@ -9,7 +9,6 @@ use super::format;
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::browser::{BodyCheck, Browser, Held, HeldState};
-use crate::broker::MAX_BODY_BYTES;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Theme) {
     if let Some(editor) = &b.editor {
@@ -87,17 +86,16 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Them
                 }
                 _ => Span::raw(m.receive_count.to_string()),
             };
-            let shown = crate::redact::body(h.body(), &rules);
-            let first_line = shown.lines().next().unwrap_or_default();
+            let shown = crate::json_text::one_line(&crate::redact::body(h.body(), &rules));
             let r = Row::new(vec![
                 Cell::from(state_span(h, theme)),
                 Cell::from(format::truncate(&m.message_id, 20)),
                 Cell::from(sent),
                 Cell::from(Line::from(age).right_aligned()),
                 Cell::from(receives),
-                Cell::from(Line::from(size(h.body().len())).right_aligned()),
+                Cell::from(Line::from(crate::broker::human_size(h.body().len())).right_aligned()),
                 Cell::from(h.source_queue().unwrap_or("—").to_string()),
-                Cell::from(format::truncate(first_line, 200)),
+                Cell::from(format::truncate(&shown, 200)),
             ]);
             if pos == b.selected {
                 r.style(theme.selected)
@@ -164,20 +162,9 @@ fn state_span(h: &Held, theme: &Theme) -> Span<'static> {
     }
 }
 
-fn size(bytes: usize) -> String {
-    if bytes < 1024 {
-        format!("{bytes} B")
-    } else {
-        format!("{:.1} KiB", bytes as f64 / 1024.0)
-    }
-}
-
-/// The body pretty-printed when it is JSON, else as it is.
+/// The body pretty-printed when it is JSON (every token as it is), else as it is.
 pub fn pretty_body(body: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(body) {
-        Ok(v) => serde_json::to_string_pretty(&v).unwrap_or_else(|_| body.to_string()),
-        Err(_) => body.to_string(),
-    }
+    crate::json_text::pretty(body)
 }
 
 fn draw_detail(
@@ -203,7 +190,7 @@ fn draw_detail(
             theme.warn,
         ));
     }
-    let is_json = serde_json::from_str::<serde_json::Value>(h.body()).is_ok();
+    let is_json = crate::json_text::is_json(h.body());
     if !is_json {
         lines.push(Line::styled("(raw text, not JSON)", theme.dim));
     }
@@ -214,11 +201,7 @@ fn draw_detail(
         lines.push(Line::styled("  (none)", theme.dim));
     }
     for (k, a) in &m.attributes {
-        let value = if crate::redact::attribute(k, rules) {
-            crate::redact::MASK
-        } else {
-            a.value.as_str()
-        };
+        let value = crate::redact::attribute_value(k, &a.value, rules);
         lines.push(Line::raw(format!("  {k} ({}) = {value}", a.data_type)));
     }
     lines.push(Line::raw(""));
@@ -303,12 +286,18 @@ fn draw_editor(
             theme.bad,
         ),
     };
-    let over = editor.bytes > MAX_BODY_BYTES;
+    let over = editor.over_limit();
     let size_span = Span::styled(
         format!(
-            "{}{} / 256 KiB",
+            "{}{} / {}{}",
             if over { "✖ too large: " } else { "" },
-            size(editor.bytes)
+            crate::broker::human_size(editor.bytes),
+            crate::broker::human_size(editor.limit),
+            editor
+                .limit_of
+                .as_deref()
+                .map(|q| format!(" ({q}'s limit)"))
+                .unwrap_or_default()
         ),
         if over { theme.bad } else { theme.dim },
     );

@@ -15,7 +15,9 @@ use crate::broker::{
     OutgoingMessage, QueueAttrs, QueueMetrics, QueueRef, RedrivePolicy,
 };
 
-pub use crate::broker::{MAX_ATTRIBUTES, MAX_BODY_BYTES, validate_outgoing};
+pub use crate::broker::{
+    DEFAULT_MAX_MESSAGE_BYTES, MAX_ATTRIBUTES, MAX_BATCH_BYTES, validate_outgoing,
+};
 const DEDUP_WINDOW: Duration = Duration::from_secs(300);
 /// How long per-second counters are kept (CloudWatch-like history).
 const COUNTER_HISTORY_SECS: u64 = 15 * 60;
@@ -32,6 +34,8 @@ pub struct QueueSpec {
     pub content_based_dedup: bool,
     /// (DLQ name, maxReceiveCount)
     pub redrive: Option<(String, u32)>,
+    /// MaximumMessageSize in bytes.
+    pub max_message_size: usize,
 }
 
 impl QueueSpec {
@@ -43,6 +47,7 @@ impl QueueSpec {
             delay: Duration::ZERO,
             content_based_dedup: false,
             redrive: None,
+            max_message_size: DEFAULT_MAX_MESSAGE_BYTES,
         }
     }
 }
@@ -60,6 +65,7 @@ struct SimMessage {
     dlq_source_arn: Option<String>,
     group_id: Option<String>,
     dedup_id: Option<String>,
+    trace_header: Option<String>,
 }
 
 impl SimMessage {
@@ -281,6 +287,7 @@ impl Model {
                 dlq_arn: arn(dlq),
                 max_receive_count: *max,
             }),
+            max_message_size: q.spec.max_message_size,
         })
     }
 
@@ -317,7 +324,8 @@ impl Model {
         msg: OutgoingMessage,
         dlq_source_arn: Option<String>,
     ) -> BrokerResult<String> {
-        validate_outgoing(name, &msg)?;
+        let limit = self.queue(name)?.spec.max_message_size;
+        validate_outgoing(name, &msg, limit)?;
         let id = self.fresh_id("msg");
         let now = self.now;
         let q = self.queue_mut(name)?;
@@ -360,8 +368,9 @@ impl Model {
             first_received_at: None,
             receipt: None,
             dlq_source_arn,
-            group_id: if fifo { msg.group_id } else { None },
+            group_id: msg.group_id,
             dedup_id,
+            trace_header: msg.trace_header,
         });
         q.count(now, |c| c.sent += 1);
         Ok(id)
@@ -494,6 +503,12 @@ impl Model {
     ) -> BrokerResult<BatchOutcome<String>> {
         check_batch_len(messages.len())?;
         self.queue(name)?;
+        let total: usize = messages.iter().map(OutgoingMessage::size).sum();
+        if total > MAX_BATCH_BYTES {
+            return Err(BrokerError::Invalid(format!(
+                "BatchRequestTooLong: the batch is {total} bytes, over {MAX_BATCH_BYTES}"
+            )));
+        }
         Ok(messages
             .into_iter()
             .enumerate()
@@ -642,6 +657,7 @@ impl Model {
                 .or(fifo_target.then(|| "moved".to_string())),
             dedup_id: fifo_target.then(|| format!("{}-moved-{}", m.id, self.next_id)),
             delay: None,
+            trace_header: m.trace_header.clone(),
         };
         self.send(&target, out)?;
         let q = self.queue_mut(source)?;
@@ -674,6 +690,7 @@ fn to_message(m: &SimMessage, receipt: String, epoch: DateTime<Utc>) -> Message 
         dlq_source_arn: m.dlq_source_arn.clone(),
         group_id: m.group_id.clone(),
         dedup_id: m.dedup_id.clone(),
+        trace_header: m.trace_header.clone(),
     }
 }
 

@@ -389,6 +389,7 @@ impl Scenario {
                     .dead_letter_queue
                     .clone()
                     .map(|d| (d, q.max_receive_count)),
+                max_message_size: crate::broker::DEFAULT_MAX_MESSAGE_BYTES,
             });
         }
         let services = file
@@ -607,6 +608,7 @@ impl Scenario {
             group_id: m.group_id.clone(),
             dedup_id: None,
             delay: Some(delay),
+            trace_header: m.trace_header.clone(),
         };
         // Send, then delete: a failed send leaves the message where it was.
         if model.send(&target, out).is_ok() {
@@ -703,6 +705,7 @@ impl Scenario {
             group_id,
             dedup_id: None,
             delay: None,
+            trace_header: None,
         }
     }
 }
