@@ -18,12 +18,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::cli::Cli;
-use crate::config::{Config, Thresholds};
+use crate::config::Thresholds;
 use crate::exit::Exit;
+use crate::format;
 use crate::health::{self, Flag};
-use crate::snapshot::{self, BreakerSnapshot, QueueSnapshot, Snapshot};
-use crate::ui::format;
+use crate::snapshot::{BreakerSnapshot, QueueSnapshot, Snapshot};
 
 /// Something over a threshold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -192,17 +191,4 @@ pub fn report(v: &Verdict, source: &str) -> (String, String) {
         err.push_str(&format!("lazysqs: could not check: {p}\n"));
     }
     (out, err)
-}
-
-/// `lazysqs check [--no-metrics]`.
-pub async fn run(cli: &Cli, config: &Config, metrics: bool) -> anyhow::Result<Exit> {
-    let (s, thresholds) = snapshot::poll(cli, config, metrics).await?;
-    let verdict = judge(&s, &thresholds);
-    let (out, err) = report(&verdict, &s.source);
-    if let Some(note) = &s.note {
-        eprintln!("{note}");
-    }
-    eprint!("{err}");
-    snapshot::print_out(&out)?;
-    Ok(verdict.exit())
 }

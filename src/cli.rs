@@ -1,20 +1,11 @@
-//! Command-line options, and choosing what to watch: the demo or AWS.
+//! Command-line options: parsing only. What they connect to is `crate::connect`;
+//! what the subcommands do is `crate::commands`.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Instant;
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use crate::app::{App, Settings};
-use crate::broker::aws::{AwsBroker, AwsOptions, has_credentials_hint};
-use crate::broker::sim::scenario::ScenarioFile;
-use crate::broker::sim::{Sim, SimBroker};
-use crate::broker::{Broker, QueueSelection};
-use crate::config::{self, BreakerConfig, BreakerSourceConfig, Config, RefreshConfig};
-use crate::recovery::audit::Audit;
-use crate::ui::theme::Theme;
+use crate::redrive::{ClientOptions, Filter, ModePreference};
 
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -62,8 +53,11 @@ pub struct Cli {
     #[arg(long)]
     pub present: bool,
     /// Refuse every key and command that changes a queue (for shared screens).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub read_only: bool,
+    /// Change queues without writing the audit log (said on every such run).
+    #[arg(long, global = true)]
+    pub no_audit: bool,
     /// Where to write the log (default: the user's data directory).
     #[arg(long, value_name = "FILE", global = true)]
     pub log_file: Option<PathBuf>,
@@ -95,7 +89,7 @@ pub enum Command {
     /// Move the messages of a dead-letter queue back to their source queues (or to
     /// --to QUEUE), rate-limited, with a progress bar on stderr and a JSON summary on
     /// stdout. An SQS move task where it can serve, else client-side.
-    Redrive(crate::redrive::headless::RedriveArgs),
+    Redrive(RedriveArgs),
     /// Send messages from a JSON Lines file (as exported with `x` in the message
     /// browser) to a queue, keeping attributes and FIFO group ids. Reports each line
     /// that failed; exit status 1 if any did.
@@ -108,233 +102,74 @@ pub enum Command {
     },
 }
 
-/// The queue system chosen from the command line and config: the demo or AWS.
-/// Shared by the dashboard and the headless commands.
-pub struct Connection {
-    pub broker: Arc<dyn Broker>,
-    /// The simulation, when this is the demo (it needs a driver to advance).
-    pub sim: Option<SimBroker>,
-    /// Where the data comes from, for the status bar ("demo: …", "AWS us-east-1").
-    pub source: String,
-    /// The configured breakers, plus the demo scenario's own.
-    pub breakers: Vec<BreakerConfig>,
+/// Arguments of `lazysqs redrive`.
+#[derive(Debug, Clone, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 everything asked for was moved; 1 the redrive ran but \
+    did not move everything (failed messages, cancelled, or it failed); 2 it did not run (bad \
+    arguments, no connection, refused by the breaker gate, or not confirmed)."
+)]
+pub struct RedriveArgs {
+    /// The dead-letter queue to drain (a name, URL or ARN).
+    #[arg(long, value_name = "DLQ")]
+    pub from: String,
+    /// Send every message to this queue, instead of back to the queue it failed from.
+    #[arg(long, value_name = "QUEUE")]
+    pub to: Option<String>,
+    /// Messages per second (a move task takes 1 to 500). Default: as fast as possible.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate: Option<u32>,
+    /// Move at most N messages (client-side). Default: all.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max: Option<u64>,
+    /// Move only matching messages (client-side): TEXT (the body contains it), or
+    /// FIELD=VALUE (a JSON field by dotted path, e.g. store_id=berlin-01); the rest is
+    /// left untouched. `contains:TEXT` forces a substring.
+    #[arg(long, value_name = "EXPR")]
+    pub filter: Option<Filter>,
+    /// Move the messages from lazysqs, not with an SQS move task.
+    #[arg(long)]
+    pub client_side: bool,
+    /// Insist on an SQS move task (fail if it cannot serve).
+    #[arg(long, conflicts_with = "client_side")]
+    pub move_task: bool,
+    /// Say what would happen, and move nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Redrive even when the breaker guarding a destination is OPEN.
+    #[arg(long)]
+    pub force: bool,
+    /// Client-side workers moving batches at once.
+    #[arg(long, value_name = "N", default_value_t = ClientOptions::default().workers,
+          value_parser = parse_workers)]
+    pub workers: usize,
+    /// Seconds a received message stays hidden while it is being moved (client-side).
+    #[arg(long, value_name = "SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    pub visibility_timeout: u64,
+    /// No progress on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
 }
 
-impl Connection {
-    pub fn is_demo(&self) -> bool {
-        self.sim.is_some()
+fn parse_workers(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=64).contains(&n) => Ok(n),
+        _ => Err(format!("{s} is not a number of workers from 1 to 64")),
     }
 }
 
-/// Everything the dashboard needs to start.
-pub struct Setup {
-    pub broker: Arc<dyn Broker>,
-    pub sim: Option<SimBroker>,
-    pub app: App,
-    pub theme: Theme,
-    pub speed: f64,
-}
-
-impl Cli {
-    /// The config file, if one was given or exists at the default path.
-    pub fn load_config(&self) -> anyhow::Result<Config> {
-        let path = match &self.config {
-            Some(p) => Some(p.clone()),
-            None => Config::default_path().filter(|p| p.is_file()),
-        };
-        match path {
-            Some(p) => Ok(Config::load(&p)?),
-            None => Ok(Config::default()),
-        }
-    }
-
-    fn aws_options(&self, config: &Config) -> AwsOptions {
-        AwsOptions {
-            profile: self.profile.clone().or(config.aws.profile.clone()),
-            region: self.region.clone().or(config.aws.region.clone()),
-            endpoint_url: self
-                .endpoint_url
-                .clone()
-                .or(config.aws.endpoint_url.clone()),
-        }
-    }
-
-    /// Which queues to watch: `--queue`/`--prefix`, else the config's.
-    pub fn selection(&self, config: &Config) -> QueueSelection {
-        if self.queues.is_empty() && self.prefix.is_empty() {
-            QueueSelection {
-                names: config.queues.names.clone(),
-                prefixes: config.queues.prefixes.clone(),
-            }
+impl RedriveArgs {
+    pub fn preference(&self) -> ModePreference {
+        if self.client_side {
+            ModePreference::ClientSide
+        } else if self.move_task {
+            ModePreference::MoveTask
         } else {
-            QueueSelection {
-                names: self.queues.clone(),
-                prefixes: self.prefix.clone(),
-            }
+            ModePreference::Auto
         }
     }
-
-    /// Whether to run the demo: asked for, or nothing points at AWS.
-    pub fn wants_demo(&self, config: &Config) -> bool {
-        let opts = self.aws_options(config);
-        let configured = opts.endpoint_url.is_some()
-            || opts.profile.is_some()
-            || !config.queues.names.is_empty()
-            || !config.queues.prefixes.is_empty();
-        self.demo || !(configured || has_credentials_hint())
-    }
-
-    pub fn theme(&self, config: &Config) -> anyhow::Result<Theme> {
-        if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
-            return Ok(Theme::monochrome());
-        }
-        let name = self
-            .theme
-            .clone()
-            .or(config.display.theme.clone())
-            .unwrap_or_else(|| "default".into());
-        Theme::named(&name).with_context(|| {
-            format!(
-                "unknown theme {name:?} (use one of: {})",
-                Theme::NAMES.join(", ")
-            )
-        })
-    }
-
-    /// Chooses and connects the broker (the demo or AWS) and gathers the breakers.
-    pub async fn connect(&self, config: &Config) -> anyhow::Result<Connection> {
-        if self.wants_demo(config) {
-            let sim = self.demo_sim(config)?;
-            let file_breakers = demo_breakers(&sim.lock().scenario.file);
-            let mut breakers = config.breakers.clone();
-            breakers.extend(file_breakers);
-            let mut source = sim.describe();
-            if !self.demo {
-                source.push_str(" (no AWS configured)");
-            }
-            return Ok(Connection {
-                broker: Arc::new(sim.clone()),
-                sim: Some(sim),
-                source,
-                breakers,
-            });
-        }
-        let opts = self.aws_options(config);
-        let broker = AwsBroker::connect(&opts).await?;
-        Ok(Connection {
-            source: broker.describe(),
-            broker: Arc::new(broker),
-            sim: None,
-            breakers: config.breakers.clone(),
-        })
-    }
-
-    /// Resolves config, broker and the initial app state.
-    pub async fn setup(&self, config: &Config, now: Instant) -> anyhow::Result<Setup> {
-        let theme = self.theme(config)?;
-        let keymap = config.keymap().map_err(anyhow::Error::msg)?;
-        let conn = self.connect(config).await?;
-        let demo = conn.is_demo();
-        let refresh = if demo && !config_has_refresh(config) {
-            RefreshConfig::demo()
-        } else {
-            config.refresh.clone()
-        };
-        let speed = if demo {
-            self.speed.or(config.demo.speed).unwrap_or(1.0)
-        } else {
-            1.0
-        };
-        let app = App::new(
-            Settings {
-                source: conn.source,
-                demo,
-                selection: self.selection(config),
-                refresh,
-                thresholds: config.thresholds.clone(),
-                keymap,
-                breakers: conn.breakers,
-                read_only: self.read_only || config.read_only,
-                browse_cap: config.browser.cap,
-                audit_path: Audit::default_path().map(|p| p.display().to_string()),
-                redact: config.display.redact.clone(),
-                present: self.present || config.display.present,
-                redrive: config.redrive.clone(),
-            },
-            now,
-        );
-        Ok(Setup {
-            broker: conn.broker,
-            sim: conn.sim,
-            app,
-            theme,
-            speed,
-        })
-    }
-
-    fn demo_sim(&self, config: &Config) -> anyhow::Result<SimBroker> {
-        if let Some(speed) = self.speed
-            && !(speed.is_finite() && speed > 0.0)
-        {
-            anyhow::bail!("--speed must be above 0, not {speed}");
-        }
-        match self.scenario.as_ref().or(config.demo.scenario.as_ref()) {
-            Some(path) => load_scenario(path),
-            None => SimBroker::coffee_shop().map_err(anyhow::Error::msg),
-        }
-    }
-}
-
-/// Loads a scenario file, with errors naming the file and line.
-pub fn load_scenario(path: &Path) -> anyhow::Result<SimBroker> {
-    let built_in = path
-        .to_str()
-        .and_then(crate::broker::sim::scenario::built_in)
-        .filter(|_| !path.exists());
-    let text = match built_in {
-        Some(text) => text.to_string(),
-        None => std::fs::read_to_string(path).with_context(|| {
-            let names: Vec<&str> = crate::broker::sim::scenario::BUILT_IN
-                .iter()
-                .map(|(n, _)| *n)
-                .collect();
-            format!(
-                "cannot read scenario {} (built-in scenarios: {})",
-                path.display(),
-                names.join(", ")
-            )
-        })?,
-    };
-    let file: ScenarioFile =
-        toml::from_str(&text).map_err(|e| config::parse_error(path, &text, &e))?;
-    let sim = Sim::new(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    Ok(SimBroker::new(sim))
-}
-
-/// One breaker per scenario breaker, guarding the queue whose consumer uses it.
-fn demo_breakers(file: &ScenarioFile) -> Vec<BreakerConfig> {
-    file.breakers
-        .iter()
-        .map(|b| BreakerConfig {
-            name: b.name.clone(),
-            queue: file
-                .consumers
-                .iter()
-                .find(|c| c.breaker.as_deref() == Some(b.name.as_str()))
-                .map(|c| c.queue.clone()),
-            source: BreakerSourceConfig::Demo {
-                demo: b.name.clone(),
-            },
-        })
-        .collect()
-}
-
-fn config_has_refresh(config: &Config) -> bool {
-    let d = RefreshConfig::default();
-    let r = &config.refresh;
-    r.attributes_secs != d.attributes_secs
-        || r.metrics_secs != d.metrics_secs
-        || r.breakers_secs != d.breakers_secs
-        || r.discovery_secs != d.discovery_secs
-        || r.max_concurrency != d.max_concurrency
 }

@@ -7,9 +7,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use clap::Parser;
-use lazysqs::cli::{Cli, Command};
+use lazysqs::cli::Cli;
 use lazysqs::exit::Exit;
-use lazysqs::recovery::audit::Audit;
 use lazysqs::runtime;
 
 fn main() -> ExitCode {
@@ -36,29 +35,15 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = cli.load_config()?;
-    match &cli.command {
-        Some(Command::Snapshot { json, no_metrics }) => {
-            let exit = lazysqs::snapshot::run(&cli, &config, *json, !*no_metrics).await?;
-            return Ok(exit.into());
-        }
-        Some(Command::Check { no_metrics }) => {
-            let exit = lazysqs::check::run(&cli, &config, !*no_metrics).await?;
-            return Ok(exit.into());
-        }
-        Some(Command::Redrive(args)) => {
-            return lazysqs::redrive::headless::run(&cli, &config, args).await;
-        }
-        Some(Command::Import { file, to }) => {
-            return lazysqs::recovery::export::run_import(&cli, &config, file, to).await;
-        }
-        None => {}
+    if let Some(command) = &cli.command {
+        return lazysqs::commands::run(&cli, &config, command).await;
     }
     let setup = cli.setup(&config, Instant::now()).await?;
     let _driver = setup.sim.as_ref().map(|s| s.spawn_driver(setup.speed));
     tracing::info!("starting on {}", setup.app.source);
     // ratatui::init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
-    let audit = Audit::new(Audit::default_path());
+    let audit = lazysqs::commands::audit_for(&cli, &config);
     let result = runtime::run(&mut terminal, setup.app, setup.broker, setup.theme, audit).await;
     ratatui::restore();
     result?;

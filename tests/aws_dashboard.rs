@@ -20,12 +20,11 @@ use std::sync::atomic::{AtomicU16, Ordering};
 use std::time::{Duration, Instant};
 
 use aws_sdk_cloudwatch::types::{ComparisonOperator, StateValue, Statistic};
-use lazysqs::app::keymap::Keymap;
 use lazysqs::app::{App, Cmd, Msg, QueueRow, Settings};
 use lazysqs::breaker::BreakerState;
 use lazysqs::broker::sim::SimBroker;
 use lazysqs::broker::{Broker, BrokerError, QueueAttrs, QueueRef, QueueSelection};
-use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig, Thresholds};
+use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig};
 use lazysqs::recovery::audit::Audit;
 use lazysqs::runtime::Executor;
 use lazysqs::ui;
@@ -62,7 +61,6 @@ async fn aws_broker(endpoint: &str) -> Arc<dyn Broker> {
 fn settings(selection: QueueSelection, breakers: Vec<BreakerConfig>) -> Settings {
     Settings {
         source: "test".into(),
-        demo: false,
         selection,
         refresh: RefreshConfig {
             attributes_secs: 0.25,
@@ -71,15 +69,9 @@ fn settings(selection: QueueSelection, breakers: Vec<BreakerConfig>) -> Settings
             discovery_secs: 60.0,
             max_concurrency: 8,
         },
-        thresholds: Thresholds::default(),
-        keymap: Keymap::default(),
         breakers,
-        read_only: false,
         browse_cap: 100,
-        audit_path: None,
-        redact: Vec::new(),
-        present: false,
-        redrive: Default::default(),
+        ..Settings::default()
     }
 }
 

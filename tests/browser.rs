@@ -7,13 +7,11 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lazysqs::app::browser::{BodyCheck, BrowserCmd, BrowserMsg, HeldState, Pending, Popup};
-use lazysqs::app::keymap::Keymap;
 use lazysqs::app::{App, Cmd, Msg, Settings};
 use lazysqs::broker::sim::model::{arn, queue_ref};
 use lazysqs::broker::{
-    BrokerError, Message, MessageAttribute, QueueAttrs, QueueRef, QueueSelection, RedrivePolicy,
+    BrokerError, Message, MessageAttribute, QueueAttrs, QueueRef, RedrivePolicy,
 };
-use lazysqs::config::{RefreshConfig, Thresholds};
 use lazysqs::recovery::export::ExportedMessage;
 use lazysqs::recovery::{EXTEND_EVERY, RequeueOutcome, RequeueRequest};
 use lazysqs::ui;
@@ -26,18 +24,8 @@ use ratatui::backend::TestBackend;
 fn settings(read_only: bool) -> Settings {
     Settings {
         source: "test".into(),
-        demo: false,
-        selection: QueueSelection::default(),
-        refresh: RefreshConfig::default(),
-        thresholds: Thresholds::default(),
-        keymap: Keymap::default(),
-        breakers: Vec::new(),
         read_only,
-        browse_cap: 500,
-        audit_path: None,
-        redact: Vec::new(),
-        present: false,
-        redrive: Default::default(),
+        ..Settings::default()
     }
 }
 
@@ -1223,8 +1211,8 @@ fn read_only_refuses_edit_requeue_delete_and_retry_with_a_notice() {
     // Reading and exporting still work.
     app.update(key(KeyCode::Enter));
     assert!(app.browser.as_ref().is_some_and(|b| b.detail.is_some()));
-    let cmds = app.update(ch('x'));
-    assert_eq!(browser_cmds(&cmds).len(), 1, "{cmds:?}");
+    let (_, _, count) = export_confirmed(&mut app, ch('x'));
+    assert_eq!(count, 1);
 }
 
 #[test]
@@ -1304,6 +1292,15 @@ fn export_of(cmds: &[Cmd]) -> (String, String, usize) {
     }
 }
 
+/// Presses `k`, which asks before writing an unmasked export, and says yes.
+fn export_confirmed(app: &mut App, k: Msg) -> (String, String, usize) {
+    assert!(app.update(k).is_empty(), "asks first");
+    let popup = format!("{:?}", app.popup);
+    assert!(popup.contains("Export unmasked?"), "{popup}");
+    assert!(popup.contains("customer data"), "{popup}");
+    export_of(&app.update(ch('y')))
+}
+
 fn parse_jsonl(contents: &str) -> Vec<ExportedMessage> {
     assert!(contents.ends_with('\n'), "{contents:?}");
     contents
@@ -1326,7 +1323,7 @@ fn x_exports_the_selected_message_and_capital_x_all_loaded_as_json_lines() {
     app.update(ctrl('s'));
     let kept = edited(&app, "m-1").expect("kept");
 
-    let (path, contents, count) = export_of(&app.update(ch('x')));
+    let (path, contents, count) = export_confirmed(&mut app, ch('x'));
     assert_eq!(count, 1);
     assert!(
         path.contains("orders-dlq") && path.ends_with(".jsonl"),
@@ -1340,7 +1337,7 @@ fn x_exports_the_selected_message_and_capital_x_all_loaded_as_json_lines() {
     assert_eq!(lines[0].receive_count, 17);
     assert_eq!(lines[0].attributes(), failed_orders()[0].attributes);
 
-    let (_, contents, count) = export_of(&app.update(shift('X')));
+    let (_, contents, count) = export_confirmed(&mut app, shift('X'));
     assert_eq!(count, 3);
     let lines = parse_jsonl(&contents);
     let ids: Vec<&str> = lines.iter().map(|m| m.message_id.as_str()).collect();
@@ -1352,7 +1349,7 @@ fn x_exports_the_selected_message_and_capital_x_all_loaded_as_json_lines() {
     app.update(ch('/'));
     typed(&mut app, "ord-");
     app.update(key(KeyCode::Enter));
-    let (_, contents, count) = export_of(&app.update(shift('X')));
+    let (_, contents, count) = export_confirmed(&mut app, shift('X'));
     assert_eq!(count, 2);
     assert_eq!(parse_jsonl(&contents).len(), 2);
 

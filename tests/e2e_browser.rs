@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use common::{Launch, WAIT, number, table_row};
-use lazysqs::ui::format::truncate;
+use lazysqs::format::truncate;
 use serde_json::Value;
 
 /// Names these tests in the panic when CI runs them without a server.

@@ -6,13 +6,12 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lazysqs::app::browser::{BrowserCmd, BrowserMsg};
-use lazysqs::app::keymap::Keymap;
 use lazysqs::app::{App, Cmd, Msg, Settings};
 use lazysqs::breaker::BreakerState;
 use lazysqs::broker::sim::scenario::{ScenarioFile, built_in};
 use lazysqs::broker::sim::{DemoAction, Sim, SimBroker};
-use lazysqs::broker::{Broker, Message, MessageAttribute, QueueRef, QueueSelection};
-use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig, Thresholds};
+use lazysqs::broker::{Broker, Message, MessageAttribute, QueueRef};
+use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig};
 use lazysqs::recovery::audit::Audit;
 use lazysqs::redact::MASK;
 use lazysqs::runtime::Executor;
@@ -26,7 +25,6 @@ fn settings(redact: Vec<String>, present: bool, read_only: bool) -> Settings {
     Settings {
         source: "demo: test".into(),
         demo: true,
-        selection: QueueSelection::default(),
         refresh: RefreshConfig {
             attributes_secs: 0.2,
             metrics_secs: 0.2,
@@ -34,8 +32,6 @@ fn settings(redact: Vec<String>, present: bool, read_only: bool) -> Settings {
             discovery_secs: 60.0,
             max_concurrency: 8,
         },
-        thresholds: Thresholds::default(),
-        keymap: Keymap::default(),
         breakers: vec![BreakerConfig {
             name: "payments".into(),
             queue: Some("orders".into()),
@@ -45,10 +41,9 @@ fn settings(redact: Vec<String>, present: bool, read_only: bool) -> Settings {
         }],
         read_only,
         browse_cap: 50,
-        audit_path: None,
         redact,
         present,
-        redrive: Default::default(),
+        ..Settings::default()
     }
 }
 

@@ -201,7 +201,9 @@ fn client(workers: usize) -> ClientOptions {
 async fn run(env: &Env, req: Request) -> Report {
     let broker = env.dyn_broker();
     let plan = redrive::plan(broker.as_ref(), req).await.expect("plan");
-    let handle = redrive::start(broker, &plan).await.expect("start");
+    let handle = redrive::start(broker, &plan, &lazysqs::recovery::audit::Audit::default())
+        .await
+        .expect("start");
     tokio::time::timeout(Duration::from_secs(180), handle.wait())
         .await
         .expect("the redrive ends")
@@ -348,7 +350,13 @@ async fn move_task_start_progress_and_cancel() {
         .expect("plan");
     assert_eq!(plan.mode, Mode::MoveTask, "{}", plan.mode_reason);
     assert_eq!(plan.destinations, vec![source.name.clone()]);
-    let handle = redrive::start(broker.clone(), &plan).await.expect("start");
+    let handle = redrive::start(
+        broker.clone(),
+        &plan,
+        &lazysqs::recovery::audit::Audit::default(),
+    )
+    .await
+    .expect("start");
     let report = tokio::time::timeout(Duration::from_secs(60), handle.wait())
         .await
         .expect("ends");
@@ -375,7 +383,13 @@ async fn move_task_start_progress_and_cancel() {
     .await
     .expect("plan");
     assert_eq!(plan.mode, Mode::MoveTask, "{}", plan.mode_reason);
-    let handle = redrive::start(broker.clone(), &plan).await.expect("start");
+    let handle = redrive::start(
+        broker.clone(),
+        &plan,
+        &lazysqs::recovery::audit::Audit::default(),
+    )
+    .await
+    .expect("start");
     let mut progress = handle.progress.clone();
     let p = tokio::time::timeout(
         Duration::from_secs(30),

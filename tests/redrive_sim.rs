@@ -13,9 +13,9 @@ use lazysqs::broker::sim::scenario::ScenarioFile;
 use lazysqs::broker::sim::{DemoAction, Sim, SimBroker};
 use lazysqs::broker::{Broker, MessageAttribute, OutgoingMessage};
 use lazysqs::cli::Cli;
+use lazysqs::commands::redrive::read_gate;
 use lazysqs::config::Config;
 use lazysqs::redrive::gate::{self, GateDecision};
-use lazysqs::redrive::headless::read_gate;
 use lazysqs::redrive::mover::{self, MoverConfig, Target};
 use lazysqs::redrive::{
     self, ClientOptions, Destination, Directive, Filter, Mode, ModePreference, Report, Request,
@@ -133,7 +133,9 @@ fn request(source: &str) -> Request {
 
 async fn run(broker: Arc<dyn Broker>, req: Request) -> Report {
     let plan = redrive::plan(broker.as_ref(), req).await.expect("plan");
-    let handle = redrive::start(broker, &plan).await.expect("start");
+    let handle = redrive::start(broker, &plan, &lazysqs::recovery::audit::Audit::default())
+        .await
+        .expect("start");
     tokio::time::timeout(Duration::from_secs(300), handle.wait())
         .await
         .expect("the redrive ends")
@@ -331,7 +333,9 @@ async fn pause_resume_and_cancel_never_lose_a_message() {
         ..request("dlq")
     };
     let plan = redrive::plan(broker.as_ref(), req).await.expect("plan");
-    let handle = redrive::start(broker, &plan).await.expect("start");
+    let handle = redrive::start(broker, &plan, &lazysqs::recovery::audit::Audit::default())
+        .await
+        .expect("start");
     let mut progress = handle.progress.clone();
     progress
         .wait_for(|p| p.moved >= 50)
@@ -412,7 +416,13 @@ async fn the_mode_is_a_move_task_where_it_can_serve() {
     let p = redrive::plan(broker.as_ref(), auto(request("dlq")))
         .await
         .expect("plan");
-    let handle = redrive::start(broker.clone(), &p).await.expect("start");
+    let handle = redrive::start(
+        broker.clone(),
+        &p,
+        &lazysqs::recovery::audit::Audit::default(),
+    )
+    .await
+    .expect("start");
     let driver = sim.spawn_driver(1.0);
     let report = tokio::time::timeout(Duration::from_secs(30), handle.wait())
         .await

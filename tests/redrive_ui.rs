@@ -7,13 +7,12 @@ use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lazysqs::app::browser::Popup;
-use lazysqs::app::keymap::Keymap;
 use lazysqs::app::redrive::{RedriveCmd, RedriveMsg};
 use lazysqs::app::{App, Cmd, Msg, RedriveConfig, Settings};
 use lazysqs::breaker::BreakerState;
+use lazysqs::broker::Broker;
 use lazysqs::broker::sim::{DemoAction, SimBroker};
-use lazysqs::broker::{Broker, QueueSelection};
-use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig, Thresholds};
+use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig};
 use lazysqs::recovery::audit::Audit;
 use lazysqs::redrive::{Mode, RunState};
 use lazysqs::runtime::Executor;
@@ -23,7 +22,6 @@ fn settings(redrive: RedriveConfig) -> Settings {
     Settings {
         source: "demo: test".into(),
         demo: true,
-        selection: QueueSelection::default(),
         refresh: RefreshConfig {
             attributes_secs: 0.2,
             metrics_secs: 0.5,
@@ -31,8 +29,6 @@ fn settings(redrive: RedriveConfig) -> Settings {
             discovery_secs: 60.0,
             max_concurrency: 8,
         },
-        thresholds: Thresholds::default(),
-        keymap: Keymap::default(),
         breakers: vec![BreakerConfig {
             name: "payments".into(),
             queue: Some("orders".into()),
@@ -40,12 +36,9 @@ fn settings(redrive: RedriveConfig) -> Settings {
                 demo: "payments".into(),
             },
         }],
-        read_only: false,
         browse_cap: 50,
-        audit_path: None,
-        redact: Vec::new(),
-        present: false,
         redrive,
+        ..Settings::default()
     }
 }
 
@@ -360,12 +353,10 @@ async fn a_client_side_redrive_moves_only_what_the_filter_selects() {
     );
     // No redrive running now: c says so.
     rig.send(key(KeyCode::Char('c')));
-    assert!(
-        rig.app
-            .notice
-            .as_ref()
-            .is_some_and(|n| n.text.contains("no redrive is running"))
-    );
+    assert!(rig.app.notice.as_ref().is_some_and(|n| {
+        n.text
+            .contains("no redrive or move task is running on orders-dlq")
+    }));
 }
 
 #[tokio::test]
@@ -412,6 +403,12 @@ async fn pause_resume_and_cancel_steer_a_client_side_redrive() {
         .await;
     assert!(running, "space resumes");
     rig.send(key(KeyCode::Char('c')));
+    assert!(
+        rig.popup_text().contains("Stop the redrive of orders-dlq"),
+        "{}",
+        rig.popup_text()
+    );
+    rig.send(key(KeyCode::Char('y')));
     let ended = rig
         .until(300, Duration::ZERO, |a| a.redrives[0].report.is_some())
         .await;
@@ -488,7 +485,8 @@ fn read_only_refuses_the_redrive_dialog() {
 fn move_tasks_started_elsewhere_show_and_can_be_cancelled() {
     let mut app = App::new(settings(RedriveConfig::default()), Instant::now());
     let dlq = lazysqs::broker::sim::model::queue_ref("orders-dlq");
-    app.update(Msg::Discovered(Ok(vec![dlq.clone()])));
+    let other = lazysqs::broker::sim::model::queue_ref("a-queue-before-it");
+    app.update(Msg::Discovered(Ok(vec![other.clone(), dlq.clone()])));
     app.update(Msg::Redrive(RedriveMsg::MoveTasks {
         queue: dlq.clone(),
         result: Ok(vec![lazysqs::broker::MoveTask {
@@ -503,12 +501,37 @@ fn move_tasks_started_elsewhere_show_and_can_be_cancelled() {
             started_at: None,
         }]),
     }));
-    assert!(app.queues[0].move_task.is_some());
-    let cmds = app.update(key(KeyCode::Char('c')));
+    let row = app
+        .queues
+        .iter()
+        .position(|r| r.queue == dlq)
+        .expect("the DLQ's row");
+    assert!(app.queues[row].move_task.is_some());
+    // `c` acts on the selected queue: on another one, there is nothing to cancel.
+    let first = app.visible_rows()[0];
+    assert_eq!(app.queues[first].queue, other, "sorted by name");
+    assert!(app.update(key(KeyCode::Char('c'))).is_empty());
+    assert!(app.popup.is_none());
+    assert!(
+        app.notice.as_ref().is_some_and(|n| n
+            .text
+            .contains("no redrive or move task is running on a-queue-before-it")),
+        "{:?}",
+        app.notice
+    );
+    // On the DLQ: a confirmation naming it, then the cancel.
+    app.update(key(KeyCode::Down));
+    assert!(app.update(key(KeyCode::Char('c'))).is_empty());
+    let text = format!("{:?}", app.popup);
+    assert!(
+        text.contains("Cancel the move task on orders-dlq"),
+        "{text}"
+    );
+    let cmds = app.update(key(KeyCode::Char('y')));
     assert_eq!(
         cmds,
         vec![Cmd::Redrive(RedriveCmd::CancelMoveTask {
-            queue: "orders-dlq".into(),
+            queue: dlq.clone(),
             handle: "task-1".into()
         })]
     );

@@ -9,10 +9,8 @@ use lazysqs::app::keymap::{Action, Keymap, Scope};
 use lazysqs::app::{App, Msg, Settings};
 use lazysqs::breaker::{BreakerReading, BreakerState, Transition};
 use lazysqs::broker::sim::model::{arn, queue_ref};
-use lazysqs::broker::{
-    BrokerError, QueueAttrs, QueueMetrics, QueueRef, QueueSelection, RedrivePolicy,
-};
-use lazysqs::config::{BreakerConfig, BreakerSourceConfig, Config, RefreshConfig, Thresholds};
+use lazysqs::broker::{BrokerError, QueueAttrs, QueueMetrics, QueueRef, RedrivePolicy};
+use lazysqs::config::{BreakerConfig, BreakerSourceConfig, Config, RefreshConfig};
 use lazysqs::ui;
 use lazysqs::ui::theme::Theme;
 use ratatui::Terminal;
@@ -35,21 +33,14 @@ fn settings(demo: bool, breakers: Vec<BreakerConfig>, keymap: Keymap) -> Setting
             "us-east-1 (prod)".into()
         },
         demo,
-        selection: QueueSelection::default(),
         refresh: if demo {
             RefreshConfig::demo()
         } else {
             RefreshConfig::default()
         },
-        thresholds: Thresholds::default(),
         keymap,
         breakers,
-        read_only: false,
-        browse_cap: 500,
-        audit_path: None,
-        redact: Vec::new(),
-        present: false,
-        redrive: Default::default(),
+        ..Settings::default()
     }
 }
 

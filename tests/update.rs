@@ -3,7 +3,6 @@
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use lazysqs::app::keymap::Keymap;
 use lazysqs::app::{App, Cmd, Msg, Pane, Settings, SortKey};
 use lazysqs::breaker::{BreakerReading, BreakerState};
 use lazysqs::broker::sim::DemoAction;
@@ -11,7 +10,7 @@ use lazysqs::broker::sim::model::{arn, queue_ref};
 use lazysqs::broker::{
     BrokerError, QueueAttrs, QueueMetrics, QueueRef, QueueSelection, RedrivePolicy,
 };
-use lazysqs::config::{BreakerConfig, BreakerSourceConfig, Config, RefreshConfig, Thresholds};
+use lazysqs::config::{BreakerConfig, BreakerSourceConfig, Config};
 use lazysqs::health::Flag;
 
 // ---------------------------------------------------------------- helpers
@@ -20,17 +19,8 @@ fn settings(demo: bool, breakers: Vec<BreakerConfig>) -> Settings {
     Settings {
         source: "test".into(),
         demo,
-        selection: QueueSelection::default(),
-        refresh: RefreshConfig::default(),
-        thresholds: Thresholds::default(),
-        keymap: Keymap::default(),
         breakers,
-        read_only: false,
-        browse_cap: 500,
-        audit_path: None,
-        redact: Vec::new(),
-        present: false,
-        redrive: Default::default(),
+        ..Settings::default()
     }
 }
 

@@ -349,6 +349,14 @@ impl App {
         };
         let queue = row.queue.clone();
         if let Some(policy) = row.attrs.as_ref().and_then(|a| a.redrive.as_ref()) {
+            if self.read_only {
+                let text = format!(
+                    "read-only: browsing {} is turned off — every read counts towards its maxReceiveCount ({}) and can move a message to its DLQ; a DLQ can be browsed",
+                    queue.name, policy.max_receive_count
+                );
+                self.notify(text, true);
+                return Vec::new();
+            }
             let dlq = name_from_arn(&policy.dlq_arn).to_string();
             self.popup = Some(Popup::Confirm {
                 title: format!("Browse {}?", queue.name),
@@ -746,7 +754,7 @@ impl App {
                     return Vec::new();
                 }
                 let id = h.message.message_id.clone();
-                let preview = crate::ui::format::truncate(
+                let preview = crate::format::truncate(
                     &crate::json_text::one_line(&crate::redact::body(h.body(), &rules)),
                     60,
                 );
@@ -793,10 +801,11 @@ impl App {
                             &crate::redact::body(h.body(), &rules),
                         );
                         for (name, a) in e.attributes.iter_mut() {
-                            if crate::redact::attribute(name, &rules) {
-                                a.value = crate::redact::MASK.to_string();
-                            }
+                            a.value =
+                                crate::redact::attribute_value(name, &a.value, &rules).into_owned();
                         }
+                        // Marked, so import refuses masks as data.
+                        e.masked_fields = rules.clone();
                         e
                     })
                     .collect();
@@ -804,11 +813,30 @@ impl App {
                     "lazysqs-export-{}-{stamp}.jsonl",
                     b.queue.name.replace(['/', '.'], "_")
                 );
-                return vec![Cmd::Browser(BrowserCmd::Export {
+                let (contents, count) = (to_jsonl(&exported), exported.len());
+                if !rules.is_empty() {
+                    return vec![Cmd::Browser(BrowserCmd::Export {
+                        path,
+                        contents,
+                        count,
+                    })];
+                }
+                let lines = vec![
+                    format!(
+                        "This writes {count} message(s) with every field as it is (customer data) to {path}, readable by you alone."
+                    ),
+                    "y/Enter: export, n/Esc: cancel".into(),
+                ];
+                let export = Pending::Export {
                     path,
-                    contents: to_jsonl(&exported),
-                    count: exported.len(),
-                })];
+                    contents,
+                    count,
+                };
+                self.popup = Some(Popup::Confirm {
+                    title: "Export unmasked?".into(),
+                    lines,
+                    on_yes: export,
+                });
             }
             _ => {}
         }

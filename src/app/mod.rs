@@ -302,6 +302,28 @@ pub struct Settings {
     pub redrive: RedriveConfig,
 }
 
+impl Default for Settings {
+    /// Watching everything of an unnamed source with the default config: what a
+    /// test starts from and changes.
+    fn default() -> Self {
+        Settings {
+            source: String::new(),
+            demo: false,
+            selection: QueueSelection::default(),
+            refresh: RefreshConfig::default(),
+            thresholds: Thresholds::default(),
+            keymap: Keymap::default(),
+            breakers: Vec::new(),
+            read_only: false,
+            browse_cap: browser::DEFAULT_CAP,
+            audit_path: None,
+            redact: Vec::new(),
+            present: false,
+            redrive: RedriveConfig::default(),
+        }
+    }
+}
+
 impl App {
     pub fn new(settings: Settings, now: Instant) -> Self {
         let Settings {

@@ -402,10 +402,8 @@ impl App {
             RedriveMsg::Cancelled { queue, result } => {
                 match result {
                     Ok(moved) => {
-                        let text = format!(
-                            "move task on {} cancelled after {moved} moved",
-                            queue.name
-                        );
+                        let text =
+                            format!("move task on {} cancelled after {moved} moved", queue.name);
                         self.tell(text.clone());
                         self.notify(text, false);
                     }
@@ -539,7 +537,10 @@ impl App {
         self.popup = Some(Popup::Confirm {
             title: format!("Cancel {what}?"),
             lines: vec![
-                format!("Stop {what}. Messages not yet moved stay in {}.", queue.name),
+                format!(
+                    "Stop {what}. Messages not yet moved stay in {}.",
+                    queue.name
+                ),
                 "y/Enter: cancel it, n/Esc: let it run".into(),
             ],
             on_yes: pending,

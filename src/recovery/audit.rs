@@ -85,7 +85,9 @@ pub struct Audit {
 
 /// Why a mutation was refused: the audit log cannot be written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the audit log {path} cannot be written ({reason}); nothing was changed (--no-audit overrides)")]
+#[error(
+    "the audit log {path} cannot be written ({reason}); nothing was changed (--no-audit overrides)"
+)]
 pub struct AuditError {
     pub path: String,
     pub reason: String,
@@ -151,10 +153,12 @@ impl Audit {
                 path: "(none)".into(),
                 reason: reason.clone(),
             }),
-            Sink::File(path) => crate::files::open_append(path).map(drop).map_err(|e| AuditError {
-                path: path.display().to_string(),
-                reason: e.to_string(),
-            }),
+            Sink::File(path) => crate::files::open_append(path)
+                .map(drop)
+                .map_err(|e| AuditError {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                }),
         }
     }
 
@@ -169,7 +173,15 @@ impl Audit {
         new_message_id: Option<&str>,
         outcome: impl Into<String>,
     ) -> Result<(), AuditError> {
-        self.write(action, queue, message_id, destination, new_message_id, outcome.into(), None)
+        self.write(
+            action,
+            queue,
+            message_id,
+            destination,
+            new_message_id,
+            outcome.into(),
+            None,
+        )
     }
 
     /// Appends one line about a bulk action (a redrive, a move task), with what it
@@ -182,7 +194,15 @@ impl Audit {
         outcome: impl Into<String>,
         details: serde_json::Value,
     ) -> Result<(), AuditError> {
-        self.write(action, queue, "", destination, None, outcome.into(), Some(details))
+        self.write(
+            action,
+            queue,
+            "",
+            destination,
+            None,
+            outcome.into(),
+            Some(details),
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -285,6 +305,10 @@ mod tests {
             .record("delete", &q, "m-1", None, None, "started")
             .expect_err("refused");
         assert!(err.to_string().contains("cannot be written"), "{err}");
-        assert!(Audit::new(None).record("delete", &q, "m-1", None, None, "started").is_ok());
+        assert!(
+            Audit::new(None)
+                .record("delete", &q, "m-1", None, None, "started")
+                .is_ok()
+        );
     }
 }

@@ -26,7 +26,6 @@
 
 pub mod filter;
 pub mod gate;
-pub mod headless;
 pub mod limiter;
 pub mod mover;
 pub mod record;

@@ -6,10 +6,10 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::format;
 use super::theme::Theme;
 use crate::app::{App, Pane};
 use crate::breaker::BreakerState;
+use crate::format;
 
 /// The state with a symbol, so it reads without colour.
 pub fn badge(state: BreakerState, theme: &Theme) -> Span<'static> {

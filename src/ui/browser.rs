@@ -5,10 +5,10 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
-use super::format;
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::browser::{BodyCheck, Browser, Held, HeldState};
+use crate::format;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Theme) {
     if let Some(editor) = &b.editor {

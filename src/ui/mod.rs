@@ -2,7 +2,6 @@
 
 pub mod breaker;
 pub mod browser;
-pub mod format;
 pub mod help;
 pub mod popup;
 pub mod present;

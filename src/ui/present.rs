@@ -9,10 +9,10 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
 use tui_big_text::{BigText, PixelSize};
 
-use super::format;
 use super::theme::Theme;
 use crate::app::App;
 use crate::breaker::BreakerState;
+use crate::format;
 use crate::health::Flag;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

@@ -5,9 +5,9 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
-use super::format;
 use super::theme::Theme;
 use crate::app::{App, Pane, QueueRow};
+use crate::format;
 use crate::health::{self, Drain, Flag};
 
 const HEADER: [&str; 12] = [

@@ -5,11 +5,11 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
 
-use super::format;
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::keymap::Action;
 use crate::app::redrive::{FIELDS, RedriveForm};
+use crate::format;
 use crate::redrive::RunState;
 
 /// Whether the progress pane has something to show.

@@ -7,10 +7,10 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use super::format;
 use super::theme::Theme;
 use crate::app::App;
 use crate::app::keymap::Action;
+use crate::format;
 
 /// How long a notice stays in the status bar.
 const NOTICE_FOR: Duration = Duration::from_secs(8);

@@ -18,90 +18,17 @@ use anyhow::{Context, anyhow, bail};
 use serde_json::json;
 use tokio::sync::watch;
 
-use super::gate::{self, GateDecision, Guard};
-use super::{
-    ClientOptions, Destination, Filter, ModePreference, Plan, Progress, Report, Request, RunState,
-};
 use crate::breaker::{self, BreakerState};
 use crate::broker::{Broker, BrokerError, QueueRef, name_from_arn};
-use crate::cli::Cli;
+use crate::cli::{Cli, RedriveArgs};
 use crate::config::{BreakerConfig, BreakerSourceConfig, Config};
 use crate::exit::Exit;
-
-/// Arguments of `lazysqs redrive`.
-#[derive(Debug, Clone, clap::Args)]
-#[command(
-    after_help = "Exit status: 0 everything asked for was moved; 1 the redrive ran but \
-    did not move everything (failed messages, cancelled, or it failed); 2 it did not run (bad \
-    arguments, no connection, refused by the breaker gate, or not confirmed)."
-)]
-pub struct RedriveArgs {
-    /// The dead-letter queue to drain (a name, URL or ARN).
-    #[arg(long, value_name = "DLQ")]
-    pub from: String,
-    /// Send every message to this queue, instead of back to the queue it failed from.
-    #[arg(long, value_name = "QUEUE")]
-    pub to: Option<String>,
-    /// Messages per second (a move task takes 1 to 500). Default: as fast as possible.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
-    pub rate: Option<u32>,
-    /// Move at most N messages (client-side). Default: all.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
-    pub max: Option<u64>,
-    /// Move only matching messages (client-side): TEXT (the body contains it), or
-    /// FIELD=VALUE (a JSON field by dotted path, e.g. store_id=berlin-01); the rest is
-    /// left untouched. `contains:TEXT` forces a substring.
-    #[arg(long, value_name = "EXPR")]
-    pub filter: Option<Filter>,
-    /// Move the messages from lazysqs, not with an SQS move task.
-    #[arg(long)]
-    pub client_side: bool,
-    /// Insist on an SQS move task (fail if it cannot serve).
-    #[arg(long, conflicts_with = "client_side")]
-    pub move_task: bool,
-    /// Say what would happen, and move nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not ask for confirmation.
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-    /// Redrive even when the breaker guarding a destination is OPEN.
-    #[arg(long)]
-    pub force: bool,
-    /// Client-side workers moving batches at once.
-    #[arg(long, value_name = "N", default_value_t = ClientOptions::default().workers,
-          value_parser = parse_workers)]
-    pub workers: usize,
-    /// Seconds a received message stays hidden while it is being moved (client-side).
-    #[arg(long, value_name = "SECS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=43_200))]
-    pub visibility_timeout: u64,
-    /// No progress on stderr.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
-}
-
-fn parse_workers(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(n) if (1..=64).contains(&n) => Ok(n),
-        _ => Err(format!("{s} is not a number of workers from 1 to 64")),
-    }
-}
-
-impl RedriveArgs {
-    fn preference(&self) -> ModePreference {
-        if self.client_side {
-            ModePreference::ClientSide
-        } else if self.move_task {
-            ModePreference::MoveTask
-        } else {
-            ModePreference::Auto
-        }
-    }
-}
+use crate::redrive::gate::{self, GateDecision, Guard};
+use crate::redrive::{ClientOptions, Destination, Plan, Progress, Report, Request, RunState};
 
 /// Runs `lazysqs redrive`.
 pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Result<ExitCode> {
+    let audit = super::may_change(cli, config, "redrive")?;
     let conn = cli.connect(config).await?;
     let speed = cli.speed.or(config.demo.speed).unwrap_or(1.0);
     let _driver = conn.sim.as_ref().map(|s| s.spawn_driver(speed));
@@ -125,7 +52,7 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
             ..ClientOptions::default()
         },
     };
-    let plan = super::plan(broker.as_ref(), request).await?;
+    let plan = crate::redrive::plan(broker.as_ref(), request).await?;
     eprintln!("lazysqs redrive: {}", plan.preview());
     for w in &plan.warnings {
         eprintln!("  warning: {w}");
@@ -155,7 +82,7 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
         return Ok(Exit::CouldNotRun.into());
     }
 
-    let handle = super::start(broker.clone(), &plan)
+    let handle = crate::redrive::start(broker.clone(), &plan, &audit)
         .await
         .context("cannot start the redrive")?;
     let control = handle.control.clone();
@@ -171,6 +98,7 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
     });
     let drawer = (!args.quiet).then(|| tokio::spawn(draw(handle.progress.clone())));
     let report = handle.wait().await;
+    crate::redrive::record::finished(&audit, &plan, &report);
     if let Some(d) = drawer {
         let _ = d.await;
     }

@@ -1,0 +1,204 @@
+//! `lazysqs snapshot`: one poll of the selected queues, as a table or JSON.
+
+use std::io::Write;
+use std::time::Duration;
+
+use chrono::SecondsFormat;
+
+use crate::cli::Cli;
+use crate::config::{Config, Thresholds};
+use crate::exit::Exit;
+use crate::format;
+use crate::snapshot::{DEMO_WARMUP, Options, Snapshot, take};
+
+/// Connects as the dashboard would, runs the demo forward, and polls once.
+/// Returns the snapshot and the thresholds it was judged by. Fails (→ exit 2) on a
+/// bad config, a failed connection or when the queues cannot be listed.
+pub async fn poll(
+    cli: &Cli,
+    config: &Config,
+    metrics: bool,
+) -> anyhow::Result<(Snapshot, Thresholds)> {
+    super::require_target(cli, config, "poll")?;
+    let conn = cli.connect(config).await?;
+    let note = conn.sim.as_ref().map(|sim| {
+        sim.advance(DEMO_WARMUP);
+        format!(
+            "demo: the simulation was run {} simulated minutes ahead before this poll",
+            DEMO_WARMUP.as_secs() / 60
+        )
+    });
+    let opts = Options {
+        source: conn.source.clone(),
+        demo: conn.is_demo(),
+        note,
+        selection: cli.selection(config),
+        max_concurrency: config.refresh.max_concurrency,
+        thresholds: config.thresholds.clone(),
+        breakers: conn.breakers.clone(),
+        metrics,
+    };
+    let snapshot = take(conn.broker.as_ref(), &opts)
+        .await
+        .map_err(|e| anyhow::anyhow!("listing queues on {}: {e}", opts.source))?;
+    Ok((snapshot, opts.thresholds))
+}
+
+/// `lazysqs snapshot [--json] [--no-metrics]`.
+pub async fn run(cli: &Cli, config: &Config, json: bool, metrics: bool) -> anyhow::Result<Exit> {
+    let (snapshot, _) = poll(cli, config, metrics).await?;
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(&snapshot)?;
+        s.push('\n');
+        s
+    } else {
+        table(&snapshot)
+    };
+    print_out(&text)?;
+    if snapshot.all_failed() {
+        eprintln!("lazysqs: no queue could be read");
+        return Ok(Exit::CouldNotRun);
+    }
+    if snapshot.queues.is_empty() {
+        eprintln!("lazysqs: no queues match the selection");
+    }
+    Ok(Exit::Ok)
+}
+
+/// Writes to stdout; a closed pipe (`| head`) is not an error.
+pub fn print_out(text: &str) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r,
+    }
+}
+
+/// The readable table: the queue pane's columns, then breakers and problems.
+pub fn table(s: &Snapshot) -> String {
+    const HEADER: [&str; 12] = [
+        "QUEUE",
+        "TYPE",
+        "VISIBLE",
+        "IN FLIGHT",
+        "DELAYED",
+        "OLDEST",
+        "IN/MIN",
+        "OUT/MIN",
+        "DRAIN",
+        "DLQ",
+        "BREAKER",
+        "HEALTH",
+    ];
+    // Numbers are right-aligned; the rest left.
+    const RIGHT: [bool; 12] = [
+        false, false, true, true, true, true, true, true, false, false, false, false,
+    ];
+    let mut out = format!(
+        "snapshot of {} at {}\n",
+        s.source,
+        s.polled_at.to_rfc3339_opts(SecondsFormat::Secs, true)
+    );
+    if let Some(note) = &s.note {
+        out.push_str(&format!("{note}\n"));
+    }
+    if !s.metrics_polled {
+        out.push_str("CloudWatch not asked (--no-metrics): no rates or ages\n");
+    }
+    out.push('\n');
+    let mut rows: Vec<[String; 12]> = vec![HEADER.map(String::from)];
+    for q in &s.queues {
+        let dlq = match (&q.dlq, q.dlq_sources.is_empty()) {
+            (Some(d), _) => format!("{d} ({})", format::count(q.dlq_depth)),
+            (None, false) => format!("← {}", q.dlq_sources.join(",")),
+            (None, true) => String::new(),
+        };
+        let health = if q.error.is_some() {
+            "! error".to_string()
+        } else if q.flags.is_empty() {
+            "ok".to_string()
+        } else {
+            q.flags
+                .iter()
+                .map(|f| f.label())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        rows.push([
+            q.name.clone(),
+            if q.fifo { "FIFO" } else { "std" }.to_string(),
+            format::count(q.visible),
+            format::count(q.in_flight),
+            format::count(q.delayed),
+            q.age_of_oldest_secs
+                .map_or_else(|| "—".into(), |a| format::duration(Duration::from_secs(a))),
+            format::rate(q.arrival_per_min),
+            format::rate(q.consumption_per_min),
+            match (q.drain, q.drain_secs) {
+                (Some("draining"), Some(t)) => format::duration(Duration::from_secs(t)),
+                (Some(d), _) => d.to_string(),
+                (None, _) => "—".to_string(),
+            },
+            dlq,
+            q.breaker
+                .as_ref()
+                .map_or_else(String::new, |b| format!("{} {}", b.name, b.state.label())),
+            health,
+        ]);
+    }
+    let widths: Vec<usize> = (0..HEADER.len())
+        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
+        .collect();
+    for r in &rows {
+        let mut line = String::new();
+        for (c, cell) in r.iter().enumerate() {
+            let pad = widths[c].saturating_sub(cell.chars().count());
+            if c > 0 {
+                line.push_str("  ");
+            }
+            if RIGHT[c] {
+                line.push_str(&" ".repeat(pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                if c + 1 < r.len() {
+                    line.push_str(&" ".repeat(pad));
+                }
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    if s.queues.is_empty() {
+        out.push_str("(no queues match the selection)\n");
+    }
+    if !s.breakers.is_empty() {
+        out.push_str("\nBREAKERS\n");
+        for b in &s.breakers {
+            let guards = b
+                .queue
+                .as_deref()
+                .map_or_else(String::new, |q| format!(" (guards {q})"));
+            let why = b.error.as_deref().unwrap_or(&b.detail);
+            out.push_str(&format!(
+                "{} {}{guards}: {}; {why}\n",
+                b.name,
+                b.state.label(),
+                b.source
+            ));
+        }
+    }
+    let mut problems: Vec<String> = s
+        .queues
+        .iter()
+        .filter_map(|q| q.error.as_ref().map(|e| format!("{}: {e}", q.name)))
+        .collect();
+    problems.extend(s.metrics_error.clone());
+    if !problems.is_empty() {
+        out.push_str("\nPROBLEMS\n");
+        for p in problems {
+            out.push_str(&format!("! {p}\n"));
+        }
+    }
+    out
+}

@@ -1,0 +1,250 @@
+//! Choosing and building what lazysqs talks to: the built-in simulation (the demo)
+//! or AWS, from the command line and the config. Shared by the dashboard and the
+//! headless commands.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use crate::app::{App, Settings};
+use crate::broker::aws::{AwsBroker, AwsOptions, has_credentials_hint};
+use crate::broker::sim::scenario::ScenarioFile;
+use crate::broker::sim::{Sim, SimBroker};
+use crate::broker::{Broker, QueueSelection};
+use crate::cli::Cli;
+use crate::config::{self, BreakerConfig, BreakerSourceConfig, Config, RefreshConfig};
+use crate::recovery::audit::Audit;
+use crate::ui::theme::Theme;
+
+/// The queue system chosen from the command line and config: the demo or AWS.
+/// Shared by the dashboard and the headless commands.
+pub struct Connection {
+    pub broker: Arc<dyn Broker>,
+    /// The simulation, when this is the demo (it needs a driver to advance).
+    pub sim: Option<SimBroker>,
+    /// Where the data comes from, for the status bar ("demo: …", "AWS us-east-1").
+    pub source: String,
+    /// The configured breakers, plus the demo scenario's own.
+    pub breakers: Vec<BreakerConfig>,
+}
+
+impl Connection {
+    pub fn is_demo(&self) -> bool {
+        self.sim.is_some()
+    }
+}
+
+/// Everything the dashboard needs to start.
+pub struct Setup {
+    pub broker: Arc<dyn Broker>,
+    pub sim: Option<SimBroker>,
+    pub app: App,
+    pub theme: Theme,
+    pub speed: f64,
+}
+
+impl Cli {
+    /// The config file, if one was given or exists at the default path.
+    pub fn load_config(&self) -> anyhow::Result<Config> {
+        let path = match &self.config {
+            Some(p) => Some(p.clone()),
+            None => Config::default_path().filter(|p| p.is_file()),
+        };
+        match path {
+            Some(p) => Ok(Config::load(&p)?),
+            None => Ok(Config::default()),
+        }
+    }
+
+    pub fn aws_options(&self, config: &Config) -> AwsOptions {
+        AwsOptions {
+            profile: self.profile.clone().or(config.aws.profile.clone()),
+            region: self.region.clone().or(config.aws.region.clone()),
+            endpoint_url: self
+                .endpoint_url
+                .clone()
+                .or(config.aws.endpoint_url.clone()),
+        }
+    }
+
+    /// Which queues to watch: `--queue`/`--prefix`, else the config's.
+    pub fn selection(&self, config: &Config) -> QueueSelection {
+        if self.queues.is_empty() && self.prefix.is_empty() {
+            QueueSelection {
+                names: config.queues.names.clone(),
+                prefixes: config.queues.prefixes.clone(),
+            }
+        } else {
+            QueueSelection {
+                names: self.queues.clone(),
+                prefixes: self.prefix.clone(),
+            }
+        }
+    }
+
+    /// Whether to run the demo: asked for, or nothing points at AWS.
+    pub fn wants_demo(&self, config: &Config) -> bool {
+        let opts = self.aws_options(config);
+        let configured = opts.endpoint_url.is_some()
+            || opts.profile.is_some()
+            || !config.queues.names.is_empty()
+            || !config.queues.prefixes.is_empty();
+        self.demo || !(configured || has_credentials_hint())
+    }
+
+    pub fn theme(&self, config: &Config) -> anyhow::Result<Theme> {
+        if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+            return Ok(Theme::monochrome());
+        }
+        let name = self
+            .theme
+            .clone()
+            .or(config.display.theme.clone())
+            .unwrap_or_else(|| "default".into());
+        Theme::named(&name).with_context(|| {
+            format!(
+                "unknown theme {name:?} (use one of: {})",
+                Theme::NAMES.join(", ")
+            )
+        })
+    }
+
+    /// Chooses and connects the broker (the demo or AWS) and gathers the breakers.
+    pub async fn connect(&self, config: &Config) -> anyhow::Result<Connection> {
+        if self.wants_demo(config) {
+            let sim = self.demo_sim(config)?;
+            let file_breakers = demo_breakers(&sim.lock().scenario.file);
+            let mut breakers = config.breakers.clone();
+            breakers.extend(file_breakers);
+            let mut source = sim.describe();
+            if !self.demo {
+                source.push_str(" (no AWS configured)");
+            }
+            return Ok(Connection {
+                broker: Arc::new(sim.clone()),
+                sim: Some(sim),
+                source,
+                breakers,
+            });
+        }
+        let opts = self.aws_options(config);
+        let broker = AwsBroker::connect(&opts).await?;
+        Ok(Connection {
+            source: broker.describe(),
+            broker: Arc::new(broker),
+            sim: None,
+            breakers: config.breakers.clone(),
+        })
+    }
+
+    /// Resolves config, broker and the initial app state.
+    pub async fn setup(&self, config: &Config, now: Instant) -> anyhow::Result<Setup> {
+        let theme = self.theme(config)?;
+        let keymap = config.keymap().map_err(anyhow::Error::msg)?;
+        let conn = self.connect(config).await?;
+        let demo = conn.is_demo();
+        let refresh = if demo && !config_has_refresh(config) {
+            RefreshConfig::demo()
+        } else {
+            config.refresh.clone()
+        };
+        let speed = if demo {
+            self.speed.or(config.demo.speed).unwrap_or(1.0)
+        } else {
+            1.0
+        };
+        let app = App::new(
+            Settings {
+                source: conn.source,
+                demo,
+                selection: self.selection(config),
+                refresh,
+                thresholds: config.thresholds.clone(),
+                keymap,
+                breakers: conn.breakers,
+                read_only: self.read_only || config.read_only,
+                browse_cap: config.browser.cap,
+                audit_path: Audit::default_path().map(|p| p.display().to_string()),
+                redact: config.display.redact.clone(),
+                present: self.present || config.display.present,
+                redrive: config.redrive.clone(),
+            },
+            now,
+        );
+        Ok(Setup {
+            broker: conn.broker,
+            sim: conn.sim,
+            app,
+            theme,
+            speed,
+        })
+    }
+
+    fn demo_sim(&self, config: &Config) -> anyhow::Result<SimBroker> {
+        if let Some(speed) = self.speed
+            && !(speed.is_finite() && speed > 0.0)
+        {
+            anyhow::bail!("--speed must be above 0, not {speed}");
+        }
+        match self.scenario.as_ref().or(config.demo.scenario.as_ref()) {
+            Some(path) => load_scenario(path),
+            None => SimBroker::coffee_shop().map_err(anyhow::Error::msg),
+        }
+    }
+}
+
+/// Loads a scenario file, with errors naming the file and line.
+pub fn load_scenario(path: &Path) -> anyhow::Result<SimBroker> {
+    let built_in = path
+        .to_str()
+        .and_then(crate::broker::sim::scenario::built_in)
+        .filter(|_| !path.exists());
+    let text = match built_in {
+        Some(text) => text.to_string(),
+        None => std::fs::read_to_string(path).with_context(|| {
+            let names: Vec<&str> = crate::broker::sim::scenario::BUILT_IN
+                .iter()
+                .map(|(n, _)| *n)
+                .collect();
+            format!(
+                "cannot read scenario {} (built-in scenarios: {})",
+                path.display(),
+                names.join(", ")
+            )
+        })?,
+    };
+    let file: ScenarioFile =
+        toml::from_str(&text).map_err(|e| config::parse_error(path, &text, &e))?;
+    let sim = Sim::new(file).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(SimBroker::new(sim))
+}
+
+/// One breaker per scenario breaker, guarding the queue whose consumer uses it.
+fn demo_breakers(file: &ScenarioFile) -> Vec<BreakerConfig> {
+    file.breakers
+        .iter()
+        .map(|b| BreakerConfig {
+            name: b.name.clone(),
+            queue: file
+                .consumers
+                .iter()
+                .find(|c| c.breaker.as_deref() == Some(b.name.as_str()))
+                .map(|c| c.queue.clone()),
+            source: BreakerSourceConfig::Demo {
+                demo: b.name.clone(),
+            },
+        })
+        .collect()
+}
+
+fn config_has_refresh(config: &Config) -> bool {
+    let d = RefreshConfig::default();
+    let r = &config.refresh;
+    r.attributes_secs != d.attributes_secs
+        || r.metrics_secs != d.metrics_secs
+        || r.breakers_secs != d.breakers_secs
+        || r.discovery_secs != d.discovery_secs
+        || r.max_concurrency != d.max_concurrency
+}
