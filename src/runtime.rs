@@ -26,7 +26,7 @@ const MIN_FRAME: Duration = Duration::from_millis(33);
 /// How long data that changed the screen waits for more before it is drawn.
 const SETTLE: Duration = Duration::from_millis(20);
 /// How long quitting waits for held messages to be released.
-const QUIT_GRACE: Duration = Duration::from_secs(5);
+const QUIT_GRACE: Duration = Duration::from_secs(3);
 
 /// Runs commands against the broker, sending each result back as a message.
 #[derive(Clone)]
@@ -50,18 +50,6 @@ impl Executor {
             tx,
             limit: Arc::new(Semaphore::new(concurrency.max(1))),
             audit,
-        }
-    }
-
-    /// Runs `cmd` to the end before returning (used on the way out, so held
-    /// messages are released before the process exits).
-    pub async fn finish(&self, cmd: Cmd) {
-        if cmd != Cmd::Quit
-            && tokio::time::timeout(QUIT_GRACE, self.run(cmd))
-                .await
-                .is_err()
-        {
-            tracing::warn!("gave up waiting for a command while quitting");
         }
     }
 
@@ -316,6 +304,11 @@ where
             }
         }
     });
+    let signal_tx = tx.clone();
+    let signals = tokio::spawn(async move {
+        terminated().await;
+        let _ = signal_tx.send(Msg::Terminate);
+    });
     let ticker = tokio::spawn(async move {
         let mut interval = tokio::time::interval(TICK);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -354,7 +347,32 @@ where
     }
     input.abort();
     ticker.abort();
+    signals.abort();
     Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C outside raw mode, `kill -INT`).
+pub async fn terminated() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = int.recv() => {}
+                }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 /// When to draw the next frame, once the app is dirty.
@@ -403,11 +421,20 @@ impl FramePacer {
     }
 }
 
-/// Spawns commands; when one of them is `Quit`, runs the others to the end first.
+/// Spawns commands; when one of them is `Quit`, runs the others to the end first,
+/// all at once and within [`QUIT_GRACE`] in all, so that a server that never
+/// answers cannot hold the exit.
 async fn dispatch(executor: &Executor, cmds: Vec<Cmd>) {
     if cmds.contains(&Cmd::Quit) {
-        for cmd in cmds {
-            executor.finish(cmd).await;
+        let last = cmds
+            .into_iter()
+            .filter(|c| *c != Cmd::Quit)
+            .map(|cmd| executor.run(cmd));
+        if tokio::time::timeout(QUIT_GRACE, futures::future::join_all(last))
+            .await
+            .is_err()
+        {
+            tracing::warn!("gave up waiting for the last commands while quitting");
         }
     } else {
         for cmd in cmds {

@@ -206,8 +206,14 @@ fn browsing(redact: &[&str], read_only: bool) -> App {
     app
 }
 
+/// `X`; an unmasked export asks first, and is confirmed.
 fn export_contents(app: &mut App) -> String {
-    let cmds = app.update(key(KeyCode::Char('X')));
+    let mut cmds = app.update(key(KeyCode::Char('X')));
+    if app.popup.is_some() {
+        assert!(app.redaction().is_empty(), "a masked export does not ask");
+        assert!(format!("{:?}", app.popup).contains("customer data"));
+        cmds = app.update(key(KeyCode::Char('y')));
+    }
     cmds.into_iter()
         .find_map(|c| match c {
             Cmd::Browser(BrowserCmd::Export { contents, .. }) => Some(contents),
@@ -235,6 +241,10 @@ fn redacted_fields_are_masked_in_the_list_detail_and_export() {
         assert!(!export.contains(secret), "{secret} exported: {export}");
     }
     assert!(export.contains("ord-1"));
+    assert!(
+        export.contains(r#""masked_fields":["card_number","customer.email"]"#),
+        "every line says what it masks: {export}"
+    );
 
     // Editing a masked body would send the mask: refused until revealed.
     app.update(key(KeyCode::Esc));
@@ -246,6 +256,7 @@ fn redacted_fields_are_masked_in_the_list_detail_and_export() {
     assert!(app.revealed);
     let export = export_contents(&mut app);
     assert!(export.contains("5500000000000004") && export.contains("4111111111111111"));
+    assert!(!export.contains("masked_fields"), "{export}");
 }
 
 #[test]

@@ -282,6 +282,8 @@ pub enum Pending {
         queue: QueueRef,
         handle: String,
     },
+    /// Stop the running redrives, then quit.
+    StopAndQuit,
     /// Write an export unmasked.
     Export {
         path: String,
@@ -1047,6 +1049,7 @@ impl App {
             }
             Pending::Redrive { plan, force } => self.confirmed_redrive(*plan, force),
             Pending::CancelRedrive { id } => self.cancel_redrive(id),
+            Pending::StopAndQuit => self.stop_and_quit(),
             Pending::CancelMoveTask { queue, handle } => {
                 vec![Cmd::Redrive(RedriveCmd::CancelMoveTask { queue, handle })]
             }

@@ -47,6 +47,8 @@ pub enum Msg {
     /// New lines of the simulation's story (scripted events), from `ReadStory`.
     Story(Vec<String>),
     Redrive(RedriveMsg),
+    /// SIGTERM or SIGINT: stop what runs, give back what is held, quit.
+    Terminate,
 }
 
 /// Work for the runtime to do; its result comes back as a [`Msg`].
@@ -274,6 +276,9 @@ pub struct App {
     /// Set when the screen needs drawing.
     pub dirty: bool,
     pub quit: bool,
+    /// Quitting once the running client-side redrives have stopped (they finish
+    /// the batches in hand and give back what they hold), or at this deadline.
+    pub stopping: Option<Instant>,
     jitter: Jitter,
     last_drawn_second: u64,
 }
@@ -398,6 +403,7 @@ impl App {
             metrics_requested: 0,
             dirty: true,
             quit: false,
+            stopping: None,
             jitter: Jitter::new(0x5eed),
             last_drawn_second: 0,
         }

@@ -2,6 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
+use super::browser::{Pending, Popup};
 use super::keymap::Action;
 use super::redrive::RedriveCmd;
 use super::{App, Cmd, HISTORY_LEN, Msg, Pane, QueueRow, RateSample};
@@ -10,6 +11,9 @@ use crate::broker::sim::DemoAction;
 use crate::broker::{BrokerError, QueueAttrs, QueueRef};
 use crate::config::BreakerSourceConfig;
 use crate::health;
+
+/// How long quitting waits for running redrives to stop.
+pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
 
 impl App {
     /// Applies one message. Does no I/O: whatever must happen outside is returned.
@@ -25,6 +29,7 @@ impl App {
                 }
                 let mut cmds = self.due_polls();
                 cmds.extend(self.browser_tick());
+                cmds.extend(self.quit_when_stopped());
                 cmds
             }
             Msg::Key(key) => self.on_key(key),
@@ -49,7 +54,12 @@ impl App {
                 Vec::new()
             }
             Msg::Breaker(name, result) => self.on_breaker(&name, result),
-            Msg::Redrive(msg) => self.on_redrive_msg(msg),
+            Msg::Redrive(msg) => {
+                let mut cmds = self.on_redrive_msg(msg);
+                cmds.extend(self.quit_when_stopped());
+                cmds
+            }
+            Msg::Terminate => self.stop_and_quit(),
             Msg::DemoDone(text) => {
                 self.tell(text.clone());
                 self.notify(text, false);
@@ -476,8 +486,70 @@ impl App {
         }
     }
 
-    /// Quits, first giving back every message the browser holds.
+    /// `q`: quits, first giving back every message the browser holds. While a
+    /// client-side redrive runs, asks first; asked again while stopping, quits
+    /// at once.
     pub(super) fn quit(&mut self) -> Vec<Cmd> {
+        if self.stopping.is_some() || !self.redriving() {
+            return self.quit_now();
+        }
+        if matches!(
+            &self.popup,
+            Some(Popup::Confirm {
+                on_yes: Pending::StopAndQuit,
+                ..
+            })
+        ) {
+            self.popup = None;
+            return self.stop_and_quit();
+        }
+        self.popup = Some(Popup::Confirm {
+            title: "Quit?".into(),
+            lines: vec![
+                "A redrive is running — stop it and quit?".into(),
+                "It finishes the batches in hand (send, then delete) and gives back every message it holds.".into(),
+                "y/Enter: stop it and quit, n/Esc: keep it running".into(),
+            ],
+            on_yes: Pending::StopAndQuit,
+        });
+        Vec::new()
+    }
+
+    /// Whether one of our client-side redrives is running.
+    fn redriving(&self) -> bool {
+        self.redrives
+            .iter()
+            .any(|r| r.is_active() && r.plan.mode == crate::redrive::Mode::ClientSide)
+    }
+
+    /// Stops every client-side redrive, then quits when they have (see
+    /// [`App::quit_when_stopped`]), or after [`STOP_GRACE`] at the latest.
+    pub(super) fn stop_and_quit(&mut self) -> Vec<Cmd> {
+        if !self.redriving() {
+            return self.quit_now();
+        }
+        for run in self.redrives.iter().filter(|r| r.is_active()) {
+            if let Some(control) = &run.control {
+                control.cancel();
+            }
+        }
+        self.stopping = Some(self.now + STOP_GRACE);
+        self.notify(
+            "stopping the redrive: finishing the batches in hand and giving back what it holds, then quitting…",
+            false,
+        );
+        Vec::new()
+    }
+
+    /// Quits once stopping is over: no client-side redrive runs, or time is up.
+    pub(super) fn quit_when_stopped(&mut self) -> Vec<Cmd> {
+        match self.stopping {
+            Some(deadline) if !self.redriving() || self.now >= deadline => self.quit_now(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn quit_now(&mut self) -> Vec<Cmd> {
         self.quit = true;
         let mut cmds = self.close_browser();
         cmds.push(Cmd::Quit);

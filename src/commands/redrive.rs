@@ -87,14 +87,16 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
         .context("cannot start the redrive")?;
     let control = handle.control.clone();
     tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("\nlazysqs redrive: cancelling (Ctrl-C again to stop at once)");
-            control.cancel();
-            if tokio::signal::ctrl_c().await.is_ok() {
-                eprintln!("lazysqs redrive: stopped; a message in hand may now be in both queues");
-                std::process::exit(130);
-            }
-        }
+        crate::runtime::terminated().await;
+        eprintln!(
+            "\nlazysqs redrive: stopping: finishing the batches in hand, giving back what is held (again to stop at once)"
+        );
+        control.cancel();
+        crate::runtime::terminated().await;
+        eprintln!(
+            "lazysqs redrive: stopped at once; a message in hand may now be in both queues, or hidden until its visibility timeout"
+        );
+        std::process::exit(130);
     });
     let drawer = (!args.quiet).then(|| tokio::spawn(draw(handle.progress.clone())));
     let report = handle.wait().await;

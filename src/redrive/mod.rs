@@ -409,6 +409,19 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
         Destination::OwnSource => dlq_sources.iter().map(|q| q.name.clone()).collect(),
         Destination::Queue(q) => vec![q.name.clone()],
     };
+    if mode == Mode::ClientSide {
+        let hold = mover::skip_hold(attrs.visible);
+        warnings.push(format!(
+            "messages {} stay hidden for up to {} min so this pass does not see them twice; \
+             stopping lazysqs gives them back at once",
+            if request.filter.is_some() {
+                "the filter skips, and any that fail,"
+            } else {
+                "that fail to move"
+            },
+            hold.as_secs().div_ceil(60)
+        ));
+    }
     if request.source.is_fifo() && request.filter.is_some() {
         warnings.push(
             "on a FIFO queue a filter keeps the order: messages behind an unmatched one \

@@ -61,7 +61,9 @@ const DEPTH_EVERY: Duration = Duration::from_secs(5);
 /// Failures kept in [`Progress::recent_failures`].
 const RECENT_FAILURES: usize = 5;
 /// The longest a message may stay invisible in SQS.
-const MAX_HOLD: Duration = Duration::from_secs(12 * 60 * 60);
+/// Messages a filtered pass skips are held at most this long: if lazysqs is
+/// killed, they are back within minutes, never hours.
+const MAX_HOLD: Duration = Duration::from_secs(15 * 60);
 const MIN_HOLD: Duration = Duration::from_secs(5 * 60);
 
 /// Where the messages go.
@@ -118,9 +120,15 @@ impl MoverConfig {
     /// How long unselected and failed messages are held: long enough for a whole pass
     /// over the queue at a modest 20 receives per second, at least five minutes.
     fn hold(&self) -> Duration {
-        let scan = Duration::from_millis(self.expected.unwrap_or(0).saturating_mul(50));
-        scan.max(MIN_HOLD).min(MAX_HOLD)
+        skip_hold(self.expected.unwrap_or(0))
     }
+}
+
+/// How long a pass over `expected` messages holds those it skips or fails to
+/// move (so that it does not see them twice): between 5 and 15 minutes.
+pub fn skip_hold(expected: u64) -> Duration {
+    let scan = Duration::from_millis(expected.saturating_mul(50));
+    scan.max(MIN_HOLD).min(MAX_HOLD)
 }
 
 /// Starts a client-side move in the background.
@@ -1128,7 +1136,7 @@ mod tests {
         assert_eq!(cfg(Some(3.0), None).batch(), 3);
         assert_eq!(cfg(Some(0.5), None).batch(), 1);
         assert_eq!(cfg(None, Some(10)).hold(), MIN_HOLD);
-        assert_eq!(cfg(None, Some(100_000)).hold(), Duration::from_secs(5000));
+        assert_eq!(cfg(None, Some(10_000)).hold(), Duration::from_secs(500));
         assert_eq!(cfg(None, Some(u64::MAX)).hold(), MAX_HOLD);
     }
 

@@ -138,3 +138,160 @@ pub async fn create_with_dlq(
         .expect("source url");
     (source_url, dlq_url)
 }
+
+/// One test's corner of the server: a broker, a plain client and a queue name
+/// prefix no other test shares.
+pub struct Lab {
+    pub endpoint: String,
+    pub broker: std::sync::Arc<AwsBroker>,
+    pub sqs: aws_sdk_sqs::Client,
+    pub prefix: String,
+}
+
+impl Lab {
+    /// `None` (after saying why) when there is no server outside CI.
+    pub async fn new(suite: &str, test: &str) -> Option<Lab> {
+        let endpoint = endpoint(suite, test)?;
+        Some(Lab {
+            broker: std::sync::Arc::new(connect(&endpoint).await),
+            sqs: sqs(&endpoint).await,
+            prefix: unique_prefix(&format!("lzt-{test}")),
+            endpoint,
+        })
+    }
+
+    pub fn dyn_broker(&self) -> std::sync::Arc<dyn lazysqs::broker::Broker> {
+        self.broker.clone()
+    }
+
+    /// Creates `<prefix>-<suffix>` with these attributes.
+    pub async fn create(
+        &self,
+        suffix: &str,
+        attrs: &[(aws_sdk_sqs::types::QueueAttributeName, &str)],
+    ) -> lazysqs::broker::QueueRef {
+        let name = format!("{}-{suffix}", self.prefix);
+        let mut req = self.sqs.create_queue().queue_name(&name);
+        for (k, v) in attrs {
+            req = req.attributes(k.clone(), *v);
+        }
+        let out = req.send().await.expect("create queue");
+        lazysqs::broker::QueueRef {
+            name,
+            url: out.queue_url().expect("queue url").to_string(),
+        }
+    }
+
+    /// A source whose redrive policy sends a message to a new DLQ on its second
+    /// receive; `attrs` go to the source.
+    pub async fn with_dlq(
+        &self,
+        suffix: &str,
+        attrs: &[(aws_sdk_sqs::types::QueueAttributeName, &str)],
+    ) -> (lazysqs::broker::QueueRef, lazysqs::broker::QueueRef) {
+        use lazysqs::broker::Broker;
+        let dlq = self.create(&format!("{suffix}-dlq"), &[]).await;
+        let arn = self.broker.queue_attributes(&dlq).await.expect("attrs").arn;
+        let policy = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"1"}}"#);
+        let mut all = attrs.to_vec();
+        all.push((
+            aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+            policy.as_str(),
+        ));
+        let source = self.create(suffix, &all).await;
+        (source, dlq)
+    }
+
+    /// (visible, in flight)
+    pub async fn counts(&self, q: &lazysqs::broker::QueueRef) -> (u64, u64) {
+        use lazysqs::broker::Broker;
+        let a = self.broker.queue_attributes(q).await.expect("attrs");
+        (a.visible, a.in_flight)
+    }
+
+    /// Waits up to 30 s for `q` to show `want` (visible, in flight).
+    pub async fn wait_counts(&self, q: &lazysqs::broker::QueueRef, want: (u64, u64)) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let now = self.counts(q).await;
+            if now == want {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} holds {now:?}, not {want:?}",
+                q.name
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Receives from `source` without deleting until `dlq` holds `n`: they carry
+    /// DeadLetterQueueSourceArn, as real failures do.
+    pub async fn fail_into_dlq(
+        &self,
+        source: &lazysqs::broker::QueueRef,
+        dlq: &lazysqs::broker::QueueRef,
+        n: u64,
+    ) {
+        use lazysqs::broker::Broker;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.counts(dlq).await.0 < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "messages did not reach {}",
+                dlq.name
+            );
+            let _ = self
+                .broker
+                .receive(source, 10, std::time::Duration::ZERO)
+                .await;
+        }
+    }
+
+    /// Receives until `n` messages are in hand (holding them 60 s).
+    pub async fn receive_n(
+        &self,
+        q: &lazysqs::broker::QueueRef,
+        n: usize,
+    ) -> Vec<lazysqs::broker::Message> {
+        use lazysqs::broker::Broker;
+        let mut got: Vec<lazysqs::broker::Message> = Vec::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while got.len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} of {n} messages arrived in {}",
+                got.len(),
+                q.name
+            );
+            for m in self
+                .broker
+                .receive(q, 10, std::time::Duration::from_secs(60))
+                .await
+                .expect("receive")
+            {
+                if !got.iter().any(|g| g.message_id == m.message_id) {
+                    got.push(m);
+                }
+            }
+        }
+        got
+    }
+
+    /// Deletes every queue of this test.
+    pub async fn cleanup(&self) {
+        use lazysqs::broker::Broker;
+        let queues = self
+            .broker
+            .list_queues(&lazysqs::broker::QueueSelection {
+                names: Vec::new(),
+                prefixes: vec![self.prefix.clone()],
+            })
+            .await
+            .unwrap_or_default();
+        for q in queues {
+            let _ = self.sqs.delete_queue().queue_url(&q.url).send().await;
+        }
+    }
+}
