@@ -15,6 +15,9 @@ fn lazysqs(args: &[&str]) -> Output {
         .arg(dir.path().join("lazysqs.log"))
         .arg("redrive")
         .args(args)
+        // The audit log goes to this run's own data directory.
+        .env("HOME", dir.path())
+        .env_remove("XDG_DATA_HOME")
         .stdin(Stdio::null())
         .output()
         .expect("run lazysqs")

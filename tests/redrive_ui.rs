@@ -53,6 +53,8 @@ struct Rig {
     sim: SimBroker,
     exec: Executor,
     rx: mpsc::UnboundedReceiver<Msg>,
+    /// Holds the audit log.
+    dir: tempfile::TempDir,
 }
 
 impl Rig {
@@ -60,12 +62,30 @@ impl Rig {
         let sim = SimBroker::coffee_shop().expect("scenario");
         let (tx, rx) = mpsc::unbounded_channel();
         let broker: Arc<dyn Broker> = Arc::new(sim.clone());
+        let dir = tempfile::tempdir().expect("dir");
+        let audit = Audit::new(Some(dir.path().join("audit.jsonl")));
         Rig {
             app: App::new(settings(redrive), Instant::now()),
-            exec: Executor::new(broker, tx, 8, Audit::default()),
+            exec: Executor::new(broker, tx, 8, audit),
             sim,
             rx,
+            dir,
         }
+    }
+
+    /// The audit log's lines: (action, outcome).
+    fn audit(&self) -> Vec<(String, String)> {
+        std::fs::read_to_string(self.dir.path().join("audit.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).expect("json line");
+                (
+                    v["action"].as_str().unwrap_or_default().to_string(),
+                    v["outcome"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
     }
 
     fn send(&mut self, msg: Msg) {
@@ -416,6 +436,13 @@ async fn pause_resume_and_cancel_steer_a_client_side_redrive() {
     let report = rig.app.redrives[0].report.clone().expect("report");
     assert_eq!(report.state, RunState::Cancelled, "{report:?}");
     assert!(rig.visible("orders-dlq") > 0, "cancelled before the end");
+    let audit = rig.audit();
+    assert_eq!(
+        audit.iter().map(|(a, _)| a.as_str()).collect::<Vec<_>>(),
+        ["redrive", "redrive"],
+        "{audit:?}"
+    );
+    assert!(audit[1].1.starts_with("cancelled: moved"), "{audit:?}");
 }
 
 #[tokio::test]
@@ -456,6 +483,11 @@ async fn auto_redrive_starts_when_the_breaker_closes_and_drains_the_dlq() {
             .as_ref()
             .is_some_and(|r| r.succeeded())
     );
+    // An automatic redrive is on the record like any other: before and after.
+    let audit = rig.audit();
+    assert_eq!(audit.len(), 2, "{audit:?}");
+    assert_eq!(audit[0].1, "started");
+    assert!(audit[1].1.starts_with("completed: moved"), "{audit:?}");
 }
 
 #[tokio::test]

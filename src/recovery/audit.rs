@@ -54,16 +54,41 @@ pub struct AuditContext {
 impl AuditContext {
     /// The OS user running lazysqs, and where it is connected.
     pub fn new(region: Option<String>, endpoint: Option<String>) -> Self {
-        let user = ["USER", "LOGNAME", "USERNAME"]
-            .iter()
-            .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-            .unwrap_or_else(|| "unknown".into());
+        let region = region.or_else(|| {
+            ["AWS_REGION", "AWS_DEFAULT_REGION"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        });
         AuditContext {
-            user,
+            user: os_user(),
             region,
             endpoint: endpoint.map(|e| crate::redact::url(&e)),
         }
     }
+}
+
+/// The OS user: `$USER` (or `$LOGNAME`), else the name of this process's uid.
+fn os_user() -> String {
+    if let Some(u) = ["USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+    {
+        return u;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        if let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) {
+            let name = std::fs::read_to_string("/etc/passwd").ok().and_then(|p| {
+                p.lines().find_map(|l| {
+                    let f: Vec<&str> = l.split(':').collect();
+                    (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_string())
+                })
+            });
+            return name.unwrap_or_else(|| format!("uid {uid}"));
+        }
+    }
+    "unknown".into()
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -250,22 +275,28 @@ impl Audit {
     }
 }
 
-/// The region and account a queue URL names: `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`
-/// (LocalStack: `http://sqs.REGION.localhost.localstack.cloud:4566/ACCOUNT/NAME`, or
-/// `http://127.0.0.1:4566/ACCOUNT/NAME` with no region).
+/// The region and account a queue URL names: `https://sqs.REGION.amazonaws.com/ACCOUNT/NAME`,
+/// LocalStack's `http://HOST:4566/queue/REGION/ACCOUNT/NAME` or `http://HOST/ACCOUNT/NAME`,
+/// and the simulation's `sim://REGION/ACCOUNT/NAME`.
 fn where_from_url(url: &str) -> (Option<&str>, Option<&str>) {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
-    let mut parts = rest.split('/');
-    let host = parts.next().unwrap_or_default();
-    let account = parts.next().filter(|a| !a.is_empty());
-    let region = host
-        .strip_prefix("sqs.")
-        .and_then(|h| h.split('.').next())
-        .filter(|r| r.contains('-'))
+    let mut parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
+    let host = if parts.is_empty() { "" } else { parts.remove(0) };
+    // parts: [..., REGION?, ACCOUNT, NAME]
+    let account = parts.len().checked_sub(2).map(|i| parts[i]);
+    let looks_like_region =
+        |r: &str| r.contains('-') && r.chars().any(|c| c.is_ascii_digit()) && !r.contains('.');
+    let region = parts
+        .len()
+        .checked_sub(3)
+        .map(|i| parts[i])
+        .filter(|r| looks_like_region(r))
         .or_else(|| {
-            // The simulation: sim://REGION/ACCOUNT/NAME.
-            url.starts_with("sim://").then_some(host)
-        });
+            host.strip_prefix("sqs.")
+                .and_then(|h| h.split('.').next())
+                .filter(|r| looks_like_region(r))
+        })
+        .or_else(|| url.starts_with("sim://").then_some(host));
     (region, account)
 }
 
@@ -282,6 +313,10 @@ mod tests {
         assert_eq!(
             where_from_url("http://127.0.0.1:4566/000000000000/orders"),
             (None, Some("000000000000"))
+        );
+        assert_eq!(
+            where_from_url("http://127.0.0.1:4566/queue/us-east-1/000000000000/orders"),
+            (Some("us-east-1"), Some("000000000000"))
         );
         assert_eq!(
             where_from_url("sim://sim-1/000000000000/orders"),
