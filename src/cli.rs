@@ -23,8 +23,8 @@ pub struct Cli {
     /// A config file (default: ~/.config/lazysqs/config.toml when it exists).
     #[arg(long, short = 'c', value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
-    /// Demo speed: simulated seconds per real second.
-    #[arg(long, value_name = "N")]
+    /// Demo speed: simulated seconds per real second (above 0, at most 1000).
+    #[arg(long, value_name = "N", value_parser = parse_speed)]
     pub speed: Option<f64>,
     /// A demo scenario: a built-in name (coffee-shop, coffee-shop-story,
     /// retry-backoff) or a scenario file.
@@ -153,6 +153,11 @@ pub struct RedriveArgs {
     /// No progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("{s} is not a number"))?;
+    crate::config::check_speed(v)
 }
 
 fn parse_workers(s: &str) -> Result<usize, String> {

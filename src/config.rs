@@ -44,10 +44,12 @@ pub struct Config {
 #[serde(deny_unknown_fields, default)]
 pub struct RedriveConfig {
     /// The rate the `R` dialog proposes, in messages per second.
+    #[serde(deserialize_with = "redrive_rate")]
     pub rate: u32,
     /// Start a redrive by itself when a breaker closes and its DLQ holds messages.
     pub auto: bool,
     /// The rate of an automatic redrive.
+    #[serde(deserialize_with = "auto_rate")]
     pub auto_rate: u32,
 }
 
@@ -96,15 +98,15 @@ pub struct QueuesConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct RefreshConfig {
     /// GetQueueAttributes per queue.
-    #[serde(deserialize_with = "interval")]
+    #[serde(deserialize_with = "attributes_secs")]
     pub attributes_secs: f64,
     /// CloudWatch GetMetricData (the metrics change once a minute).
-    #[serde(deserialize_with = "interval")]
+    #[serde(deserialize_with = "metrics_secs")]
     pub metrics_secs: f64,
-    #[serde(deserialize_with = "interval")]
+    #[serde(deserialize_with = "breakers_secs")]
     pub breakers_secs: f64,
     /// ListQueues, to find new queues.
-    #[serde(deserialize_with = "interval")]
+    #[serde(deserialize_with = "discovery_secs")]
     pub discovery_secs: f64,
     /// Most GetQueueAttributes calls in flight at once.
     #[serde(deserialize_with = "concurrency")]
@@ -140,11 +142,13 @@ impl RefreshConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct Thresholds {
     /// Flag a queue whose oldest message is older than this.
+    #[serde(deserialize_with = "max_age_secs")]
     pub max_age_secs: u64,
     /// Flag a backlog when consumption stays below arrival this many samples in a row.
     #[serde(deserialize_with = "growing_samples")]
     pub growing_samples: usize,
     /// Flag a DLQ whose oldest message is this close to the retention period.
+    #[serde(deserialize_with = "retention_margin_secs")]
     pub retention_margin_secs: u64,
 }
 
@@ -218,6 +222,24 @@ impl TryFrom<RawBreaker> for BreakerConfig {
                 r.name
             ));
         }
+        let within = |what: &str, v: Option<u64>, min: u64, max: u64| match v {
+            Some(v) if !(min..=max).contains(&v) => Err(format!(
+                "breaker {}: {what} must be {min} to {max}, not {v}",
+                r.name
+            )),
+            _ => Ok(()),
+        };
+        within("timeout_ms", r.timeout_ms, 100, 60_000)?;
+        within("max_messages", r.max_messages, 0, 1_000_000_000)?;
+        within("window_minutes", r.window_minutes, 1, 1440)?;
+        if let Some(http) = &r.http
+            && !(http.starts_with("http://") || http.starts_with("https://"))
+        {
+            return Err(format!(
+                "breaker {}: http must be an http:// or https:// URL, not {http:?}",
+                r.name
+            ));
+        }
         let source = if let Some(alarm) = r.alarm {
             BreakerSourceConfig::Alarm { alarm }
         } else if let Some(http) = r.http {
@@ -266,57 +288,112 @@ impl<'de> Deserialize<'de> for BreakerConfig {
 }
 
 // Range checks run as each value is read, so an error names its line and column.
+// Every range is documented in config.example.toml.
 
-fn interval<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
-    let v = f64::deserialize(d)?;
-    if v.is_finite() && v >= 0.2 {
+/// A deserializer that takes a number only within `min..=max` (NaN never).
+macro_rules! ranged {
+    ($fn:ident, $ty:ty, $name:literal, $min:expr, $max:expr, $unit:literal) => {
+        fn $fn<'de, D: Deserializer<'de>>(d: D) -> Result<$ty, D::Error> {
+            let v = <$ty>::deserialize(d)?;
+            if ($min..=$max).contains(&v) {
+                Ok(v)
+            } else {
+                Err(de::Error::custom(format!(
+                    "{} must be {} to {}{}, not {v}",
+                    $name, $min, $max, $unit
+                )))
+            }
+        }
+    };
+}
+
+ranged!(
+    attributes_secs,
+    f64,
+    "refresh.attributes_secs",
+    0.2,
+    3600.0,
+    " seconds"
+);
+ranged!(
+    metrics_secs,
+    f64,
+    "refresh.metrics_secs",
+    1.0,
+    3600.0,
+    " seconds"
+);
+ranged!(
+    breakers_secs,
+    f64,
+    "refresh.breakers_secs",
+    0.2,
+    3600.0,
+    " seconds"
+);
+ranged!(
+    discovery_secs,
+    f64,
+    "refresh.discovery_secs",
+    1.0,
+    86400.0,
+    " seconds"
+);
+ranged!(concurrency, usize, "refresh.max_concurrency", 1, 256, "");
+ranged!(
+    max_age_secs,
+    u64,
+    "thresholds.max_age_secs",
+    1,
+    1_209_600,
+    " seconds"
+);
+ranged!(
+    growing_samples,
+    usize,
+    "thresholds.growing_samples",
+    1,
+    1000,
+    ""
+);
+ranged!(
+    retention_margin_secs,
+    u64,
+    "thresholds.retention_margin_secs",
+    0,
+    1_209_600,
+    " seconds"
+);
+ranged!(browse_cap, usize, "browser.cap", 1, 10_000, " messages");
+ranged!(redrive_rate, u32, "redrive.rate", 1, 10_000, " messages/s");
+ranged!(
+    auto_rate,
+    u32,
+    "redrive.auto_rate",
+    1,
+    10_000,
+    " messages/s"
+);
+
+/// The demo's speed: model seconds per real second, above 0 and at most this.
+pub const MAX_SPEED: f64 = 1000.0;
+
+/// Checks a demo speed (the config's `demo.speed` and `--speed`).
+pub fn check_speed(v: f64) -> Result<f64, String> {
+    if v > 0.0 && v <= MAX_SPEED {
         Ok(v)
     } else {
-        Err(de::Error::custom(format!(
-            "an interval must be at least 0.2 seconds, not {v}"
-        )))
-    }
-}
-
-fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    at_least_one(d, "refresh.max_concurrency")
-}
-
-fn growing_samples<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    at_least_one(d, "thresholds.growing_samples")
-}
-
-fn at_least_one<'de, D: Deserializer<'de>>(d: D, name: &str) -> Result<usize, D::Error> {
-    let v = usize::deserialize(d)?;
-    if v >= 1 {
-        Ok(v)
-    } else {
-        Err(de::Error::custom(format!(
-            "{name} must be at least 1, not 0"
-        )))
-    }
-}
-
-fn browse_cap<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    let v = usize::deserialize(d)?;
-    if (1..=10_000).contains(&v) {
-        Ok(v)
-    } else {
-        Err(de::Error::custom(format!(
-            "browser.cap must be 1 to 10000, not {v}"
-        )))
+        Err(format!(
+            "the speed must be above 0 and at most {MAX_SPEED}, not {v}"
+        ))
     }
 }
 
 fn speed<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     let v = f64::deserialize(d)?;
-    if v.is_finite() && v > 0.0 {
-        Ok(Some(v))
-    } else {
-        Err(de::Error::custom(format!(
-            "demo.speed must be above 0, not {v}"
-        )))
-    }
+    check_speed(v)
+        .map(Some)
+        .map_err(|e| de::Error::custom(format!("demo.speed: {e}")))
 }
 
 /// Key bindings, each key checked where it is written.
@@ -411,35 +488,8 @@ impl Config {
         Ok(config)
     }
 
+    /// What cannot be checked value by value (ranges are, as they are read).
     fn validate(&self) -> Result<(), String> {
-        let r = &self.refresh;
-        for (name, v) in [
-            ("refresh.attributes_secs", r.attributes_secs),
-            ("refresh.metrics_secs", r.metrics_secs),
-            ("refresh.breakers_secs", r.breakers_secs),
-            ("refresh.discovery_secs", r.discovery_secs),
-        ] {
-            if !(v.is_finite() && v >= 0.2) {
-                return Err(format!("{name} must be at least 0.2 seconds, not {v}"));
-            }
-        }
-        if r.max_concurrency == 0 {
-            return Err("refresh.max_concurrency must be at least 1".into());
-        }
-        if !(1..=10_000).contains(&self.browser.cap) {
-            return Err(format!(
-                "browser.cap must be 1 to 10000, not {}",
-                self.browser.cap
-            ));
-        }
-        if self.thresholds.growing_samples == 0 {
-            return Err("thresholds.growing_samples must be at least 1".into());
-        }
-        if let Some(speed) = self.demo.speed
-            && !(speed.is_finite() && speed > 0.0)
-        {
-            return Err(format!("demo.speed must be above 0, not {speed}"));
-        }
         for b in &self.breakers {
             if b.name.trim().is_empty() {
                 return Err("a [[breaker]] needs a name".into());

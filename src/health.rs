@@ -117,6 +117,10 @@ pub fn time_to_drain(depth: u64, arrival_per_min: f64, consumption_per_min: f64)
     if depth == 0 {
         return Drain::Empty;
     }
+    if !(arrival_per_min.is_finite() && consumption_per_min.is_finite()) {
+        // A rate the server gave as NaN or infinite says nothing.
+        return Drain::Steady;
+    }
     if arrival_per_min == 0.0 && consumption_per_min == 0.0 {
         return Drain::Stalled;
     }
@@ -127,7 +131,8 @@ pub fn time_to_drain(depth: u64, arrival_per_min: f64, consumption_per_min: f64)
     if net == 0.0 {
         return Drain::Steady;
     }
-    Drain::In(Duration::from_secs_f64(depth as f64 / net * 60.0))
+    // A net rate too small to matter never drains in any time worth showing.
+    Duration::try_from_secs_f64(depth as f64 / net * 60.0).map_or(Drain::Steady, Drain::In)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -318,18 +318,20 @@ fn a_breaker_with_no_source_is_an_error_with_its_line() {
 
 #[test]
 fn bad_intervals_are_errors_with_their_line_and_column() {
-    for (field, value) in [
-        ("attributes_secs", "0.0"),
-        ("metrics_secs", "-60.0"),
-        ("breakers_secs", "0.1"),
-        ("discovery_secs", "nan"),
-        ("attributes_secs", "inf"),
+    for (field, value, range) in [
+        ("attributes_secs", "0.0", "0.2 to 3600 seconds"),
+        ("metrics_secs", "-60.0", "1 to 3600 seconds"),
+        ("breakers_secs", "0.1", "0.2 to 3600 seconds"),
+        ("discovery_secs", "nan", "1 to 86400 seconds"),
+        ("attributes_secs", "inf", "0.2 to 3600 seconds"),
+        // Once passed validation, then panicked the dashboard at start.
+        ("attributes_secs", "1e20", "0.2 to 3600 seconds"),
     ] {
         let text = format!("[refresh]\nmax_concurrency = 2\n{field} = {value}\n");
         let (column, message) = error_at(&text, 3);
         assert_eq!(column, field.len() + 4, "points at the value of {field}");
         assert!(
-            message.contains("at least 0.2"),
+            message.contains(&format!("refresh.{field} must be {range}")),
             "{field} = {value}: {message}"
         );
     }
@@ -337,12 +339,59 @@ fn bad_intervals_are_errors_with_their_line_and_column() {
 
 #[test]
 fn other_out_of_range_numbers_are_errors_with_their_line() {
-    let (_, message) = error_at("[refresh]\nmax_concurrency = 0\n", 2);
-    assert!(message.contains("at least 1"), "{message}");
-    let (_, message) = error_at("[thresholds]\ngrowing_samples = 0\n", 2);
-    assert!(message.contains("at least 1"), "{message}");
-    let (_, message) = error_at("[demo]\n\nspeed = 0.0\n", 3);
-    assert!(message.contains("above 0"), "{message}");
+    for (text, line, expected) in [
+        (
+            "[refresh]\nmax_concurrency = 0\n",
+            2,
+            "refresh.max_concurrency must be 1 to 256",
+        ),
+        (
+            "[refresh]\nmax_concurrency = 100000\n",
+            2,
+            "refresh.max_concurrency must be 1 to 256",
+        ),
+        (
+            "[thresholds]\ngrowing_samples = 0\n",
+            2,
+            "thresholds.growing_samples must be 1 to 1000",
+        ),
+        (
+            "[thresholds]\nmax_age_secs = 0\n",
+            2,
+            "thresholds.max_age_secs must be 1 to 1209600",
+        ),
+        ("[browser]\ncap = 0\n", 2, "browser.cap must be 1 to 10000"),
+        (
+            "[redrive]\nrate = 0\n",
+            2,
+            "redrive.rate must be 1 to 10000",
+        ),
+        (
+            "[redrive]\nauto_rate = 20000\n",
+            2,
+            "redrive.auto_rate must be 1 to 10000",
+        ),
+        ("[demo]\n\nspeed = 0.0\n", 3, "above 0"),
+        ("[demo]\n\nspeed = 1e9\n", 3, "at most 1000"),
+        (
+            "[[breaker]]\nname = \"x\"\nhttp = \"http://h/\"\ntimeout_ms = 0\n",
+            1,
+            "breaker x: timeout_ms must be 100 to 60000",
+        ),
+        (
+            "[[breaker]]\nname = \"y\"\ndlq = \"d\"\nwindow_minutes = 0\n",
+            1,
+            "breaker y: window_minutes must be 1 to 1440",
+        ),
+        (
+            "[[breaker]]\nname = \"z\"\nhttp = \"ftp://h/\"\n",
+            1,
+            "breaker z: http must be an http:// or https:// URL",
+        ),
+    ] {
+        let (_, message) = error_at(text, line);
+        assert!(message.contains(expected), "{text}: {message}");
+    }
 }
 
 // ---------------------------------------------------------------- config.example.toml

@@ -80,12 +80,26 @@ fn read_only_refuses_before_connecting_wherever_it_is_given() {
         vec!["--read-only", "redrive", "--from", "orders-dlq", "--yes"],
         vec!["redrive", "--read-only", "--from", "orders-dlq", "--yes"],
         vec!["redrive", "--from", "orders-dlq", "--yes", "--read-only"],
-        vec!["--config", &config, "redrive", "--from", "orders-dlq", "--yes"],
+        vec![
+            "--config",
+            &config,
+            "redrive",
+            "--from",
+            "orders-dlq",
+            "--yes",
+        ],
         vec!["--read-only", "import", &file, "--to", "orders"],
         vec!["import", &file, "--to", "orders", "--read-only"],
         vec!["--config", &config, "import", &file, "--to", "orders"],
         // The demo too.
-        vec!["--demo", "--read-only", "redrive", "--from", "orders-dlq", "--yes"],
+        vec![
+            "--demo",
+            "--read-only",
+            "redrive",
+            "--from",
+            "orders-dlq",
+            "--yes",
+        ],
     ];
     for args in cases {
         let mut all = args.clone();
@@ -174,9 +188,15 @@ async fn a_headless_redrive_is_audited_line_by_line_on_localstack() {
         .collect();
     assert_eq!(lines.len(), 4, "{text}");
     assert_eq!(outcomes[0], "started");
-    assert!(outcomes[1].starts_with("completed: moved 2, failed 0"), "{outcomes:?}");
+    assert!(
+        outcomes[1].starts_with("completed: moved 2, failed 0"),
+        "{outcomes:?}"
+    );
     assert_eq!(outcomes[2], "started");
-    assert!(outcomes[3].starts_with("completed: moved 3, failed 0"), "{outcomes:?}");
+    assert!(
+        outcomes[3].starts_with("completed: moved 3, failed 0"),
+        "{outcomes:?}"
+    );
     for l in &lines {
         assert_eq!(l["action"], "redrive", "{l}");
         assert_eq!(l["queue"], dlq.name.as_str(), "{l}");

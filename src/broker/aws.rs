@@ -373,10 +373,15 @@ impl Broker for AwsBroker {
             let latest = self.latest_datapoints(queries).await?;
             for (i, _) in chunk.iter().enumerate() {
                 let index = base + i;
-                let get = |kind: MetricKind| latest.get(&metric_id(index, kind)).copied();
+                let get = |kind: MetricKind| {
+                    latest
+                        .get(&metric_id(index, kind))
+                        .copied()
+                        .and_then(usable)
+                };
                 metrics[index] = QueueMetrics {
                     age_of_oldest: get(MetricKind::Age)
-                        .map(|secs| Duration::from_secs_f64(secs.max(0.0))),
+                        .and_then(|secs| Duration::try_from_secs_f64(secs).ok()),
                     sent_per_min: get(MetricKind::Sent),
                     received_per_min: get(MetricKind::Received),
                     deleted_per_min: get(MetricKind::Deleted),
@@ -1193,6 +1198,18 @@ fn root_cause(err: &(dyn StdError + 'static)) -> String {
         "connection timed out".to_string()
     } else {
         last
+    }
+}
+
+/// A datapoint as a figure: NaN and infinities are no data, negatives and
+/// subnormals are zero.
+fn usable(v: f64) -> Option<f64> {
+    if !v.is_finite() {
+        None
+    } else if v < f64::MIN_POSITIVE {
+        Some(0.0)
+    } else {
+        Some(v)
     }
 }
 

@@ -281,7 +281,11 @@ impl Audit {
 fn where_from_url(url: &str) -> (Option<&str>, Option<&str>) {
     let rest = url.split_once("://").map_or(url, |(_, r)| r);
     let mut parts: Vec<&str> = rest.split('/').filter(|p| !p.is_empty()).collect();
-    let host = if parts.is_empty() { "" } else { parts.remove(0) };
+    let host = if parts.is_empty() {
+        ""
+    } else {
+        parts.remove(0)
+    };
     // parts: [..., REGION?, ACCOUNT, NAME]
     let account = parts.len().checked_sub(2).map(|i| parts[i]);
     let looks_like_region =

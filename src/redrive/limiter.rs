@@ -93,7 +93,9 @@ impl RateLimiter {
         if b.tokens >= 0.0 {
             None
         } else {
-            Some(now + Duration::from_secs_f64(-b.tokens / rate))
+            let wait =
+                Duration::try_from_secs_f64(-b.tokens / rate).unwrap_or(Duration::from_secs(3600));
+            Some(now + wait)
         }
     }
 

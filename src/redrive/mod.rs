@@ -860,7 +860,11 @@ pub(crate) fn eta(remaining: Option<u64>, rate: f64, target: Option<f64>) -> Opt
         return Some(Duration::ZERO);
     }
     let r = if rate > 0.0 { rate } else { target? };
-    (r > 0.0).then(|| Duration::from_secs_f64(remaining as f64 / r))
+    if r > 0.0 {
+        Duration::try_from_secs_f64(remaining as f64 / r).ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]
