@@ -1,5 +1,6 @@
 //! Circuit breakers: their states, and the sources a breaker's state is read from.
 
+use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -76,12 +77,82 @@ pub async fn read(broker: &dyn Broker, cfg: &BreakerConfig) -> BrokerResult<Brea
                 transitions: None,
             })
         }
-        BreakerSourceConfig::Http { http, timeout_ms } => {
-            Ok(http_check(http, Duration::from_millis(*timeout_ms)).await)
-        }
+        BreakerSourceConfig::Http {
+            http,
+            timeout_ms,
+            ca_file,
+        } => Ok(http_check(http, Duration::from_millis(*timeout_ms), ca_file.as_deref()).await),
         BreakerSourceConfig::DlqRule { dlq, .. } => Err(BrokerError::Unsupported(format!(
             "the rule on {dlq} is judged from queue history"
         ))),
+    }
+}
+
+/// A client for health checks; an error says what is wrong with the CA files.
+fn http_client(timeout: Duration, ca_file: Option<&Path>) -> Result<reqwest::Client, String> {
+    static PROVIDER: std::sync::Once = std::sync::Once::new();
+    PROVIDER.call_once(|| {
+        // Another part of the process may have installed one first: fine.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    });
+    let mut builder = reqwest::Client::builder().timeout(timeout);
+    let env_file = std::env::var_os("SSL_CERT_FILE")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from);
+    for (what, file) in [("SSL_CERT_FILE", env_file.as_deref()), ("ca_file", ca_file)] {
+        let Some(file) = file else { continue };
+        let pem = std::fs::read(file)
+            .map_err(|e| format!("TLS: cannot read {what} {}: {e}", file.display()))?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            format!(
+                "TLS: {what} {} is not PEM certificates: {e}",
+                file.display()
+            )
+        })?;
+        if certs.is_empty() {
+            return Err(format!(
+                "TLS: {what} {} holds no certificate",
+                file.display()
+            ));
+        }
+        for cert in certs {
+            builder = builder.add_root_certificate(cert);
+        }
+    }
+    builder
+        .build()
+        .map_err(|e| format!("TLS: cannot set up the HTTP client: {e}"))
+}
+
+/// What failed, in the words a user can act on: DNS, refused, timeout, TLS.
+fn http_error(e: &reqwest::Error, url: &str, timeout: Duration) -> String {
+    let mut chain = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        chain.push(err.to_string());
+        source = err.source();
+    }
+    let text = chain.join(": ").to_lowercase();
+    let cause = chain.last().cloned().unwrap_or_default();
+    if e.is_timeout() || text.contains("timed out") {
+        format!(
+            "timeout: no answer from {url} within {} ms",
+            timeout.as_millis()
+        )
+    } else if text.contains("dns error") || text.contains("failed to lookup") {
+        format!("DNS: cannot resolve the host of {url} ({cause})")
+    } else if text.contains("certificate")
+        || text.contains("tls")
+        || text.contains("handshake")
+        || text.contains("peer")
+    {
+        format!("TLS: {cause} ({url})")
+    } else if text.contains("connection refused") {
+        format!("refused: nothing listens at {url}")
+    } else if e.is_connect() {
+        format!("cannot connect to {url}: {cause}")
+    } else {
+        format!("{url}: {cause}")
     }
 }
 
@@ -132,21 +203,17 @@ pub fn judge_dlq_rule_once(
 }
 
 /// GET `url`: a 2xx answer within the timeout means the dependency is healthy.
-async fn http_check(url: &str, timeout: Duration) -> BreakerReading {
+/// Over https it trusts the platform's roots, the file `SSL_CERT_FILE` names (as
+/// curl and the AWS CLI do) and the breaker's own `ca_file`.
+async fn http_check(url: &str, timeout: Duration, ca_file: Option<&Path>) -> BreakerReading {
+    let shown = crate::redact::url(url);
     let result = async {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| e.to_string())?;
-        client.get(url).send().await.map_err(|e| {
-            if e.is_timeout() {
-                format!("no answer within {} ms", timeout.as_millis())
-            } else if e.is_connect() {
-                "connection refused".to_string()
-            } else {
-                e.to_string()
-            }
-        })
+        let client = http_client(timeout, ca_file)?;
+        client
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| http_error(&e, &shown, timeout))
     }
     .await;
     match result {

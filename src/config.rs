@@ -176,8 +176,13 @@ pub struct BreakerConfig {
 pub enum BreakerSourceConfig {
     /// A CloudWatch alarm: OK → closed, ALARM → open, INSUFFICIENT_DATA → unknown.
     Alarm { alarm: String },
-    /// An HTTP health check: a 2xx answer within the timeout → closed.
-    Http { http: String, timeout_ms: u64 },
+    /// An HTTP health check: a 2xx answer within the timeout → closed. Over
+    /// https, the system's roots (and `SSL_CERT_FILE`) are trusted, plus `ca_file`.
+    Http {
+        http: String,
+        timeout_ms: u64,
+        ca_file: Option<PathBuf>,
+    },
     /// Open when the DLQ received more than `max_messages` in the last `window_minutes`.
     DlqRule {
         dlq: String,
@@ -197,6 +202,7 @@ struct RawBreaker {
     alarm: Option<String>,
     http: Option<String>,
     timeout_ms: Option<u64>,
+    ca_file: Option<PathBuf>,
     dlq: Option<String>,
     max_messages: Option<u64>,
     window_minutes: Option<u64>,
@@ -246,6 +252,7 @@ impl TryFrom<RawBreaker> for BreakerConfig {
             BreakerSourceConfig::Http {
                 http,
                 timeout_ms: r.timeout_ms.unwrap_or(2000),
+                ca_file: r.ca_file,
             }
         } else if let Some(dlq) = r.dlq {
             BreakerSourceConfig::DlqRule {
@@ -416,7 +423,7 @@ impl BreakerSourceConfig {
     pub fn describe(&self) -> String {
         match self {
             BreakerSourceConfig::Alarm { alarm } => format!("alarm {alarm}"),
-            BreakerSourceConfig::Http { http, .. } => format!("GET {http}"),
+            BreakerSourceConfig::Http { http, .. } => format!("GET {}", crate::redact::url(http)),
             BreakerSourceConfig::DlqRule {
                 dlq,
                 max_messages,

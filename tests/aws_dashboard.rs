@@ -721,6 +721,7 @@ async fn http_breaker_follows_a_health_check_through_the_app() {
         source: BreakerSourceConfig::Http {
             http: url.clone(),
             timeout_ms: 500,
+            ca_file: None,
         },
     };
     // The broker is not asked about HTTP breakers; the simulation is a stand-in
@@ -758,7 +759,11 @@ async fn http_breaker_follows_a_health_check_through_the_app() {
 
     status.store(HANG, Ordering::SeqCst);
     lp.run_until("OPEN when it does not answer in time", limit, |app| {
-        reading(app) == (BreakerState::Open, "no answer within 500 ms".into())
+        reading(app)
+            == (
+                BreakerState::Open,
+                format!("timeout: no answer from {url} within 500 ms"),
+            )
     })
     .await;
 
@@ -772,7 +777,11 @@ async fn http_breaker_follows_a_health_check_through_the_app() {
     server.abort();
     let _ = server.await;
     lp.run_until("OPEN when the server is gone", limit, |app| {
-        reading(app) == (BreakerState::Open, "connection refused".into())
+        reading(app)
+            == (
+                BreakerState::Open,
+                format!("refused: nothing listens at {url}"),
+            )
     })
     .await;
 
@@ -788,9 +797,13 @@ async fn http_breaker_follows_a_health_check_through_the_app() {
         vec![
             (Closed, Open, "HTTP 503".to_string()),
             (Open, Closed, "HTTP 204".to_string()),
-            (Closed, Open, "no answer within 500 ms".to_string()),
+            (
+                Closed,
+                Open,
+                format!("timeout: no answer from {url} within 500 ms")
+            ),
             (Open, Closed, "HTTP 200".to_string()),
-            (Closed, Open, "connection refused".to_string()),
+            (Closed, Open, format!("refused: nothing listens at {url}")),
         ]
     );
     // A failed check is a reading (OPEN), not a stale breaker.

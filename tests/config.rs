@@ -130,7 +130,8 @@ fn a_full_valid_config_parses() {
         c.breakers[1].source,
         BreakerSourceConfig::Http {
             http: "http://ledger.internal/health".into(),
-            timeout_ms: 500
+            timeout_ms: 500,
+            ca_file: None
         }
     );
     assert_eq!(c.breakers[1].queue, None);

@@ -242,3 +242,25 @@ async fn a_headless_redrive_is_audited_line_by_line_on_localstack() {
     assert_eq!(std::fs::read_to_string(&log).expect("log"), text);
     lab.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_endpoint_with_a_password_is_shown_without_it() {
+    let broker = lazysqs::broker::aws::AwsBroker::connect(&lazysqs::broker::aws::AwsOptions {
+        profile: None,
+        region: Some("us-east-1".into()),
+        endpoint_url: Some("http://admin:hunter2@127.0.0.1:9/?sig=abc123".into()),
+    })
+    .await
+    .expect("connect");
+    let shown = broker.describe();
+    assert!(
+        !shown.contains("hunter2") && !shown.contains("abc123"),
+        "{shown}"
+    );
+    assert!(shown.contains("127.0.0.1:9"), "{shown}");
+    let err = broker
+        .list_queues(&lazysqs::broker::QueueSelection::default())
+        .await
+        .expect_err("nothing listens");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}

@@ -431,7 +431,7 @@ fn could_not_run_is_exit_2() {
         );
         assert_eq!(out.status.code(), Some(2), "{cmd}: {}", stdout(&out));
         assert!(
-            stderr(&out).contains("max_concurrency must be at least 1"),
+            stderr(&out).contains("bad.toml:2:19: refresh.max_concurrency must be 1 to 256, not 0"),
             "{}",
             stderr(&out)
         );

@@ -152,7 +152,11 @@ impl AwsBroker {
             .unwrap_or_else(|| "us-east-1".to_string());
 
         let (description, sqs_target, cloudwatch_target) = match &opts.endpoint_url {
-            Some(url) => (format!("{url} ({region})"), url.clone(), url.clone()),
+            Some(url) => {
+                // Shown and logged without user info or query secrets.
+                let shown = crate::redact::url(url);
+                (format!("{shown} ({region})"), shown.clone(), shown)
+            }
             None => {
                 let mut description = format!("AWS {region}");
                 if let Some(profile) = &opts.profile {
