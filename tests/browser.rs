@@ -1216,6 +1216,25 @@ fn read_only_refuses_edit_requeue_delete_and_retry_with_a_notice() {
 }
 
 #[test]
+fn read_only_refuses_to_browse_a_queue_whose_reads_count_towards_its_dlq() {
+    let (mut app, _) = dashboard(true, &[]);
+    select_queue(&mut app, "orders");
+    let cmds = app.update(key(KeyCode::Enter));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    assert!(app.browser.is_none() && app.popup.is_none());
+    let n = notice(&app);
+    assert!(
+        n.contains("read-only: browsing orders is turned off"),
+        "{n}"
+    );
+    assert!(n.contains("maxReceiveCount (3)"), "{n}");
+    // A DLQ can still be browsed.
+    select_queue(&mut app, "orders-dlq");
+    let cmds = app.update(key(KeyCode::Enter));
+    assert_eq!(browser_cmds(&cmds).len(), 1, "{cmds:?}");
+}
+
+#[test]
 fn the_status_bar_says_read_only_on_the_dashboard_too() {
     let (app, _) = dashboard(true, &[]);
     assert!(big(&app).line(49).contains("READ-ONLY"));

@@ -792,6 +792,43 @@ async fn an_expired_hold_is_reported_by_set_visibility_on_sim() {
     assert_eq!(failed[0].0, receipt);
 }
 
+/// `d` renews the hold before deleting: when it lapsed and someone else received
+/// the message, the delete is refused and the message stays where it is.
+#[tokio::test]
+async fn a_delete_with_a_lapsed_hold_is_refused_on_sim() {
+    let env = Env::sim();
+    let q = env.create("lapsed", Spec::default()).await;
+    env.send(&q, ORDER, None).await;
+    let held = recovery::load(env.b(), &q, 500, Duration::from_secs(1))
+        .await
+        .expect("load");
+    env.pass(Duration::from_secs(2)).await;
+    // Someone else has it now.
+    let other = env
+        .b()
+        .receive(&q, 10, Duration::from_secs(30))
+        .await
+        .expect("receive");
+    assert_eq!(other.len(), 1);
+    let err = recovery::delete(env.b(), &env.audit(), &q, &held[0])
+        .await
+        .expect_err("refused");
+    assert!(
+        err.to_string().contains("hold on the message lapsed"),
+        "{err}"
+    );
+    assert_eq!(
+        env.counts(&q).await,
+        (0, 1),
+        "still there, held by the other"
+    );
+    assert_eq!(
+        outcomes(&env.audit_lines(), "delete", &held[0].message_id).len(),
+        2,
+        "refused on the record too"
+    );
+}
+
 // ---------------------------------------------------------------- delete and audit
 
 /// Every mutation writes a "started" line before and an "ok" line after.

@@ -73,6 +73,30 @@ impl Rig {
         }
     }
 
+    /// From the dashboard: `R` on orders-dlq, rate 2/s, client-side, confirmed;
+    /// slow enough to steer while it runs.
+    async fn start_slow_redrive(&mut self) {
+        self.select("orders-dlq");
+        self.send(Msg::Key(KeyEvent::new(
+            KeyCode::Char('R'),
+            KeyModifiers::SHIFT,
+        )));
+        self.send(key(KeyCode::Tab));
+        self.send(key(KeyCode::Backspace));
+        self.send(key(KeyCode::Backspace));
+        self.send(key(KeyCode::Char('2')));
+        self.send(key(KeyCode::Tab));
+        self.send(key(KeyCode::Tab));
+        self.send(key(KeyCode::Left));
+        self.send(key(KeyCode::Enter));
+        assert!(self.until(50, Duration::ZERO, |a| a.popup.is_some()).await);
+        self.send(key(KeyCode::Char('y')));
+        assert!(
+            self.until(100, Duration::ZERO, |a| a.redrives[0].control.is_some())
+                .await
+        );
+    }
+
     /// The audit log's lines: (action, outcome).
     fn audit(&self) -> Vec<(String, String)> {
         std::fs::read_to_string(self.dir.path().join("audit.jsonl"))
@@ -382,26 +406,7 @@ async fn a_client_side_redrive_moves_only_what_the_filter_selects() {
 #[tokio::test]
 async fn pause_resume_and_cancel_steer_a_client_side_redrive() {
     let mut rig = Rig::after_an_outage().await;
-    rig.select("orders-dlq");
-    rig.send(Msg::Key(KeyEvent::new(
-        KeyCode::Char('R'),
-        KeyModifiers::SHIFT,
-    )));
-    // rate 2/s, client-side: slow enough to steer
-    rig.send(key(KeyCode::Tab));
-    rig.send(key(KeyCode::Backspace));
-    rig.send(key(KeyCode::Backspace));
-    rig.send(key(KeyCode::Char('2')));
-    rig.send(key(KeyCode::Tab));
-    rig.send(key(KeyCode::Tab));
-    rig.send(key(KeyCode::Left));
-    rig.send(key(KeyCode::Enter));
-    assert!(rig.until(50, Duration::ZERO, |a| a.popup.is_some()).await);
-    rig.send(key(KeyCode::Char('y')));
-    assert!(
-        rig.until(100, Duration::ZERO, |a| a.redrives[0].control.is_some())
-            .await
-    );
+    rig.start_slow_redrive().await;
     rig.send(key(KeyCode::Char(' ')));
     let paused = rig
         .until(200, Duration::ZERO, |a| {
@@ -581,4 +586,52 @@ fn move_tasks_started_elsewhere_show_and_can_be_cancelled() {
         text.contains("started elsewhere"),
         "the progress pane shows it"
     );
+}
+
+#[tokio::test]
+async fn quitting_during_a_client_side_redrive_asks_then_stops_it_before_quitting() {
+    let mut rig = Rig::after_an_outage().await;
+    rig.start_slow_redrive().await;
+    rig.rounds(3, Duration::ZERO).await;
+
+    // q asks first; n keeps it running.
+    rig.send(key(KeyCode::Char('q')));
+    assert!(!rig.app.quit);
+    assert!(
+        rig.popup_text()
+            .contains("A redrive is running — stop it and quit?"),
+        "{}",
+        rig.popup_text()
+    );
+    rig.send(key(KeyCode::Char('n')));
+    rig.rounds(2, Duration::ZERO).await;
+    assert!(rig.app.redrives[0].is_active() && !rig.app.quit);
+
+    // y stops it (the batches in hand finish, what it holds goes back), then quits.
+    rig.send(key(KeyCode::Char('q')));
+    rig.send(key(KeyCode::Char('y')));
+    assert!(!rig.app.quit, "not before the redrive has stopped");
+    assert!(rig.app.stopping.is_some());
+    let quit = rig.until(300, Duration::ZERO, |a| a.quit).await;
+    assert!(quit, "quits once the redrive has stopped");
+    let report = rig.app.redrives[0].report.clone().expect("it ended first");
+    assert_eq!(report.state, RunState::Cancelled, "{report:?}");
+    let held = rig
+        .sim
+        .lock()
+        .model
+        .attributes("orders-dlq")
+        .expect("dlq")
+        .in_flight;
+    assert_eq!(held, 0, "nothing left hidden");
+}
+
+#[tokio::test]
+async fn sigterm_to_the_dashboard_stops_a_redrive_without_asking() {
+    let mut rig = Rig::after_an_outage().await;
+    rig.start_slow_redrive().await;
+    rig.send(Msg::Terminate);
+    assert!(rig.app.popup.is_none(), "no question on SIGTERM");
+    assert!(rig.until(300, Duration::ZERO, |a| a.quit).await);
+    assert!(rig.app.redrives[0].report.is_some());
 }
