@@ -99,6 +99,30 @@ async fn browsing(lab: &Lab, source: &QueueRef, dlq: &QueueRef, held: Vec<Messag
     app
 }
 
+/// A client-side redrive of everything in `from` to `to`, to the end.
+async fn client_side(lab: &Lab, from: &QueueRef, to: &QueueRef) -> redrive::Report {
+    let plan = redrive::plan(
+        lab.broker.as_ref(),
+        Request {
+            source: from.clone(),
+            destination: Destination::Queue(to.clone()),
+            rate: None,
+            max: None,
+            filter: None,
+            mode: ModePreference::ClientSide,
+            client: ClientOptions::default(),
+        },
+    )
+    .await
+    .expect("plan");
+    assert_eq!(plan.mode, Mode::ClientSide);
+    redrive::start(lab.dyn_broker(), &plan, &Audit::default())
+        .await
+        .expect("start")
+        .wait()
+        .await
+}
+
 fn requeue_of(cmds: Vec<Cmd>) -> RequeueRequest {
     cmds.into_iter()
         .find_map(|c| match c {
@@ -250,26 +274,7 @@ async fn a_600_kib_message_is_requeued_and_a_redrive_of_25_large_ones_moves_all_
         lab.broker.send(&dlq, outgoing(&body)).await.expect("send");
     }
     lab.wait_counts(&dlq, (25, 0)).await;
-    let plan = redrive::plan(
-        lab.broker.as_ref(),
-        Request {
-            source: dlq.clone(),
-            destination: Destination::Queue(dest.clone()),
-            rate: None,
-            max: None,
-            filter: None,
-            mode: ModePreference::ClientSide,
-            client: ClientOptions::default(),
-        },
-    )
-    .await
-    .expect("plan");
-    assert_eq!(plan.mode, Mode::ClientSide);
-    let report = redrive::start(lab.dyn_broker(), &plan, &Audit::default())
-        .await
-        .expect("start")
-        .wait()
-        .await;
+    let report = client_side(&lab, &dlq, &dest).await;
     assert_eq!((report.moved, report.failed), (25, 0), "{report:?}");
     lab.wait_counts(&dest, (25, 0)).await;
     lab.wait_counts(&dlq, (0, 0)).await;
@@ -322,25 +327,7 @@ async fn a_message_over_its_destinations_limit_fails_clearly_and_stays_on_locals
     .await;
 
     // A client-side redrive reports it per message and leaves it in the DLQ.
-    let plan = redrive::plan(
-        lab.broker.as_ref(),
-        Request {
-            source: dlq.clone(),
-            destination: Destination::Queue(source.clone()),
-            rate: None,
-            max: None,
-            filter: None,
-            mode: ModePreference::ClientSide,
-            client: ClientOptions::default(),
-        },
-    )
-    .await
-    .expect("plan");
-    let report = redrive::start(lab.dyn_broker(), &plan, &Audit::default())
-        .await
-        .expect("start")
-        .wait()
-        .await;
+    let report = client_side(&lab, &dlq, &source).await;
     assert_eq!((report.moved, report.failed), (0, 1), "{report:?}");
     assert!(
         report.failures[0].reason.contains("262144 bytes"),
