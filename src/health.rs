@@ -145,3 +145,29 @@ pub enum Drain {
     Growing,
     In(Duration),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rates_a_server_should_not_send_never_panic() {
+        for (arrival, consumption) in [
+            (f64::NAN, 1.0),
+            (1.0, f64::INFINITY),
+            (0.0, f64::MIN_POSITIVE / 4.0),
+            (0.0, 1e-300),
+            (f64::NEG_INFINITY, f64::NAN),
+        ] {
+            let d = time_to_drain(1_000_000, arrival, consumption);
+            assert!(
+                matches!(d, Drain::Steady | Drain::In(_)),
+                "{arrival}, {consumption}: {d:?}"
+            );
+        }
+        assert!(matches!(
+            time_to_drain(60, 0.0, 60.0),
+            Drain::In(d) if d == Duration::from_secs(60)
+        ));
+    }
+}

@@ -1233,6 +1233,15 @@ mod tests {
     use super::*;
 
     #[test]
+    fn datapoints_that_are_not_numbers_are_no_data() {
+        assert_eq!(usable(f64::NAN), None);
+        assert_eq!(usable(f64::INFINITY), None);
+        assert_eq!(usable(-3.0), Some(0.0));
+        assert_eq!(usable(f64::MIN_POSITIVE / 2.0), Some(0.0));
+        assert_eq!(usable(42.0), Some(42.0));
+    }
+
+    #[test]
     fn redrive_policy_count_as_string_or_number() {
         let arn = "arn:aws:sqs:us-east-1:000000000000:orders-dlq";
         let s = format!(r#"{{"deadLetterTargetArn":"{arn}","maxReceiveCount":"3"}}"#);
