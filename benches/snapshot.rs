@@ -199,7 +199,7 @@ async fn measure(endpoint: &str, prefix: &str, rtt_ms: u64) -> anyhow::Result<()
     );
 
     // Warm both: connections, credentials, the server's caches.
-    let warm = snapshot::take(&broker, &opts).await?;
+    let warm = snapshot::take(&broker, None, &opts).await?;
     if let Some(e) = &warm.metrics_error {
         println!("note: the metrics call failed: {e}");
     }
@@ -243,7 +243,7 @@ async fn measure(endpoint: &str, prefix: &str, rtt_ms: u64) -> anyhow::Result<()
     let mut seq = Vec::new();
     for _ in 0..ROUNDS {
         let t = Instant::now();
-        let s = snapshot::take(&broker, &opts).await?;
+        let s = snapshot::take(&broker, None, &opts).await?;
         snap.push(t.elapsed());
         anyhow::ensure!(s.queues.len() == 2 * PAIRS, "snapshot missed queues");
         anyhow::ensure!(

@@ -59,15 +59,24 @@ pub struct BreakerReading {
     pub transitions: Option<Vec<Transition>>,
 }
 
+/// The breakers of the built-in simulation, as the demo's connection gives them.
+pub trait DemoBreakers: Send + Sync {
+    fn reading(&self, name: &str) -> Option<BreakerReading>;
+}
+
 /// Reads a breaker whose state comes from outside lazysqs's own data: a demo
 /// breaker, a CloudWatch alarm, or an HTTP health check. A DLQ-rule breaker is
 /// judged from queue history by the app and is never read here.
-pub async fn read(broker: &dyn Broker, cfg: &BreakerConfig) -> BrokerResult<BreakerReading> {
+/// `demo` is the simulation's breakers, when the demo runs.
+pub async fn read(
+    broker: &dyn Broker,
+    demo: Option<&dyn DemoBreakers>,
+    cfg: &BreakerConfig,
+) -> BrokerResult<BreakerReading> {
     match &cfg.source {
-        BreakerSourceConfig::Demo { demo } => broker
-            .simulation()
-            .and_then(|sim| sim.breaker(demo))
-            .ok_or_else(|| BrokerError::NotFound(format!("demo breaker {demo}"))),
+        BreakerSourceConfig::Demo { demo: name } => demo
+            .and_then(|d| d.reading(name))
+            .ok_or_else(|| BrokerError::NotFound(format!("demo breaker {name}"))),
         BreakerSourceConfig::Alarm { alarm } => {
             let state = broker.alarm_state(alarm).await?;
             Ok(BreakerReading {

@@ -34,6 +34,13 @@ impl Connection {
     pub fn is_demo(&self) -> bool {
         self.sim.is_some()
     }
+
+    /// The simulation's breakers, when this is the demo.
+    pub fn demo_breakers(&self) -> Option<&dyn crate::breaker::DemoBreakers> {
+        self.sim
+            .as_ref()
+            .map(|s| s as &dyn crate::breaker::DemoBreakers)
+    }
 }
 
 /// Everything the dashboard needs to start.

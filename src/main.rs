@@ -44,7 +44,15 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // ratatui::init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
     let audit = lazysqs::commands::audit_for(&cli, &config);
-    let result = runtime::run(&mut terminal, setup.app, setup.broker, setup.theme, audit).await;
+    let result = runtime::run(
+        &mut terminal,
+        setup.app,
+        setup.broker,
+        setup.sim.clone(),
+        setup.theme,
+        audit,
+    )
+    .await;
     ratatui::restore();
     result?;
     Ok(ExitCode::SUCCESS)

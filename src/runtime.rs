@@ -16,6 +16,7 @@ use crate::app::redrive::{RedriveCmd, RedriveMsg};
 use crate::app::{App, Cmd, Msg};
 use crate::breaker;
 use crate::broker::Broker;
+use crate::broker::sim::SimBroker;
 use crate::recovery::{self, audit::Audit};
 use crate::redrive::{self, Plan};
 use crate::ui;
@@ -36,6 +37,8 @@ pub struct Executor {
     /// Bounds the broker calls in flight at once.
     limit: Arc<Semaphore>,
     audit: Audit,
+    /// The simulation, for the demo's keys, story and breakers.
+    sim: Option<SimBroker>,
 }
 
 impl Executor {
@@ -50,7 +53,14 @@ impl Executor {
             tx,
             limit: Arc::new(Semaphore::new(concurrency.max(1))),
             audit,
+            sim: None,
         }
+    }
+
+    /// The same executor, driving the demo's simulation too.
+    pub fn with_simulation(mut self, sim: Option<SimBroker>) -> Self {
+        self.sim = sim;
+        self
     }
 
     /// Spawns `cmd`; its result comes back on the channel. `Quit` is handled by the loop.
@@ -91,17 +101,19 @@ impl Executor {
                 Msg::Metrics(qs, r)
             }
             Cmd::ReadBreaker(cfg) => {
-                let r = breaker::read(b, &cfg).await;
+                let demo = self.sim.as_ref().map(|s| s as &dyn breaker::DemoBreakers);
+                let r = breaker::read(b, demo, &cfg).await;
                 Msg::Breaker(cfg.name, r)
             }
-            Cmd::Demo(action) => match b.simulation() {
+            Cmd::Demo(action) => match &self.sim {
                 Some(sim) => Msg::DemoDone(sim.control(action)),
                 None => Msg::DemoDone("not running the demo".into()),
             },
             Cmd::Browser(cmd) => Msg::Browser(self.run_browser(cmd).await),
             Cmd::Redrive(cmd) => Msg::Redrive(self.run_redrive(cmd).await?),
             Cmd::ReadStory(from) => Msg::Story(
-                b.simulation()
+                self.sim
+                    .as_ref()
                     .map(|sim| sim.story_since(from))
                     .unwrap_or_default(),
             ),
@@ -277,6 +289,7 @@ pub async fn run<B: Backend>(
     terminal: &mut Terminal<B>,
     mut app: App,
     broker: Arc<dyn Broker>,
+    sim: Option<SimBroker>,
     theme: Theme,
     audit: Audit,
 ) -> anyhow::Result<()>
@@ -284,7 +297,8 @@ where
     B::Error: Send + Sync + 'static,
 {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let executor = Executor::new(broker, tx.clone(), app.refresh.max_concurrency, audit);
+    let executor =
+        Executor::new(broker, tx.clone(), app.refresh.max_concurrency, audit).with_simulation(sim);
 
     let input_tx = tx.clone();
     let input = tokio::spawn(async move {

@@ -20,7 +20,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use futures::StreamExt;
 use serde::{Serialize, Serializer};
 
-use crate::breaker::{self, BreakerReading, BreakerState};
+use crate::breaker::{self, BreakerReading, BreakerState, DemoBreakers};
 use crate::broker::{
     Broker, BrokerError, BrokerResult, QueueAttrs, QueueMetrics, QueueRef, QueueSelection,
     name_from_arn,
@@ -160,6 +160,7 @@ enum Done {
 
 async fn run_job(
     broker: &dyn Broker,
+    demo: Option<&dyn DemoBreakers>,
     queues: &[QueueRef],
     breakers: &[BreakerConfig],
     job: Job,
@@ -176,7 +177,7 @@ async fn run_job(
             };
             Done::Queue(i, attrs, sources)
         }
-        Job::Breaker(i) => Done::Breaker(i, breaker::read(broker, &breakers[i]).await),
+        Job::Breaker(i) => Done::Breaker(i, breaker::read(broker, demo, &breakers[i]).await),
     }
 }
 
@@ -186,7 +187,12 @@ fn judged_from_poll(cfg: &BreakerConfig) -> bool {
 
 /// Polls once. Fails only when the queues cannot be listed; a queue, the metrics or
 /// a breaker that cannot be read is recorded in the snapshot.
-pub async fn take(broker: &dyn Broker, opts: &Options) -> BrokerResult<Snapshot> {
+/// `demo` is the simulation's breakers, when the demo runs.
+pub async fn take(
+    broker: &dyn Broker,
+    demo: Option<&dyn DemoBreakers>,
+    opts: &Options,
+) -> BrokerResult<Snapshot> {
     let polled_at = Utc::now();
     let mut queues = broker.list_queues(&opts.selection).await?;
     queues.sort_by(|a, b| a.name.cmp(&b.name));
@@ -202,7 +208,7 @@ pub async fn take(broker: &dyn Broker, opts: &Options) -> BrokerResult<Snapshot>
                 .map(Job::Breaker),
         );
     let done: Vec<Done> = futures::stream::iter(jobs)
-        .map(|job| run_job(broker, &queues, &opts.breakers, job))
+        .map(|job| run_job(broker, demo, &queues, &opts.breakers, job))
         .buffer_unordered(opts.max_concurrency.max(1))
         .collect()
         .await;

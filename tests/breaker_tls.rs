@@ -159,7 +159,7 @@ async fn an_https_health_check_trusts_its_ca_file_and_says_tls_when_it_cannot() 
     let url = format!("https://127.0.0.1:{}/health", s.port);
     let sim = SimBroker::coffee_shop().expect("sim");
 
-    let ok = breaker::read(&sim, &breaker(&url, Some(&s.cert)))
+    let ok = breaker::read(&sim, None, &breaker(&url, Some(&s.cert)))
         .await
         .expect("read");
     assert_eq!(
@@ -167,14 +167,14 @@ async fn an_https_health_check_trusts_its_ca_file_and_says_tls_when_it_cannot() 
         (BreakerState::Closed, "HTTP 200")
     );
 
-    let untrusted = breaker::read(&sim, &breaker(&url, None))
+    let untrusted = breaker::read(&sim, None, &breaker(&url, None))
         .await
         .expect("read");
     assert_eq!(untrusted.state, BreakerState::Open);
     assert!(untrusted.detail.starts_with("TLS:"), "{}", untrusted.detail);
 
     let missing = Path::new("/nonexistent/ca.pem");
-    let bad = breaker::read(&sim, &breaker(&url, Some(missing)))
+    let bad = breaker::read(&sim, None, &breaker(&url, Some(missing)))
         .await
         .expect("read");
     assert_eq!(bad.state, BreakerState::Open);
@@ -185,7 +185,7 @@ async fn an_https_health_check_trusts_its_ca_file_and_says_tls_when_it_cannot() 
         bad.detail
     );
 
-    let refused = breaker::read(&sim, &breaker("https://127.0.0.1:9/health", None))
+    let refused = breaker::read(&sim, None, &breaker("https://127.0.0.1:9/health", None))
         .await
         .expect("read");
     assert!(refused.detail.starts_with("refused:"), "{}", refused.detail);

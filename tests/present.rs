@@ -52,9 +52,10 @@ fn key(code: KeyCode) -> Msg {
 }
 
 /// Runs the app against the broker the way the runtime does, for `rounds` rounds.
-async fn drive(app: &mut App, broker: Arc<dyn Broker>, rounds: usize) {
+async fn drive(app: &mut App, sim: SimBroker, rounds: usize) {
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let exec = Executor::new(broker, tx, 8, Audit::default());
+    let broker: Arc<dyn Broker> = Arc::new(sim.clone());
+    let exec = Executor::new(broker, tx, 8, Audit::default()).with_simulation(Some(sim));
     for _ in 0..rounds {
         for cmd in app.update(Msg::Tick(Instant::now())) {
             exec.spawn(cmd);
@@ -91,7 +92,7 @@ async fn broken_coffee_shop(present: bool) -> (App, SimBroker) {
     sim.control(DemoAction::ToggleFault);
     sim.advance(Duration::from_secs(25));
     let mut app = App::new(settings(Vec::new(), present, false), Instant::now());
-    drive(&mut app, Arc::new(sim.clone()), 12).await;
+    drive(&mut app, sim.clone(), 12).await;
     (app, sim)
 }
 

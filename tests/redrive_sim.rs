@@ -470,7 +470,7 @@ async fn the_gate_refuses_while_the_payments_breaker_is_open() {
         .await
         .expect("plan");
     assert!(plan.destinations.contains(&"orders".to_string()));
-    let refused = read_gate(broker.as_ref(), &conn.breakers, &plan, false).await;
+    let refused = read_gate(&conn, &plan, false).await;
     let GateDecision::Refused { reason } = &refused else {
         panic!("expected a refusal, got {refused:?}");
     };
@@ -478,7 +478,7 @@ async fn the_gate_refuses_while_the_payments_breaker_is_open() {
         reason.contains("payments") && reason.contains("OPEN"),
         "{reason}"
     );
-    let forced = read_gate(broker.as_ref(), &conn.breakers, &plan, true).await;
+    let forced = read_gate(&conn, &plan, true).await;
     assert!(matches!(forced, GateDecision::Forced { .. }), "{forced:?}");
 
     // A redrive to a queue no breaker guards is not held back.
@@ -491,11 +491,7 @@ async fn the_gate_refuses_while_the_payments_breaker_is_open() {
     )
     .await
     .expect("plan");
-    assert!(
-        read_gate(broker.as_ref(), &conn.breakers, &elsewhere, false)
-            .await
-            .allows()
-    );
+    assert!(read_gate(&conn, &elsewhere, false).await.allows());
 
     // Payments comes back: the breaker closes, the gate opens, and auto-redrive
     // (when enabled) would start now.
@@ -516,7 +512,7 @@ async fn the_gate_refuses_while_the_payments_breaker_is_open() {
         "the breaker never closed over a full DLQ"
     );
     let plan = redrive::plan(broker.as_ref(), req).await.expect("plan");
-    let gate = read_gate(broker.as_ref(), &conn.breakers, &plan, false).await;
+    let gate = read_gate(&conn, &plan, false).await;
     assert!(matches!(gate, GateDecision::Proceed { .. }), "{gate:?}");
 }
 

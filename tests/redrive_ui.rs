@@ -66,7 +66,7 @@ impl Rig {
         let audit = Audit::new(Some(dir.path().join("audit.jsonl")));
         Rig {
             app: App::new(settings(redrive), Instant::now()),
-            exec: Executor::new(broker, tx, 8, audit),
+            exec: Executor::new(broker, tx, 8, audit).with_simulation(Some(sim.clone())),
             sim,
             rx,
             dir,

@@ -594,7 +594,9 @@ async fn the_poll_is_concurrent_bounded_and_batches_metrics() {
         breakers: Vec::new(),
         metrics: true,
     };
-    let s = snapshot::take(broker.as_ref(), &opts).await.expect("poll");
+    let s = snapshot::take(broker.as_ref(), None, &opts)
+        .await
+        .expect("poll");
     assert_eq!(s.queues.len(), 60);
     assert_eq!(broker.attribute_calls.load(Ordering::SeqCst), 60);
     // Only the DLQs (no policy of their own) are asked for their sources.

@@ -257,11 +257,6 @@ pub trait Broker: Send + Sync {
     /// Where the data comes from, for the status bar ("demo", "us-east-1 (prod)").
     fn describe(&self) -> String;
 
-    /// The scenario controls, when this broker is the simulation.
-    fn simulation(&self) -> Option<&sim::SimBroker> {
-        None
-    }
-
     async fn list_queues(&self, selection: &QueueSelection) -> BrokerResult<Vec<QueueRef>>;
     async fn queue_attributes(&self, queue: &QueueRef) -> BrokerResult<QueueAttrs>;
     /// The queues whose redrive policy points at this DLQ.

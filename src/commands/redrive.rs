@@ -21,7 +21,8 @@ use tokio::sync::watch;
 use crate::breaker::{self, BreakerState};
 use crate::broker::{Broker, BrokerError, QueueRef, name_from_arn};
 use crate::cli::{Cli, RedriveArgs};
-use crate::config::{BreakerConfig, BreakerSourceConfig, Config};
+use crate::config::{BreakerSourceConfig, Config};
+use crate::connect::Connection;
 use crate::exit::Exit;
 use crate::redrive::gate::{self, GateDecision, Guard};
 use crate::redrive::{ClientOptions, Destination, Plan, Progress, Report, Request, RunState};
@@ -58,7 +59,7 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
         eprintln!("  warning: {w}");
     }
 
-    let gate = read_gate(broker.as_ref(), &conn.breakers, &plan, args.force).await;
+    let gate = read_gate(&conn, &plan, args.force).await;
     match &gate {
         GateDecision::Refused { reason } => {
             eprintln!("lazysqs redrive: refused: {reason} (--force)");
@@ -153,14 +154,9 @@ pub async fn find_queue(broker: &dyn Broker, spec: &str) -> anyhow::Result<Queue
 }
 
 /// Reads the breakers guarding the plan's destinations and asks the gate.
-pub async fn read_gate(
-    broker: &dyn Broker,
-    breakers: &[BreakerConfig],
-    plan: &Plan,
-    force: bool,
-) -> GateDecision {
+pub async fn read_gate(conn: &Connection, plan: &Plan, force: bool) -> GateDecision {
     let mut readings: Vec<(String, String, BreakerState, String)> = Vec::new();
-    for cfg in breakers {
+    for cfg in &conn.breakers {
         let Some(queue) = &cfg.queue else { continue };
         if !plan.destinations.contains(queue) {
             continue;
@@ -170,7 +166,7 @@ pub async fn read_gate(
                 BreakerState::Unknown,
                 format!("a rule on {dlq}, judged by the dashboard only"),
             ),
-            _ => match breaker::read(broker, cfg).await {
+            _ => match breaker::read(conn.broker.as_ref(), conn.demo_breakers(), cfg).await {
                 Ok(r) => (r.state, r.detail),
                 Err(e) => (BreakerState::Unknown, format!("cannot read it: {e}")),
             },

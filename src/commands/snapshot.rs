@@ -38,7 +38,7 @@ pub async fn poll(
         breakers: conn.breakers.clone(),
         metrics,
     };
-    let snapshot = take(conn.broker.as_ref(), &opts)
+    let snapshot = take(conn.broker.as_ref(), conn.demo_breakers(), &opts)
         .await
         .map_err(|e| anyhow::anyhow!("listing queues on {}: {e}", opts.source))?;
     Ok((snapshot, opts.thresholds))

@@ -166,10 +166,6 @@ impl Broker for SimBroker {
         format!("demo: {}", self.lock().scenario.file.name)
     }
 
-    fn simulation(&self) -> Option<&SimBroker> {
-        Some(self)
-    }
-
     async fn list_queues(&self, selection: &QueueSelection) -> BrokerResult<Vec<QueueRef>> {
         Ok(self
             .lock()
@@ -274,5 +270,11 @@ impl Broker for SimBroker {
 
     async fn cancel_move_task(&self, handle: &str) -> BrokerResult<u64> {
         self.lock().model.cancel_move_task(handle)
+    }
+}
+
+impl crate::breaker::DemoBreakers for SimBroker {
+    fn reading(&self, name: &str) -> Option<BreakerReading> {
+        self.breaker(name)
     }
 }
