@@ -835,7 +835,7 @@ async fn move_tasks_start_list_and_cancel() {
     let tasks = env.broker.list_move_tasks(&dlq_arn).await.expect("list");
     let task = tasks.first().expect("one task");
     assert_eq!(task.handle.as_deref(), Some(handle.as_str()));
-    assert_eq!(task.status, "RUNNING");
+    assert_eq!(task.status, lazysqs::broker::MoveTaskStatus::Running);
     assert_eq!(task.source_arn, dlq_arn);
     assert_eq!(task.destination_arn.as_deref(), Some(orders_arn.as_str()));
     assert_eq!(task.rate, Some(1));
@@ -851,11 +851,15 @@ async fn move_tasks_start_list_and_cancel() {
         // Only a RUNNING task carries its handle; the latest task comes first.
         let tasks = env.broker.list_move_tasks(&dlq_arn).await.expect("list");
         let t = tasks.into_iter().next()?;
-        (t.status != "RUNNING").then_some(t.status)
+        (!t.status.is_running()).then_some(t.status)
     })
     .await;
     assert!(
-        status == "CANCELLING" || status == "CANCELLED",
+        matches!(
+            status,
+            lazysqs::broker::MoveTaskStatus::Cancelling
+                | lazysqs::broker::MoveTaskStatus::Cancelled
+        ),
         "status {status}"
     );
 

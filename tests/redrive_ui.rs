@@ -530,7 +530,7 @@ fn move_tasks_started_elsewhere_show_and_can_be_cancelled() {
             handle: Some("task-1".into()),
             source_arn: "arn".into(),
             destination_arn: None,
-            status: "RUNNING".into(),
+            status: lazysqs::broker::MoveTaskStatus::Running,
             moved: 4,
             to_move: Some(10),
             rate: Some(1),

@@ -7,7 +7,7 @@ use chrono::{TimeZone, Utc};
 use lazysqs::breaker::BreakerState;
 use lazysqs::broker::sim::model::{Model, QueueSpec, arn};
 use lazysqs::broker::sim::{DemoAction, SimBroker};
-use lazysqs::broker::{BrokerError, OutgoingMessage};
+use lazysqs::broker::{BrokerError, MoveTaskStatus, OutgoingMessage};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)
@@ -493,7 +493,7 @@ fn move_task_moves_at_its_rate_to_each_source_and_completes() {
     assert_eq!(visible(&m, "shared-dlq"), 4, "2 per second");
     let tasks = m.list_move_tasks(&arn("shared-dlq"));
     assert_eq!(tasks.len(), 1);
-    assert_eq!(tasks[0].status, "RUNNING");
+    assert_eq!(tasks[0].status, MoveTaskStatus::Running);
     assert_eq!(tasks[0].moved, 2);
     assert_eq!(tasks[0].to_move, Some(6));
     assert_eq!(tasks[0].handle.as_deref(), Some(handle.as_str()));
@@ -503,7 +503,7 @@ fn move_task_moves_at_its_rate_to_each_source_and_completes() {
     m.advance(secs(2));
     assert_eq!(visible(&m, "shared-dlq"), 0);
     let tasks = m.list_move_tasks(&arn("shared-dlq"));
-    assert_eq!(tasks[0].status, "COMPLETED");
+    assert_eq!(tasks[0].status, MoveTaskStatus::Completed);
     assert_eq!(tasks[0].moved, 6);
     assert_eq!(tasks[0].handle, None, "a finished task has no handle");
 
@@ -544,7 +544,7 @@ fn cancelling_a_move_task_stops_it() {
     m.advance(secs(10));
     assert_eq!(visible(&m, "shared-dlq"), 4, "nothing moves after cancel");
     let tasks = m.list_move_tasks(&arn("shared-dlq"));
-    assert_eq!(tasks[0].status, "CANCELLED");
+    assert_eq!(tasks[0].status, MoveTaskStatus::Cancelled);
     assert_eq!(tasks[0].moved, 2);
     assert!(
         m.cancel_move_task(&handle).is_err(),

@@ -395,7 +395,7 @@ impl App {
                     // Servers without move tasks answer with an error: nothing to show.
                     r.move_task = result
                         .ok()
-                        .and_then(|ts| ts.into_iter().find(|t| t.status == "RUNNING"));
+                        .and_then(|ts| ts.into_iter().find(|t| t.status.is_running()));
                 }
                 Vec::new()
             }

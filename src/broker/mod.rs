@@ -237,13 +237,59 @@ pub fn size_batches(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
 /// One entry of a batch call's result: the entry's index in the request, and its outcome.
 pub type BatchOutcome<T> = Vec<(usize, BrokerResult<T>)>;
 
+/// Where a move task stands, as ListMessageMoveTasks says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MoveTaskStatus {
+    Running,
+    Cancelling,
+    Cancelled,
+    Completed,
+    Failed,
+    /// A status this version does not know, as the server wrote it.
+    Other(String),
+}
+
+impl MoveTaskStatus {
+    pub fn parse(s: &str) -> MoveTaskStatus {
+        match s {
+            "RUNNING" => MoveTaskStatus::Running,
+            "CANCELLING" => MoveTaskStatus::Cancelling,
+            "CANCELLED" => MoveTaskStatus::Cancelled,
+            "COMPLETED" => MoveTaskStatus::Completed,
+            "FAILED" => MoveTaskStatus::Failed,
+            other => MoveTaskStatus::Other(other.to_string()),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            MoveTaskStatus::Running => "RUNNING",
+            MoveTaskStatus::Cancelling => "CANCELLING",
+            MoveTaskStatus::Cancelled => "CANCELLED",
+            MoveTaskStatus::Completed => "COMPLETED",
+            MoveTaskStatus::Failed => "FAILED",
+            MoveTaskStatus::Other(s) => s,
+        }
+    }
+
+    pub fn is_running(&self) -> bool {
+        *self == MoveTaskStatus::Running
+    }
+}
+
+impl std::fmt::Display for MoveTaskStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A server-side message move task (StartMessageMoveTask).
 #[derive(Debug, Clone, PartialEq)]
 pub struct MoveTask {
     pub handle: Option<String>,
     pub source_arn: String,
     pub destination_arn: Option<String>,
-    pub status: String,
+    pub status: MoveTaskStatus,
     pub moved: u64,
     pub to_move: Option<u64>,
     pub rate: Option<u32>,

@@ -390,7 +390,7 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
     let (support, running_task) = match broker.list_move_tasks(&attrs.arn).await {
         Ok(tasks) => (
             TaskSupport::Yes,
-            tasks.into_iter().find(|t| t.status == "RUNNING"),
+            tasks.into_iter().find(|t| t.status.is_running()),
         ),
         Err(e) => (TaskSupport::No(e.to_string()), None),
     };

@@ -19,7 +19,7 @@ use super::{
     Control, Directive, MAX_TASK_RATE, Mode, Progress, RateMeter, RedriveHandle, Report, RunState,
     eta,
 };
-use crate::broker::{Broker, BrokerError, BrokerResult, MoveTask, QueueRef};
+use crate::broker::{Broker, BrokerError, BrokerResult, MoveTask, MoveTaskStatus, QueueRef};
 
 /// How often a task's progress is read. ListMessageMoveTasks is cheap, and progress
 /// in SQS moves in steps anyway.
@@ -72,7 +72,7 @@ pub async fn running_task(broker: &dyn Broker, source_arn: &str) -> BrokerResult
         .list_move_tasks(source_arn)
         .await?
         .into_iter()
-        .find(|t| t.status == "RUNNING"))
+        .find(|t| t.status.is_running()))
 }
 
 /// Cancels a running move task; returns how many messages it had moved.
@@ -81,14 +81,14 @@ pub async fn cancel(broker: &dyn Broker, handle: &str) -> BrokerResult<u64> {
 }
 
 /// The state a move task's status means.
-pub fn state_of(status: &str) -> RunState {
+pub fn state_of(status: &MoveTaskStatus) -> RunState {
     match status {
-        "RUNNING" => RunState::Running,
-        "CANCELLING" => RunState::Cancelling,
-        "CANCELLED" => RunState::Cancelled,
-        "COMPLETED" => RunState::Completed,
-        "FAILED" => RunState::Failed,
-        _ => RunState::Starting,
+        MoveTaskStatus::Running => RunState::Running,
+        MoveTaskStatus::Cancelling => RunState::Cancelling,
+        MoveTaskStatus::Cancelled => RunState::Cancelled,
+        MoveTaskStatus::Completed => RunState::Completed,
+        MoveTaskStatus::Failed => RunState::Failed,
+        MoveTaskStatus::Other(_) => RunState::Starting,
     }
 }
 
@@ -104,7 +104,7 @@ pub fn progress_of(task: &MoveTask, rate: f64) -> Progress {
     let target = task.rate.map(f64::from);
     let detail = match &task.failure_reason {
         Some(r) if !r.is_empty() => Some(format!("{}: {r}", task.status)),
-        _ => Some(task.status.clone()),
+        _ => Some(task.status.to_string()),
     };
     Progress {
         mode: Mode::MoveTask,
@@ -145,7 +145,7 @@ fn find<'a>(tasks: &'a [MoveTask], handle: Option<&str>) -> Option<&'a MoveTask>
     let newest = tasks.iter().max_by_key(|t| t.started_at);
     match (newest, handle) {
         // Ours has finished (SQS dropped its handle): the newest finished task.
-        (Some(t), Some(_)) if t.status != "RUNNING" => Some(t),
+        (Some(t), Some(_)) if !t.status.is_running() => Some(t),
         (Some(t), None) => Some(t),
         _ => None,
     }
@@ -346,7 +346,7 @@ mod tests {
             handle: handle.map(str::to_string),
             source_arn: "arn:aws:sqs:r:1:dlq".into(),
             destination_arn: None,
-            status: status.into(),
+            status: MoveTaskStatus::parse(status),
             moved: 5,
             to_move: Some(10),
             rate: Some(5),
@@ -362,8 +362,8 @@ mod tests {
             task("RUNNING", Some("h2"), 200),
         ];
         assert_eq!(
-            find(&tasks, Some("h2")).map(|t| t.status.as_str()),
-            Some("RUNNING")
+            find(&tasks, Some("h2")).map(|t| &t.status),
+            Some(&MoveTaskStatus::Running)
         );
         let done = vec![task("COMPLETED", None, 100), task("CANCELLED", None, 200)];
         assert_eq!(

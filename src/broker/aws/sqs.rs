@@ -18,8 +18,8 @@ use super::AwsBroker;
 use super::errors::classify_code;
 use crate::broker::{
     AlarmState, BatchOutcome, Broker, BrokerError, BrokerResult, DEFAULT_MAX_MESSAGE_BYTES,
-    Message, MessageAttribute, MoveTask, OutgoingMessage, QueueAttrs, QueueMetrics, QueueRef,
-    QueueSelection, RedrivePolicy,
+    Message, MessageAttribute, MoveTask, MoveTaskStatus, OutgoingMessage, QueueAttrs, QueueMetrics,
+    QueueRef, QueueSelection, RedrivePolicy,
 };
 
 /// SQS batch calls take at most this many entries.
@@ -341,7 +341,7 @@ impl Broker for AwsBroker {
                 handle: t.task_handle().map(str::to_string),
                 source_arn: t.source_arn().unwrap_or(source_arn).to_string(),
                 destination_arn: t.destination_arn().map(str::to_string),
-                status: t.status().unwrap_or("UNKNOWN").to_string(),
+                status: MoveTaskStatus::parse(t.status().unwrap_or("UNKNOWN")),
                 moved: u64::try_from(t.approximate_number_of_messages_moved()).unwrap_or(0),
                 to_move: t
                     .approximate_number_of_messages_to_move()

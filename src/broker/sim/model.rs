@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 
 use crate::broker::{
     AlarmState, BatchOutcome, BrokerError, BrokerResult, Message, MessageAttribute, MoveTask,
-    OutgoingMessage, QueueAttrs, QueueMetrics, QueueRef, RedrivePolicy,
+    MoveTaskStatus, OutgoingMessage, QueueAttrs, QueueMetrics, QueueRef, RedrivePolicy,
 };
 
 pub use crate::broker::{
@@ -162,7 +162,7 @@ struct SimMoveTask {
     rate: u32,
     to_move: u64,
     moved: u64,
-    status: String,
+    status: MoveTaskStatus,
     failure: Option<String>,
     started_at: Duration,
     budget: f64,
@@ -541,7 +541,7 @@ impl Model {
         if self
             .tasks
             .iter()
-            .any(|t| t.source == source && t.status == "RUNNING")
+            .any(|t| t.source == source && t.status.is_running())
         {
             return Err(BrokerError::Invalid(format!(
                 "{source} already has a running move task"
@@ -556,7 +556,7 @@ impl Model {
             rate,
             to_move,
             moved: 0,
-            status: "RUNNING".into(),
+            status: MoveTaskStatus::Running,
             failure: None,
             started_at: self.now,
             budget: 0.0,
@@ -571,7 +571,7 @@ impl Model {
             .rev()
             .filter(|t| t.source == source)
             .map(|t| MoveTask {
-                handle: (t.status == "RUNNING").then(|| t.handle.clone()),
+                handle: t.status.is_running().then(|| t.handle.clone()),
                 source_arn: arn(&t.source),
                 destination_arn: t.destination.as_deref().map(arn),
                 status: t.status.clone(),
@@ -588,15 +588,15 @@ impl Model {
         let t = self
             .tasks
             .iter_mut()
-            .find(|t| t.handle == handle && t.status == "RUNNING")
+            .find(|t| t.handle == handle && t.status.is_running())
             .ok_or_else(|| BrokerError::NotFound(format!("running move task {handle}")))?;
-        t.status = "CANCELLED".into();
+        t.status = MoveTaskStatus::Cancelled;
         Ok(t.moved)
     }
 
     fn run_move_tasks(&mut self, dt: Duration) {
         for ti in 0..self.tasks.len() {
-            if self.tasks[ti].status != "RUNNING" {
+            if !self.tasks[ti].status.is_running() {
                 continue;
             }
             let t = &mut self.tasks[ti];
@@ -616,15 +616,15 @@ impl Model {
                         break;
                     }
                     Err(e) => {
-                        self.tasks[ti].status = "FAILED".into();
+                        self.tasks[ti].status = MoveTaskStatus::Failed;
                         self.tasks[ti].failure = Some(e.to_string());
                         break;
                     }
                 }
             }
             let t = &mut self.tasks[ti];
-            if t.status == "RUNNING" && t.moved >= t.to_move {
-                t.status = "COMPLETED".into();
+            if t.status.is_running() && t.moved >= t.to_move {
+                t.status = MoveTaskStatus::Completed;
             }
         }
     }
