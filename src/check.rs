@@ -37,21 +37,8 @@ pub struct Finding {
 impl Finding {
     /// One line: `subject: flag: detail`.
     pub fn line(&self) -> String {
-        format!(
-            "{}: {}: {}",
-            self.subject,
-            flag_name(self.flag),
-            self.detail
-        )
+        format!("{}: {}: {}", self.subject, self.flag.name(), self.detail)
     }
-}
-
-/// The flag's name as in the JSON (`dlq_not_empty`).
-pub fn flag_name(flag: Flag) -> String {
-    serde_json::to_value(flag)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| format!("{flag:?}"))
 }
 
 /// The judgement of one snapshot.

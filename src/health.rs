@@ -25,6 +25,17 @@ pub enum Flag {
 }
 
 impl Flag {
+    /// The name scripts see (`dlq_not_empty`), as in the snapshot JSON.
+    pub fn name(self) -> &'static str {
+        match self {
+            Flag::Growing => "growing",
+            Flag::DlqNotEmpty => "dlq_not_empty",
+            Flag::OldMessage => "old_message",
+            Flag::NearRetention => "near_retention",
+            Flag::BreakerOpen => "breaker_open",
+        }
+    }
+
     /// A symbol and a word, so a state is never told by colour alone.
     pub fn label(self) -> &'static str {
         match self {
@@ -56,7 +67,7 @@ pub fn flags(f: &QueueFacts<'_>, t: &Thresholds) -> Vec<Flag> {
     if f.below_streak >= t.growing_samples {
         out.push(Flag::Growing);
     }
-    let depth = f.attrs.map_or(0, |a| a.visible + a.in_flight + a.delayed);
+    let depth = f.attrs.map_or(0, QueueAttrs::depth);
     if f.is_dlq && depth > 0 {
         out.push(Flag::DlqNotEmpty);
     }
@@ -144,6 +155,28 @@ pub enum Drain {
     Steady,
     Growing,
     In(Duration),
+}
+
+impl Drain {
+    /// The word for it, in the queue pane and the snapshot JSON.
+    pub fn label(self) -> &'static str {
+        match self {
+            Drain::Empty => "empty",
+            Drain::Stalled => "stalled",
+            Drain::Steady => "steady",
+            Drain::Growing => "growing",
+            Drain::In(_) => "draining",
+        }
+    }
+
+    /// The drain from what is known: `None` when the rates are not.
+    pub fn of(depth: Option<u64>, arrival: Option<f64>, consumption: Option<f64>) -> Option<Drain> {
+        match (depth, arrival, consumption) {
+            (Some(d), Some(a), Some(c)) => Some(time_to_drain(d, a, c)),
+            (Some(0), _, _) => Some(Drain::Empty),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -86,7 +86,8 @@ pub struct QueueSnapshot {
     /// CloudWatch NumberOfMessagesDeleted in the latest minute.
     pub consumption_per_min: Option<f64>,
     /// empty, stalled, steady, growing or draining (then `drain_secs`).
-    pub drain: Option<&'static str>,
+    #[serde(serialize_with = "drain_label")]
+    pub drain: Option<Drain>,
     pub drain_secs: Option<u64>,
     pub retention_secs: Option<u64>,
     /// The DLQ this queue's redrive policy sends failures to.
@@ -250,7 +251,7 @@ pub async fn take(
             .and_then(|a| a.redrive.as_ref())
             .map(|r| name_from_arn(&r.dlq_arn).to_string())
     };
-    let depth_of = |i: usize| ok_attrs(i).map(|a| a.visible + a.in_flight + a.delayed);
+    let depth_of = |i: usize| ok_attrs(i).map(QueueAttrs::depth);
     // DLQ name → the polled queues whose redrive policy points at it.
     let mut polled_sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (j, q) in queues.iter().enumerate() {
@@ -274,7 +275,7 @@ pub async fn take(
                     Some(&j) => match attrs[j].as_ref() {
                         Some(Ok(a)) => Ok(breaker::judge_dlq_rule_once(
                             dlq,
-                            a.visible + a.in_flight + a.delayed,
+                            a.depth(),
                             metrics[j].as_ref().and_then(|m| m.age_of_oldest),
                             *max_messages,
                             *window_minutes,
@@ -355,7 +356,11 @@ pub async fn take(
             let depth = depth_of(i);
             let arrival = m.and_then(|m| m.sent_per_min);
             let consumption = m.and_then(|m| m.deleted_per_min);
-            let (drain, drain_secs) = drain(depth, arrival, consumption);
+            let drain = Drain::of(depth, arrival, consumption);
+            let drain_secs = match drain {
+                Some(Drain::In(t)) => Some(t.as_secs()),
+                _ => None,
+            };
             QueueSnapshot {
                 name: q.name.clone(),
                 url: q.url.clone(),
@@ -396,21 +401,9 @@ pub async fn take(
     })
 }
 
-/// The drain column: as the queue pane shows it.
-fn drain(
-    depth: Option<u64>,
-    arrival: Option<f64>,
-    consumption: Option<f64>,
-) -> (Option<&'static str>, Option<u64>) {
-    match (depth, arrival, consumption) {
-        (Some(d), Some(a), Some(c)) => match health::time_to_drain(d, a, c) {
-            Drain::Empty => (Some("empty"), None),
-            Drain::Stalled => (Some("stalled"), None),
-            Drain::Steady => (Some("steady"), None),
-            Drain::Growing => (Some("growing"), None),
-            Drain::In(t) => (Some("draining"), Some(t.as_secs())),
-        },
-        (Some(0), _, _) => (Some("empty"), None),
-        _ => (None, None),
+fn drain_label<S: Serializer>(d: &Option<Drain>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_str(d.label()),
+        None => s.serialize_none(),
     }
 }

@@ -160,9 +160,7 @@ impl QueueRow {
     }
 
     pub fn depth(&self) -> Option<u64> {
-        self.attrs
-            .as_ref()
-            .map(|a| a.visible + a.in_flight + a.delayed)
+        self.attrs.as_ref().map(QueueAttrs::depth)
     }
 
     /// The DLQ this queue sends failures to, by name.

@@ -174,7 +174,7 @@ impl App {
         match result {
             Ok(attrs) => {
                 row.schedule.succeed(now);
-                let depth = attrs.visible + attrs.in_flight + attrs.delayed;
+                let depth = attrs.depth();
                 if let Some(&(_, before)) = row.depth_history.back()
                     && depth > before
                 {

@@ -106,6 +106,13 @@ pub struct QueueAttrs {
     pub max_message_size: usize,
 }
 
+impl QueueAttrs {
+    /// Every message the queue holds: visible, in flight and delayed.
+    pub fn depth(&self) -> u64 {
+        self.visible + self.in_flight + self.delayed
+    }
+}
+
 /// Per-queue metrics (CloudWatch in AWS). `None` means no data, never zero.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueueMetrics {

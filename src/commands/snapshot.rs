@@ -9,6 +9,7 @@ use crate::cli::Cli;
 use crate::config::{Config, Thresholds};
 use crate::exit::Exit;
 use crate::format;
+use crate::health::Drain;
 use crate::snapshot::{DEMO_WARMUP, Options, Snapshot, take};
 
 /// Connects as the dashboard would, runs the demo forward, and polls once.
@@ -134,10 +135,10 @@ pub fn table(s: &Snapshot) -> String {
                 .map_or_else(|| "—".into(), |a| format::duration(Duration::from_secs(a))),
             format::rate(q.arrival_per_min),
             format::rate(q.consumption_per_min),
-            match (q.drain, q.drain_secs) {
-                (Some("draining"), Some(t)) => format::duration(Duration::from_secs(t)),
-                (Some(d), _) => d.to_string(),
-                (None, _) => "—".to_string(),
+            match q.drain {
+                Some(Drain::In(t)) => format::duration(t),
+                Some(d) => d.label().to_string(),
+                None => "—".to_string(),
             },
             dlq,
             q.breaker

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use super::theme::Theme;
 use crate::app::{App, Pane, QueueRow};
 use crate::format;
-use crate::health::{self, Drain, Flag};
+use crate::health::{Drain, Flag};
 
 const HEADER: [&str; 12] = [
     "Queue",
@@ -165,16 +165,11 @@ fn queue_cells<'a>(
         -1 => ("↓", theme.good),
         _ => ("→", theme.dim),
     };
-    let drain = match (row.depth(), arrival, consumption) {
-        (Some(d), Some(a), Some(c)) => match health::time_to_drain(d, a, c) {
-            Drain::Empty => Span::styled("empty", theme.dim),
-            Drain::Growing => Span::styled("growing", theme.warn),
-            Drain::Stalled => Span::styled("stalled", theme.warn),
-            Drain::Steady => Span::styled("steady", theme.dim),
-            Drain::In(t) => Span::raw(format::duration(t)),
-        },
-        (Some(0), _, _) => Span::styled("empty", theme.dim),
-        _ => Span::styled("—", theme.dim),
+    let drain = match Drain::of(row.depth(), arrival, consumption) {
+        Some(Drain::In(t)) => Span::raw(format::duration(t)),
+        Some(d @ (Drain::Growing | Drain::Stalled)) => Span::styled(d.label(), theme.warn),
+        Some(d) => Span::styled(d.label(), theme.dim),
+        None => Span::styled("—", theme.dim),
     };
     let dlq = match row.dlq_name() {
         Some(dlq) => {
