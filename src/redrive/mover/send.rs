@@ -1,0 +1,389 @@
+//! Where each message goes and how it gets there: the route to its source queue,
+//! the destination's size limit, batches split by size, send then delete exactly
+//! what was sent, retries, and failures held for the report.
+
+use std::collections::{BTreeMap, HashMap};
+
+use tokio::time::Instant;
+
+use super::{HoldReason, Run, Target, backoff, transient};
+use crate::broker::{
+    BrokerError, BrokerResult, Message, OutgoingMessage, QueueRef, QueueSelection, name_from_arn,
+    size_batches, validate_outgoing,
+};
+use crate::redrive::MessageFailure;
+
+/// The group id given to messages sent to a FIFO queue that came without one.
+pub const DEFAULT_GROUP_ID: &str = "lazysqs-redrive";
+
+impl Run {
+    async fn route(&self, m: &Message) -> Result<QueueRef, String> {
+        match &self.cfg.target {
+            Target::Queue(q) => Ok(q.clone()),
+            Target::OwnSource { fallback } => match &m.dlq_source_arn {
+                Some(arn) => self.resolve(arn).await,
+                None => fallback.clone().ok_or_else(|| {
+                    "no DeadLetterQueueSourceArn, and the DLQ has no single source queue".into()
+                }),
+            },
+        }
+    }
+
+    /// The queue behind a DeadLetterQueueSourceArn, looked up once.
+    async fn resolve(&self, arn: &str) -> Result<QueueRef, String> {
+        if let Some(r) = self
+            .routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(arn)
+        {
+            return r.clone();
+        }
+        let prefix = |a: &str| a.rsplit_once(':').map(|(p, _)| p.to_string());
+        if prefix(arn) != prefix(&self.cfg.source_arn) {
+            let r = Err(format!("its source {arn} is in another account or region"));
+            self.remember(arn, &r);
+            return r;
+        }
+        let name = name_from_arn(arn).to_string();
+        let selection = QueueSelection {
+            names: vec![name.clone()],
+            prefixes: Vec::new(),
+        };
+        let r = match self.broker.list_queues(&selection).await {
+            Ok(qs) => qs
+                .into_iter()
+                .find(|q| q.name == name)
+                .ok_or_else(|| format!("its source queue {name} no longer exists")),
+            // Not remembered: it may pass.
+            Err(e) => return Err(format!("cannot look up its source queue {name}: {e}")),
+        };
+        self.remember(arn, &r);
+        r
+    }
+
+    fn remember(&self, arn: &str, r: &Result<QueueRef, String>) {
+        self.routes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(arn.to_string(), r.clone());
+    }
+
+    pub(super) async fn move_messages(&self, messages: Vec<Message>) {
+        let mut groups: BTreeMap<String, (QueueRef, Vec<Message>)> = BTreeMap::new();
+        let mut failed = Vec::new();
+        for m in messages {
+            match self.route(&m).await {
+                Ok(q) => {
+                    let dead = self.stats().dead.get(&q.name).cloned();
+                    match dead {
+                        Some(why) => failed.push((m, Some(q.name.clone()), why)),
+                        None => groups
+                            .entry(q.name.clone())
+                            .or_insert_with(|| (q, Vec::new()))
+                            .1
+                            .push(m),
+                    }
+                }
+                Err(why) => failed.push((m, None, why)),
+            }
+        }
+        self.fail(failed).await;
+        for (_, (dest, batch)) in groups {
+            self.send_and_delete(&dest, batch).await;
+        }
+    }
+
+    /// Records failures and holds the messages until the pass ends.
+    async fn fail(&self, failed: Vec<(Message, Option<String>, String)>) {
+        if failed.is_empty() {
+            return;
+        }
+        let mut hold = Vec::with_capacity(failed.len());
+        {
+            let mut s = self.stats();
+            for (m, destination, reason) in failed {
+                s.failed += 1;
+                s.failures.push(MessageFailure {
+                    message_id: m.message_id.clone(),
+                    destination,
+                    reason,
+                });
+                hold.push(m);
+            }
+        }
+        self.hold(hold, HoldReason::Failed).await;
+    }
+
+    /// The destination's MaximumMessageSize, read once per destination.
+    async fn limit_of(&self, dest: &QueueRef) -> usize {
+        let known = self
+            .limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&dest.url)
+            .copied();
+        if let Some(limit) = known {
+            return limit;
+        }
+        let limit = crate::recovery::destination_limit(self.broker.as_ref(), dest).await;
+        self.limits
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(dest.url.clone(), limit);
+        limit
+    }
+
+    /// Checks each message against the destination's limit (one over it fails
+    /// alone and stays in the DLQ), then sends the rest in batches split by size.
+    async fn send_and_delete(&self, dest: &QueueRef, batch: Vec<Message>) {
+        let limit = self.limit_of(dest).await;
+        let mut ok = Vec::with_capacity(batch.len());
+        let mut too_large = Vec::new();
+        for m in batch {
+            let out = outgoing(&m, dest);
+            match validate_outgoing(&dest.name, &out, limit) {
+                Ok(()) => ok.push((m, out)),
+                Err(e) => too_large.push((m, Some(dest.name.clone()), e.to_string())),
+            }
+        }
+        self.fail(too_large).await;
+        let sizes: Vec<usize> = ok.iter().map(|(_, out)| out.size()).collect();
+        let mut rest = ok.into_iter();
+        for range in size_batches(&sizes) {
+            let chunk: Vec<(Message, OutgoingMessage)> = rest.by_ref().take(range.len()).collect();
+            let (batch, outgoing): (Vec<Message>, Vec<OutgoingMessage>) = chunk.into_iter().unzip();
+            self.send_chunk(dest, batch, outgoing).await;
+        }
+    }
+
+    async fn send_chunk(
+        &self,
+        dest: &QueueRef,
+        batch: Vec<Message>,
+        outgoing: Vec<OutgoingMessage>,
+    ) {
+        let mut pending: Vec<usize> = (0..batch.len()).collect();
+        let mut errors: HashMap<usize, BrokerError> = HashMap::new();
+        let mut sent: Vec<usize> = Vec::new();
+        let mut given_up: Vec<usize> = Vec::new();
+        let attempts = self.cfg.options.attempts.max(1);
+        for attempt in 0..attempts {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let request: Vec<OutgoingMessage> =
+                pending.iter().map(|&i| outgoing[i].clone()).collect();
+            match self.broker.send_batch(dest, request).await {
+                Err(e) => {
+                    let stop = !transient(&e);
+                    for &i in &pending {
+                        errors.insert(i, e.clone());
+                    }
+                    if stop {
+                        break;
+                    }
+                }
+                Ok(outcome) => {
+                    let mut answered = vec![false; pending.len()];
+                    let mut retry = Vec::new();
+                    for (j, result) in outcome {
+                        let Some(&i) = pending.get(j) else { continue };
+                        answered[j] = true;
+                        match result {
+                            Ok(_) => sent.push(i),
+                            Err(e) => {
+                                if transient(&e) {
+                                    retry.push(i);
+                                } else {
+                                    given_up.push(i);
+                                }
+                                errors.insert(i, e);
+                            }
+                        }
+                    }
+                    for (j, &i) in pending.iter().enumerate() {
+                        if !answered[j] {
+                            errors.insert(i, BrokerError::Other("no result for this entry".into()));
+                            retry.push(i);
+                        }
+                    }
+                    pending = retry;
+                }
+            }
+        }
+        given_up.extend(pending);
+        // A destination that is gone or forbidden fails every later message fast.
+        if let Some(e) = given_up.iter().find_map(|i| errors.get(i)).cloned()
+            && matches!(e, BrokerError::NotFound(_) | BrokerError::Auth(_))
+        {
+            self.stats()
+                .dead
+                .insert(dest.name.clone(), format!("{}: {e}", dest.name));
+        }
+
+        // Delete exactly the messages whose send was confirmed.
+        let handles: Vec<String> = sent
+            .iter()
+            .map(|&i| batch[i].receipt_handle.clone())
+            .collect();
+        let deleted = if handles.is_empty() {
+            Vec::new()
+        } else {
+            self.delete_with_retries(handles).await
+        };
+        let mut not_deleted = Vec::new();
+        {
+            let mut s = self.stats();
+            s.moved += sent.len() as u64;
+            if !sent.is_empty() {
+                s.last_move = Some(Instant::now());
+            }
+            *s.by_destination.entry(dest.name.clone()).or_default() += sent.len() as u64;
+            for (k, &i) in sent.iter().enumerate() {
+                if let Some(Err(e)) = deleted.get(k) {
+                    s.not_deleted += 1;
+                    s.last_error = Some(format!(
+                        "message {} was sent to {} but not deleted from {}: {e}",
+                        batch[i].message_id, dest.name, self.cfg.source.name
+                    ));
+                    not_deleted.push(batch[i].clone());
+                }
+            }
+        }
+        self.hold(not_deleted, HoldReason::SentNotDeleted).await;
+        let failed = given_up
+            .into_iter()
+            .map(|i| {
+                let why = errors
+                    .get(&i)
+                    .map(|e| e.to_string())
+                    .unwrap_or_else(|| "the send failed".into());
+                (batch[i].clone(), Some(dest.name.clone()), why)
+            })
+            .collect();
+        self.fail(failed).await;
+    }
+
+    /// DeleteMessageBatch with retries; one result per handle, in order.
+    pub(super) async fn delete_with_retries(&self, handles: Vec<String>) -> Vec<BrokerResult<()>> {
+        let mut results: Vec<BrokerResult<()>> =
+            vec![Err(BrokerError::Other("not deleted".into())); handles.len()];
+        let mut pending: Vec<usize> = (0..handles.len()).collect();
+        let attempts = self.cfg.options.attempts.max(1);
+        for attempt in 0..attempts {
+            if pending.is_empty() {
+                break;
+            }
+            if attempt > 0 {
+                tokio::time::sleep(backoff(attempt)).await;
+            }
+            let request: Vec<String> = pending.iter().map(|&i| handles[i].clone()).collect();
+            match self.broker.delete_batch(&self.cfg.source, request).await {
+                Err(e) => {
+                    let stop = !transient(&e);
+                    for &i in &pending {
+                        results[i] = Err(e.clone());
+                    }
+                    if stop {
+                        break;
+                    }
+                }
+                Ok(outcome) => {
+                    let mut retry = Vec::new();
+                    let mut answered = vec![false; pending.len()];
+                    for (j, r) in outcome {
+                        let Some(&i) = pending.get(j) else { continue };
+                        answered[j] = true;
+                        if let Err(e) = &r
+                            && transient(e)
+                        {
+                            retry.push(i);
+                        }
+                        results[i] = r;
+                    }
+                    for (j, &i) in pending.iter().enumerate() {
+                        if !answered[j] {
+                            retry.push(i);
+                        }
+                    }
+                    pending = retry;
+                }
+            }
+        }
+        results
+    }
+}
+
+/// The message to send for `m` to `dest`: see [`OutgoingMessage::carrying`]. A
+/// FIFO destination needs a group: a message from a standard queue gets
+/// [`DEFAULT_GROUP_ID`].
+pub fn outgoing(m: &Message, dest: &QueueRef) -> OutgoingMessage {
+    let group = match &m.group_id {
+        None if dest.is_fifo() => Some(DEFAULT_GROUP_ID.to_string()),
+        g => g.clone(),
+    };
+    OutgoingMessage::carrying(
+        dest,
+        m.body.clone(),
+        m.attributes.clone(),
+        group,
+        m.trace_header.clone(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn outgoing_keeps_attributes_and_groups_with_fresh_dedup_ids() {
+        let mut attributes = BTreeMap::new();
+        attributes.insert(
+            "schema".to_string(),
+            crate::broker::MessageAttribute {
+                data_type: "String".into(),
+                value: "order.v2".into(),
+            },
+        );
+        let m = Message {
+            message_id: "m1".into(),
+            receipt_handle: "r1".into(),
+            body: "{}".into(),
+            attributes: attributes.clone(),
+            receive_count: 1,
+            sent_at: None,
+            first_received_at: None,
+            dlq_source_arn: None,
+            group_id: Some("customer-7".into()),
+            dedup_id: Some("d-1".into()),
+            trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793".into()),
+        };
+        let fifo = crate::broker::sim::model::queue_ref("invoices.fifo");
+        let a = outgoing(&m, &fifo);
+        let b = outgoing(&m, &fifo);
+        assert_eq!(a.attributes, attributes);
+        assert_eq!(a.group_id.as_deref(), Some("customer-7"));
+        assert!(a.dedup_id.is_some());
+        assert_ne!(a.dedup_id, b.dedup_id);
+        assert_ne!(a.dedup_id.as_deref(), Some("d-1"));
+        let standard = crate::broker::sim::model::queue_ref("orders");
+        let c = outgoing(&m, &standard);
+        // Fair queues: a standard queue keeps the group id too.
+        assert_eq!(c.group_id.as_deref(), Some("customer-7"));
+        assert_eq!(c.dedup_id, None);
+        assert_eq!(c.trace_header, m.trace_header);
+        let no_group = Message {
+            group_id: None,
+            ..m
+        };
+        assert_eq!(
+            outgoing(&no_group, &fifo).group_id.as_deref(),
+            Some(DEFAULT_GROUP_ID)
+        );
+    }
+}
