@@ -4,14 +4,12 @@
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use ratatui_textarea::TextArea;
 
+pub use super::editor::{BodyCheck, Editor};
 use super::keymap::{Action, Scope};
-use super::redrive::RedriveCmd;
-use super::{App, Cmd, Pane};
-use crate::broker::{
-    BrokerError, DEFAULT_MAX_MESSAGE_BYTES, Message, QueueRef, human_size, name_from_arn,
-};
+pub use super::popup::{Pending, Popup};
+use super::{App, Cmd};
+use crate::broker::{BrokerError, DEFAULT_MAX_MESSAGE_BYTES, Message, QueueRef, name_from_arn};
 use crate::recovery::export::{ExportedMessage, to_jsonl};
 use crate::recovery::{EXTEND_EVERY, RequeueOutcome, RequeueRequest};
 
@@ -59,103 +57,6 @@ impl Held {
 
     pub fn source_queue(&self) -> Option<&str> {
         self.message.dlq_source_arn.as_deref().map(name_from_arn)
-    }
-}
-
-/// The outcome of checking an edited body.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BodyCheck {
-    Json,
-    NotJson {
-        line: usize,
-        column: usize,
-        message: String,
-    },
-}
-
-impl BodyCheck {
-    pub fn of(text: &str) -> BodyCheck {
-        if crate::json_text::is_json(text) {
-            return BodyCheck::Json;
-        }
-        match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            Err(e) => BodyCheck::NotJson {
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            },
-            Ok(_) => BodyCheck::NotJson {
-                line: 1,
-                column: 1,
-                message: "nested too deeply to edit as JSON".into(),
-            },
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Editor {
-    pub message_id: String,
-    pub textarea: TextArea<'static>,
-    pub check: BodyCheck,
-    pub bytes: usize,
-    /// Whether the original body was one line (compact JSON is sent compact).
-    pub was_compact: bool,
-    /// The destination's MaximumMessageSize, and the destination it is for.
-    pub limit: usize,
-    pub limit_of: Option<String>,
-    /// What the message's attributes add to its size.
-    pub attribute_bytes: usize,
-}
-
-impl Editor {
-    fn new(held: &Held, limit: usize, limit_of: Option<String>) -> Editor {
-        let body = held.body();
-        let was_compact = !body.contains('\n');
-        let text = crate::json_text::pretty(body);
-        let mut textarea = TextArea::new(text.lines().map(str::to_string).collect());
-        textarea.set_max_histories(200);
-        let mut e = Editor {
-            message_id: held.message.message_id.clone(),
-            textarea,
-            check: BodyCheck::Json,
-            bytes: 0,
-            was_compact,
-            limit,
-            limit_of,
-            attribute_bytes: held
-                .message
-                .attributes
-                .iter()
-                .map(|(k, a)| k.len() + a.data_type.len() + a.value_len())
-                .sum(),
-        };
-        e.recheck();
-        e
-    }
-
-    pub fn text(&self) -> String {
-        self.textarea.lines().join("\n")
-    }
-
-    /// The body to send: compact again if it came compact and is valid JSON. Only
-    /// whitespace between tokens changes; every token is as the user left it.
-    fn body(&self) -> String {
-        let text = self.text();
-        if self.was_compact && crate::json_text::is_json(&text) {
-            return crate::json_text::compact(&text);
-        }
-        text
-    }
-
-    fn recheck(&mut self) {
-        let text = self.text();
-        self.check = BodyCheck::of(&text);
-        self.bytes = self.body().len() + self.attribute_bytes;
-    }
-
-    pub fn over_limit(&self) -> bool {
-        self.bytes > self.limit
     }
 }
 
@@ -223,7 +124,7 @@ impl Browser {
         self.visible().get(self.selected).copied()
     }
 
-    fn find(&mut self, message_id: &str) -> Option<&mut Held> {
+    pub(super) fn find(&mut self, message_id: &str) -> Option<&mut Held> {
         self.messages
             .iter_mut()
             .find(|h| h.message.message_id == message_id)
@@ -237,59 +138,6 @@ impl Browser {
             .map(|h| h.message.receipt_handle.clone())
             .collect()
     }
-}
-
-/// A dialog over everything else.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Popup {
-    /// Accepts y or Enter, cancels with n or Esc.
-    Confirm {
-        title: String,
-        lines: Vec<String>,
-        on_yes: Pending,
-    },
-    /// Pick a destination queue for a requeue.
-    PickQueue {
-        message_id: String,
-        queues: Vec<String>,
-        selected: usize,
-    },
-}
-
-/// What a confirmed dialog does.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Pending {
-    Browse(QueueRef),
-    Requeue {
-        message_id: String,
-        to: String,
-    },
-    Delete {
-        message_id: String,
-    },
-    KeepRawEdit,
-    /// Start a planned redrive (forced past an open breaker when `force`).
-    Redrive {
-        plan: Box<crate::redrive::Plan>,
-        force: bool,
-    },
-    /// Cancel one of our redrives.
-    CancelRedrive {
-        id: u64,
-    },
-    /// Cancel a move task started elsewhere.
-    CancelMoveTask {
-        queue: QueueRef,
-        handle: String,
-    },
-    /// Stop the running redrives, then quit.
-    StopAndQuit,
-    /// Write an export unmasked.
-    Export {
-        path: String,
-        contents: String,
-        count: usize,
-    },
 }
 
 /// Results of the browser's commands.
@@ -380,7 +228,7 @@ impl App {
         self.start_browser(queue)
     }
 
-    fn start_browser(&mut self, queue: QueueRef) -> Vec<Cmd> {
+    pub(super) fn start_browser(&mut self, queue: QueueRef) -> Vec<Cmd> {
         let row = self.queues.iter().find(|r| r.queue.url == queue.url);
         let attrs = row.and_then(|r| r.attrs.as_ref());
         let mut sources = row.map(|r| r.dlq_sources.clone()).unwrap_or_default();
@@ -845,89 +693,6 @@ impl App {
         Vec::new()
     }
 
-    fn on_editor_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
-        let Some(b) = self.browser.as_mut() else {
-            return Vec::new();
-        };
-        let Some(editor) = b.editor.as_mut() else {
-            return Vec::new();
-        };
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => {
-                b.editor = None;
-                self.notify("edit cancelled: the message is unchanged", false);
-            }
-            KeyCode::Char('s') if ctrl => {
-                if editor.over_limit() {
-                    let text = format!(
-                        "the message is {} bytes ({}, body and attributes), over {}'s limit of {} bytes ({}): shorten it before keeping it",
-                        editor.bytes,
-                        human_size(editor.bytes),
-                        editor.limit_of.as_deref().unwrap_or("the destination"),
-                        editor.limit,
-                        human_size(editor.limit)
-                    );
-                    self.notify(text, true);
-                } else if editor.body().trim().is_empty() {
-                    self.notify("the body cannot be empty", true);
-                } else if let BodyCheck::NotJson {
-                    line,
-                    column,
-                    message,
-                } = editor.check.clone()
-                {
-                    self.popup = Some(Popup::Confirm {
-                        title: "Not valid JSON".into(),
-                        lines: vec![
-                            format!("line {line}, column {column}: {message}"),
-                            "Keep it as raw text anyway? (y/Enter: keep, n/Esc: go on editing)"
-                                .into(),
-                        ],
-                        on_yes: Pending::KeepRawEdit,
-                    });
-                } else {
-                    self.keep_edit();
-                }
-            }
-            _ => {
-                editor.textarea.input(key);
-                editor.recheck();
-            }
-        }
-        Vec::new()
-    }
-
-    /// Stores the editor's body as the message's edit.
-    fn keep_edit(&mut self) {
-        let Some(b) = self.browser.as_mut() else {
-            return;
-        };
-        let Some(editor) = b.editor.take() else {
-            return;
-        };
-        let body = editor.body();
-        let Some(h) = b.find(&editor.message_id).filter(|h| h.is_held()) else {
-            let text = format!(
-                "{} is no longer held here: the edit was not kept",
-                editor.message_id
-            );
-            self.notify(text, true);
-            return;
-        };
-        if crate::json_text::same_tokens(&body, &h.message.body) {
-            h.edited = None;
-            self.notify("no change to keep", false);
-        } else {
-            h.edited = Some(body);
-            let text = format!(
-                "edit kept for {} — press r to requeue it",
-                editor.message_id
-            );
-            self.notify(text, false);
-        }
-    }
-
     /// `r`: confirm the destination, or ask for one.
     fn ask_requeue(&mut self) -> Vec<Cmd> {
         let Some(b) = self.browser.as_ref() else {
@@ -971,7 +736,7 @@ impl App {
         Vec::new()
     }
 
-    fn requeue_confirmation(&self, message_id: String, to: String) -> Popup {
+    pub(super) fn requeue_confirmation(&self, message_id: String, to: String) -> Popup {
         let (from, edited) = self
             .browser
             .as_ref()
@@ -996,106 +761,6 @@ impl App {
                 "y/Enter: requeue, n/Esc: cancel".into(),
             ],
             on_yes: Pending::Requeue { message_id, to },
-        }
-    }
-
-    /// A key while a popup is open.
-    pub(super) fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
-        match &mut self.popup {
-            None => Vec::new(),
-            Some(Popup::Confirm { on_yes, .. }) => match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
-                    let pending = on_yes.clone();
-                    self.popup = None;
-                    self.confirmed(pending)
-                }
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
-                    self.popup = None;
-                    Vec::new()
-                }
-                _ => Vec::new(),
-            },
-            Some(Popup::PickQueue {
-                message_id,
-                queues,
-                selected,
-            }) => {
-                match self.keymap.action_in(&key, Scope::Browser) {
-                    Some(Action::Up) => *selected = selected.saturating_sub(1),
-                    Some(Action::Down) => {
-                        *selected = (*selected + 1).min(queues.len().saturating_sub(1))
-                    }
-                    Some(Action::Open) => {
-                        let (id, to) = (message_id.clone(), queues[*selected].clone());
-                        self.popup = Some(self.requeue_confirmation(id, to));
-                    }
-                    Some(Action::Back) | Some(Action::Quit) => self.popup = None,
-                    _ => {}
-                }
-                Vec::new()
-            }
-        }
-    }
-
-    fn confirmed(&mut self, pending: Pending) -> Vec<Cmd> {
-        match pending {
-            Pending::Browse(queue) => {
-                self.focus = Pane::Queues;
-                self.start_browser(queue)
-            }
-            Pending::KeepRawEdit => {
-                self.keep_edit();
-                Vec::new()
-            }
-            Pending::Redrive { plan, force } => self.confirmed_redrive(*plan, force),
-            Pending::CancelRedrive { id } => self.cancel_redrive(id),
-            Pending::StopAndQuit => self.stop_and_quit(),
-            Pending::CancelMoveTask { queue, handle } => {
-                vec![Cmd::Redrive(RedriveCmd::CancelMoveTask { queue, handle })]
-            }
-            Pending::Export {
-                path,
-                contents,
-                count,
-            } => vec![Cmd::Browser(BrowserCmd::Export {
-                path,
-                contents,
-                count,
-            })],
-            Pending::Requeue { message_id, to } => {
-                let Some(b) = self.browser.as_mut() else {
-                    return Vec::new();
-                };
-                let from = b.queue.clone();
-                let Some(h) = b.find(&message_id) else {
-                    return Vec::new();
-                };
-                h.state = HeldState::Working("requeueing");
-                let req = RequeueRequest {
-                    from,
-                    message: h.message.clone(),
-                    body: h.body().to_string(),
-                    to,
-                };
-                self.sqs_requests += 2;
-                vec![Cmd::Browser(BrowserCmd::Requeue(Box::new(req)))]
-            }
-            Pending::Delete { message_id } => {
-                let Some(b) = self.browser.as_mut() else {
-                    return Vec::new();
-                };
-                let queue = b.queue.clone();
-                let Some(h) = b.find(&message_id) else {
-                    return Vec::new();
-                };
-                h.state = HeldState::Working("deleting");
-                self.sqs_requests += 1;
-                vec![Cmd::Browser(BrowserCmd::Delete {
-                    queue,
-                    message: Box::new(h.message.clone()),
-                    retry: false,
-                })]
-            }
         }
     }
 }

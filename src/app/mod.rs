@@ -4,7 +4,9 @@
 //! [`App::update`] changes the state and returns [`Cmd`]s, doing no I/O itself.
 
 pub mod browser;
+pub mod editor;
 pub mod keymap;
+pub mod popup;
 pub mod redrive;
 mod update;
 

@@ -1,0 +1,166 @@
+//! Dialogs over everything else: confirmations and the queue picker. A popup gets
+//! keys before anything but help; a confirmed one does what it was opened for.
+
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::browser::{BrowserCmd, HeldState};
+use super::keymap::{Action, Scope};
+use super::redrive::RedriveCmd;
+use super::{App, Cmd, Pane};
+use crate::broker::QueueRef;
+use crate::recovery::RequeueRequest;
+
+/// A dialog over everything else.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Popup {
+    /// Accepts y or Enter, cancels with n or Esc.
+    Confirm {
+        title: String,
+        lines: Vec<String>,
+        on_yes: Pending,
+    },
+    /// Pick a destination queue for a requeue.
+    PickQueue {
+        message_id: String,
+        queues: Vec<String>,
+        selected: usize,
+    },
+}
+
+/// What a confirmed dialog does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Pending {
+    Browse(QueueRef),
+    Requeue {
+        message_id: String,
+        to: String,
+    },
+    Delete {
+        message_id: String,
+    },
+    KeepRawEdit,
+    /// Start a planned redrive (forced past an open breaker when `force`).
+    Redrive {
+        plan: Box<crate::redrive::Plan>,
+        force: bool,
+    },
+    /// Cancel one of our redrives.
+    CancelRedrive {
+        id: u64,
+    },
+    /// Cancel a move task started elsewhere.
+    CancelMoveTask {
+        queue: QueueRef,
+        handle: String,
+    },
+    /// Stop the running redrives, then quit.
+    StopAndQuit,
+    /// Write an export unmasked.
+    Export {
+        path: String,
+        contents: String,
+        count: usize,
+    },
+}
+
+impl App {
+    /// A key while a popup is open.
+    pub(super) fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        match &mut self.popup {
+            None => Vec::new(),
+            Some(Popup::Confirm { on_yes, .. }) => match key.code {
+                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+                    let pending = on_yes.clone();
+                    self.popup = None;
+                    self.confirmed(pending)
+                }
+                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                    self.popup = None;
+                    Vec::new()
+                }
+                _ => Vec::new(),
+            },
+            Some(Popup::PickQueue {
+                message_id,
+                queues,
+                selected,
+            }) => {
+                match self.keymap.action_in(&key, Scope::Browser) {
+                    Some(Action::Up) => *selected = selected.saturating_sub(1),
+                    Some(Action::Down) => {
+                        *selected = (*selected + 1).min(queues.len().saturating_sub(1))
+                    }
+                    Some(Action::Open) => {
+                        let (id, to) = (message_id.clone(), queues[*selected].clone());
+                        self.popup = Some(self.requeue_confirmation(id, to));
+                    }
+                    Some(Action::Back) | Some(Action::Quit) => self.popup = None,
+                    _ => {}
+                }
+                Vec::new()
+            }
+        }
+    }
+
+    fn confirmed(&mut self, pending: Pending) -> Vec<Cmd> {
+        match pending {
+            Pending::Browse(queue) => {
+                self.focus = Pane::Queues;
+                self.start_browser(queue)
+            }
+            Pending::KeepRawEdit => {
+                self.keep_edit();
+                Vec::new()
+            }
+            Pending::Redrive { plan, force } => self.confirmed_redrive(*plan, force),
+            Pending::CancelRedrive { id } => self.cancel_redrive(id),
+            Pending::StopAndQuit => self.stop_and_quit(),
+            Pending::CancelMoveTask { queue, handle } => {
+                vec![Cmd::Redrive(RedriveCmd::CancelMoveTask { queue, handle })]
+            }
+            Pending::Export {
+                path,
+                contents,
+                count,
+            } => vec![Cmd::Browser(BrowserCmd::Export {
+                path,
+                contents,
+                count,
+            })],
+            Pending::Requeue { message_id, to } => {
+                let Some(b) = self.browser.as_mut() else {
+                    return Vec::new();
+                };
+                let from = b.queue.clone();
+                let Some(h) = b.find(&message_id) else {
+                    return Vec::new();
+                };
+                h.state = HeldState::Working("requeueing");
+                let req = RequeueRequest {
+                    from,
+                    message: h.message.clone(),
+                    body: h.body().to_string(),
+                    to,
+                };
+                self.sqs_requests += 2;
+                vec![Cmd::Browser(BrowserCmd::Requeue(Box::new(req)))]
+            }
+            Pending::Delete { message_id } => {
+                let Some(b) = self.browser.as_mut() else {
+                    return Vec::new();
+                };
+                let queue = b.queue.clone();
+                let Some(h) = b.find(&message_id) else {
+                    return Vec::new();
+                };
+                h.state = HeldState::Working("deleting");
+                self.sqs_requests += 1;
+                vec![Cmd::Browser(BrowserCmd::Delete {
+                    queue,
+                    message: Box::new(h.message.clone()),
+                    retry: false,
+                })]
+            }
+        }
+    }
+}
