@@ -15,6 +15,7 @@ pub mod files;
 pub mod format;
 pub mod health;
 pub mod json_text;
+pub mod keymap;
 pub mod poll;
 pub mod recovery;
 pub mod redact;

@@ -4,8 +4,8 @@
 use std::path::{Path, PathBuf};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use lazysqs::app::keymap::{Action, Keymap};
 use lazysqs::config::{BreakerSourceConfig, Config, ConfigError, RefreshConfig, Thresholds};
+use lazysqs::keymap::{Action, Keymap};
 
 const PATH: &str = "conf/lazysqs.toml";
 

@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use lazysqs::app::keymap::{Action, Keymap, Scope};
 use lazysqs::app::{App, Msg, Settings};
 use lazysqs::breaker::{BreakerReading, BreakerState, Transition};
 use lazysqs::broker::sim::model::{arn, queue_ref};
 use lazysqs::broker::{BrokerError, QueueAttrs, QueueMetrics, QueueRef, RedrivePolicy};
 use lazysqs::config::{BreakerConfig, BreakerSourceConfig, Config, RefreshConfig};
+use lazysqs::keymap::{Action, Keymap, Scope};
 use lazysqs::ui;
 use lazysqs::ui::theme::Theme;
 use ratatui::Terminal;

@@ -838,7 +838,7 @@ fn keymap_overrides_from_config_apply() {
         "k still moves up"
     );
     assert_eq!(app.update(ch('x')), [Cmd::Quit]);
-    assert_eq!(app.keymap.label(lazysqs::app::keymap::Action::Quit), "x");
+    assert_eq!(app.keymap.label(lazysqs::keymap::Action::Quit), "x");
 }
 
 // ---------------------------------------------------------------- health rules

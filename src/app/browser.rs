@@ -6,10 +6,10 @@ use std::time::Instant;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 pub use super::editor::{BodyCheck, Editor};
-use super::keymap::{Action, Scope};
 pub use super::popup::{Pending, Popup};
 use super::{App, Cmd};
 use crate::broker::{BrokerError, DEFAULT_MAX_MESSAGE_BYTES, Message, QueueRef, name_from_arn};
+use crate::keymap::{Action, Scope};
 use crate::recovery::export::{ExportedMessage, to_jsonl};
 use crate::recovery::{EXTEND_EVERY, RequeueOutcome, RequeueRequest};
 

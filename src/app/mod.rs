@@ -5,7 +5,6 @@
 
 pub mod browser;
 pub mod editor;
-pub mod keymap;
 pub mod popup;
 pub mod redrive;
 mod update;
@@ -23,9 +22,9 @@ use crate::broker::{
 };
 use crate::config::{BreakerConfig, RefreshConfig, Thresholds};
 use crate::health::{self, Flag, QueueFacts};
+use crate::keymap::Keymap;
 use crate::poll::{Jitter, Schedule};
 use browser::{Browser, BrowserCmd, BrowserMsg, Popup};
-use keymap::Keymap;
 use redrive::{RedriveCmd, RedriveForm, RedriveMsg, RedriveRun};
 
 pub use crate::config::RedriveConfig;

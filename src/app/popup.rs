@@ -4,10 +4,10 @@
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::browser::{BrowserCmd, HeldState};
-use super::keymap::{Action, Scope};
 use super::redrive::RedriveCmd;
 use super::{App, Cmd, Pane};
 use crate::broker::QueueRef;
+use crate::keymap::{Action, Scope};
 use crate::recovery::RequeueRequest;
 
 /// A dialog over everything else.

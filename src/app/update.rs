@@ -3,7 +3,6 @@
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::browser::{Pending, Popup};
-use super::keymap::Action;
 use super::redrive::RedriveCmd;
 use super::{App, Cmd, HISTORY_LEN, Msg, Pane, QueueRow, RateSample};
 use crate::breaker::{BreakerReading, BreakerState, Transition};
@@ -11,6 +10,7 @@ use crate::broker::sim::DemoAction;
 use crate::broker::{BrokerError, QueueAttrs, QueueRef};
 use crate::config::BreakerSourceConfig;
 use crate::health;
+use crate::keymap::Action;
 
 /// How long quitting waits for running redrives to stop.
 pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(8);

@@ -7,9 +7,9 @@ use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
 
 use super::theme::Theme;
 use crate::app::App;
-use crate::app::keymap::Action;
 use crate::app::redrive::{FIELDS, RedriveForm};
 use crate::format;
+use crate::keymap::Action;
 use crate::redrive::RunState;
 
 /// Whether the progress pane has something to show.

@@ -9,8 +9,8 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use crate::app::App;
-use crate::app::keymap::Action;
 use crate::format;
+use crate::keymap::Action;
 
 /// How long a notice stays in the status bar.
 const NOTICE_FOR: Duration = Duration::from_secs(8);
