@@ -30,6 +30,7 @@ impl Schedule {
         !self.in_flight && self.next_due.is_none_or(|t| now >= t)
     }
 
+    /// Whether a fetch is under way (one at a time per source).
     pub fn in_flight(&self) -> bool {
         self.in_flight
     }

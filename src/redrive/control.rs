@@ -147,11 +147,6 @@ impl RedriveHandle {
         }
     }
 
-    /// The latest progress.
-    pub fn snapshot(&self) -> Progress {
-        self.progress.borrow().clone()
-    }
-
     pub fn is_finished(&self) -> bool {
         self.task.is_finished()
     }

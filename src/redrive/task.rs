@@ -75,11 +75,6 @@ pub async fn running_task(broker: &dyn Broker, source_arn: &str) -> BrokerResult
         .find(|t| t.status.is_running()))
 }
 
-/// Cancels a running move task; returns how many messages it had moved.
-pub async fn cancel(broker: &dyn Broker, handle: &str) -> BrokerResult<u64> {
-    broker.cancel_move_task(handle).await
-}
-
 /// The state a move task's status means.
 pub fn state_of(status: &MoveTaskStatus) -> RunState {
     match status {
