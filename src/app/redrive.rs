@@ -15,8 +15,51 @@ use crate::redrive::{
     ClientOptions, Control, Destination, Filter, ModePreference, Plan, Progress, Report, Request,
 };
 
-/// The fields of the redrive dialog, in order.
-pub const FIELDS: [&str; 5] = ["destination", "rate (msg/s)", "how many", "mode", "filter"];
+/// A field of the redrive dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RedriveField {
+    Destination,
+    Rate,
+    HowMany,
+    Mode,
+    Filter,
+}
+
+impl RedriveField {
+    /// Every field, in the dialog's order.
+    pub const ALL: [RedriveField; 5] = [
+        RedriveField::Destination,
+        RedriveField::Rate,
+        RedriveField::HowMany,
+        RedriveField::Mode,
+        RedriveField::Filter,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RedriveField::Destination => "destination",
+            RedriveField::Rate => "rate (msg/s)",
+            RedriveField::HowMany => "how many",
+            RedriveField::Mode => "mode",
+            RedriveField::Filter => "filter",
+        }
+    }
+
+    /// Typed into, rather than chosen with ←→.
+    pub fn is_text(self) -> bool {
+        matches!(
+            self,
+            RedriveField::Rate | RedriveField::HowMany | RedriveField::Filter
+        )
+    }
+
+    /// The next field (or the one before), wrapping around.
+    fn step(self, back: bool) -> RedriveField {
+        let n = Self::ALL.len();
+        let i = Self::ALL.iter().position(|f| *f == self).unwrap_or(0);
+        Self::ALL[if back { (i + n - 1) % n } else { (i + 1) % n }]
+    }
+}
 
 /// The `R` dialog.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,8 +73,8 @@ pub struct RedriveForm {
     pub max: String,
     pub mode: ModePreference,
     pub filter: String,
-    /// The focused field, an index into [`FIELDS`].
-    pub field: usize,
+    /// The focused field.
+    pub field: RedriveField,
     pub error: Option<String>,
     /// A plan is being made (checks against the queues).
     pub planning: bool,
@@ -183,7 +226,7 @@ impl App {
             max: String::new(),
             mode: ModePreference::Auto,
             filter: String::new(),
-            field: 0,
+            field: RedriveField::Destination,
             error: None,
             planning: false,
         });
@@ -205,15 +248,15 @@ impl App {
             |i: usize, n: usize, back: bool| if back { (i + n - 1) % n } else { (i + 1) % n };
         match key.code {
             KeyCode::Esc => self.redrive_form = None,
-            KeyCode::Tab | KeyCode::Down => form.field = (form.field + 1) % FIELDS.len(),
-            KeyCode::BackTab | KeyCode::Up => {
-                form.field = (form.field + FIELDS.len() - 1) % FIELDS.len()
-            }
+            KeyCode::Tab | KeyCode::Down => form.field = form.field.step(false),
+            KeyCode::BackTab | KeyCode::Up => form.field = form.field.step(true),
             KeyCode::Left | KeyCode::Right => {
                 let back = key.code == KeyCode::Left;
                 match form.field {
-                    0 => form.destination = cycle(form.destination, form.destinations.len(), back),
-                    3 => {
+                    RedriveField::Destination => {
+                        form.destination = cycle(form.destination, form.destinations.len(), back)
+                    }
+                    RedriveField::Mode => {
                         let modes = [
                             ModePreference::Auto,
                             ModePreference::MoveTask,
@@ -619,9 +662,9 @@ impl App {
 
 fn text_field(form: &mut RedriveForm) -> Option<&mut String> {
     match form.field {
-        1 => Some(&mut form.rate),
-        2 => Some(&mut form.max),
-        4 => Some(&mut form.filter),
-        _ => None,
+        RedriveField::Rate => Some(&mut form.rate),
+        RedriveField::HowMany => Some(&mut form.max),
+        RedriveField::Filter => Some(&mut form.filter),
+        RedriveField::Destination | RedriveField::Mode => None,
     }
 }

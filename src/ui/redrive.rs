@@ -7,7 +7,7 @@ use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
 
 use super::theme::Theme;
 use crate::app::App;
-use crate::app::redrive::{FIELDS, RedriveForm};
+use crate::app::redrive::{RedriveField, RedriveForm};
 use crate::format;
 use crate::keymap::Action;
 use crate::redrive::RunState;
@@ -18,34 +18,34 @@ pub fn has_progress(app: &App) -> bool {
 }
 
 pub fn draw_form(frame: &mut Frame, area: Rect, form: &RedriveForm, theme: &Theme) {
-    let value = |i: usize| -> String {
-        match i {
-            0 => format!("◀ {} ▶", form.destinations[form.destination]),
-            1 => form.rate.clone(),
-            2 if form.max.is_empty() => "all".to_string(),
-            2 => form.max.clone(),
-            3 => format!("◀ {} ▶", form.mode_label()),
-            _ if form.filter.is_empty() => "(none: every message)".to_string(),
-            _ => form.filter.clone(),
+    let value = |f: RedriveField| -> String {
+        match f {
+            RedriveField::Destination => format!("◀ {} ▶", form.destinations[form.destination]),
+            RedriveField::Rate => form.rate.clone(),
+            RedriveField::HowMany if form.max.is_empty() => "all".to_string(),
+            RedriveField::HowMany => form.max.clone(),
+            RedriveField::Mode => format!("◀ {} ▶", form.mode_label()),
+            RedriveField::Filter if form.filter.is_empty() => "(none: every message)".to_string(),
+            RedriveField::Filter => form.filter.clone(),
         }
     };
     let mut lines = vec![
         Line::raw(format!("Move the messages of {} back.", form.dlq.name)),
         Line::raw(""),
     ];
-    for (i, name) in FIELDS.iter().enumerate() {
-        let focused = i == form.field;
-        let cursor = if focused && matches!(i, 1 | 2 | 4) {
+    for field in RedriveField::ALL {
+        let focused = field == form.field;
+        let cursor = if focused && field.is_text() {
             "▏"
         } else {
             ""
         };
         lines.push(Line::from(vec![
             Span::styled(
-                format!("{} {:<14}", if focused { "▶" } else { " " }, name),
+                format!("{} {:<14}", if focused { "▶" } else { " " }, field.label()),
                 if focused { theme.selected } else { theme.title },
             ),
-            Span::raw(format!(" {}{cursor}", value(i))),
+            Span::raw(format!(" {}{cursor}", value(field))),
         ]));
     }
     lines.push(Line::raw(""));
