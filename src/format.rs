@@ -38,6 +38,25 @@ pub fn truncate(s: &str, max: usize) -> String {
     }
 }
 
+/// Cuts `s` to at most `max` characters in the middle, keeping both ends
+/// (`invoi…s-dlq.fifo`): queues that share a prefix stay apart.
+pub fn middle(s: &str, max: usize) -> String {
+    let n = s.chars().count();
+    if n <= max {
+        return s.to_string();
+    }
+    if max <= 1 {
+        return "…".chars().take(max).collect();
+    }
+    let keep = max - 1;
+    let head = keep / 2;
+    let tail = keep - head;
+    let mut out: String = s.chars().take(head).collect();
+    out.push('…');
+    out.extend(s.chars().skip(n - tail));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -57,5 +76,8 @@ mod tests {
         assert_eq!(rate(Some(2.5)), "2.5");
         assert_eq!(count(None), "—");
         assert_eq!(truncate("orders-dead-letter", 8), "orders-…");
+        assert_eq!(middle("invoices-dlq.fifo", 16), "invoice…dlq.fifo");
+        assert_eq!(middle("orders", 16), "orders");
+        assert_eq!(middle("orders", 1), "…");
     }
 }

@@ -330,6 +330,40 @@ fn dashboard_100x30() {
     );
 }
 
+/// At every common size the columns that tell whether something is wrong stay:
+/// the name, the visible count, the DLQ with its depth, and Health; headers are
+/// never cut; a long name is cut in the middle so its ends stay.
+#[test]
+fn the_queue_table_keeps_what_matters_at_80x24_120x35_and_200x60() {
+    for (w, h) in [(80u16, 24u16), (120, 35), (200, 60)] {
+        let (app, _) = incident();
+        let s = render(&app, w, h);
+        let header = line_with(&s, "│Queue");
+        for col in ["Visible", "DLQ", "Health"] {
+            assert!(header.contains(col), "{w}x{h}: {col} missing: {header}");
+        }
+        for cut in ["In flig ", "Out/mi ", "Healt ", "Drai "] {
+            assert!(!header.contains(cut), "{w}x{h}: a header is cut: {header}");
+        }
+        let orders = line_with(&s, "│orders ");
+        assert_has(orders, &["42", "orders-dlq (17)", "▲ growing"]);
+        let dlq = line_with(&s, "│orders-dlq ");
+        assert_has(dlq, &["17", "✖ dlq"]);
+        assert!(
+            line_with(&s, "│invoices.fifo").contains("(0)"),
+            "{w}x{h}: the DLQ's depth stays when its name is cut:\n{s}"
+        );
+    }
+    // The narrowest: the least needed columns went first, never Health.
+    let (app, _) = incident();
+    let s = render(&app, 80, 24);
+    let header = line_with(&s, "│Queue");
+    assert!(
+        !header.contains("Type") && !header.contains("Delayed"),
+        "{header}"
+    );
+}
+
 #[test]
 fn tiny_and_odd_sizes_do_not_panic() {
     let (app, _) = incident();

@@ -10,6 +10,7 @@ use crate::app::{App, Pane, QueueRow};
 use crate::format;
 use crate::health::{Drain, Flag};
 
+/// The columns, in the order they are drawn.
 const HEADER: [&str; 12] = [
     "Queue",
     "Type",
@@ -24,6 +25,85 @@ const HEADER: [&str; 12] = [
     "DLQ",
     "Health",
 ];
+
+/// The order in which columns are kept as the terminal narrows: the name, Health,
+/// the visible count and the DLQ with its depth go last.
+const PRIORITY: [usize; 12] = [0, 11, 2, 10, 3, 5, 6, 7, 9, 8, 4, 1];
+
+/// The narrowest a name may be cut to (in the middle) before columns go.
+const MIN_NAME: usize = 12;
+/// The narrowest the DLQ column may be cut to before it goes.
+const MIN_DLQ: usize = 10;
+
+/// One cell's text and look, measured before the widths are chosen.
+struct Text {
+    text: String,
+    style: ratatui::style::Style,
+    right: bool,
+    /// Characters at the end that a cut must keep (the DLQ's " (12)").
+    keep_end: usize,
+}
+
+impl Text {
+    /// Columns on screen (some symbols take two).
+    fn width(&self) -> usize {
+        Span::raw(self.text.as_str()).width()
+    }
+
+    fn cell(&self, width: usize) -> Cell<'static> {
+        let text = if self.width() <= width {
+            self.text.clone()
+        } else {
+            let n = self.text.chars().count();
+            let end: String = self.text.chars().skip(n - self.keep_end.min(n)).collect();
+            let start: String = self.text.chars().take(n - self.keep_end.min(n)).collect();
+            format!(
+                "{}{end}",
+                format::middle(&start, width.saturating_sub(end.chars().count()))
+            )
+        };
+        let line = Line::from(Span::styled(text, self.style));
+        Cell::from(if self.right {
+            line.right_aligned()
+        } else {
+            line
+        })
+    }
+}
+
+/// Which columns fit in `room` characters, and how wide each is: content widths,
+/// columns added in [`PRIORITY`] order while they fit, the name and the DLQ cut
+/// in the middle rather than dropped.
+fn fit(desired: &[usize; 12], room: usize) -> [Option<usize>; 12] {
+    let mut widths = [None; 12];
+    let mut used = 0usize;
+    for &c in &PRIORITY {
+        let gap = usize::from(used > 0);
+        let want = desired[c];
+        let min = match c {
+            0 => want.min(MIN_NAME),
+            10 => want.min(MIN_DLQ),
+            _ => want,
+        };
+        if used + gap + min > room {
+            continue;
+        }
+        let width = want.min(room - used - gap);
+        widths[c] = Some(width);
+        used += gap + width;
+    }
+    // Left-over room goes back to a cut name or DLQ column.
+    for c in [0, 10] {
+        if let Some(w) = widths[c]
+            && w < desired[c]
+        {
+            let extra = (desired[c] - w).min(room.saturating_sub(used));
+            widths[c] = Some(w + extra);
+            used += extra;
+        }
+    }
+    widths
+}
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let rows = app.visible_rows();
@@ -59,24 +139,29 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let selected = app.selected_index();
     let selected_pos = rows.iter().position(|&i| Some(i) == selected).unwrap_or(0);
     let offset = selected_pos.saturating_sub(inner_height.saturating_sub(1));
-    // On narrow screens the least needed columns go, so Health always shows.
-    let narrow = area.width < 150;
-    let hidden: &[usize] = if narrow { &[1, 4, 8] } else { &[] };
-    let body: Vec<Row> = rows
+    let texts: Vec<(usize, [Text; 12])> = rows
         .iter()
         .skip(offset)
         .take(inner_height.max(1))
-        .map(|&i| {
-            let row = &app.queues[i];
-            let cells = queue_cells(app, row, theme, if narrow { 12 } else { 22 });
+        .map(|&i| (i, queue_texts(app, &app.queues[i], theme)))
+        .collect();
+    let mut desired = HEADER.map(|h| h.chars().count());
+    for (_, t) in &texts {
+        for (c, cell) in t.iter().enumerate() {
+            desired[c] = desired[c].max(cell.width());
+        }
+    }
+    let widths = fit(&desired, usize::from(area.width.saturating_sub(2)));
+    let shown: Vec<usize> = (0..HEADER.len()).filter(|&c| widths[c].is_some()).collect();
+    let body: Vec<Row> = texts
+        .iter()
+        .map(|(i, t)| {
             let r = Row::new(
-                cells
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(c, _)| !hidden.contains(c))
-                    .map(|(_, cell)| cell),
+                shown
+                    .iter()
+                    .map(|&c| t[c].cell(widths[c].unwrap_or_default())),
             );
-            if Some(i) == selected {
+            if Some(*i) == selected {
                 r.style(theme.selected)
             } else {
                 r
@@ -84,36 +169,12 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         })
         .collect();
     let empty = body.is_empty();
-    let name_width = rows
+    let constraints: Vec<Constraint> = shown
         .iter()
-        .map(|&i| app.queues[i].queue.name.chars().count() + 2)
-        .max()
-        .unwrap_or(10)
-        .clamp(10, 48) as u16;
-    let widths = [
-        Constraint::Length(name_width),
-        Constraint::Length(4),
-        Constraint::Length(7),
-        Constraint::Length(9),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(7),
-        Constraint::Length(5),
-        Constraint::Length(8),
-        Constraint::Length(if narrow { 18 } else { 26 }),
-        Constraint::Fill(1),
-    ];
-    let shown = |c: &usize| !hidden.contains(c);
-    let table = Table::new(body, (0..widths.len()).filter(shown).map(|c| widths[c]))
-        .header(
-            Row::new(
-                (0..HEADER.len())
-                    .filter(shown)
-                    .map(|c| Cell::from(HEADER[c])),
-            )
-            .style(theme.header),
-        )
+        .map(|&c| Constraint::Length(widths[c].unwrap_or_default() as u16))
+        .collect();
+    let table = Table::new(body, constraints)
+        .header(Row::new(shown.iter().map(|&c| Cell::from(HEADER[c]))).style(theme.header))
         .block(block);
     frame.render_widget(table, area);
     if empty {
@@ -136,12 +197,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 /// The cells of one row, in the order of [`HEADER`].
-fn queue_cells<'a>(
-    app: &App,
-    row: &'a QueueRow,
-    theme: &Theme,
-    dlq_name_max: usize,
-) -> Vec<Cell<'a>> {
+fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
     let attrs = row.attrs.as_ref();
     let metrics = row.metrics.as_ref();
     let stale = row.stale.is_some();
@@ -165,46 +221,47 @@ fn queue_cells<'a>(
         -1 => ("↓", theme.good),
         _ => ("→", theme.dim),
     };
+    let plain = ratatui::style::Style::default();
+    let t = |text: String, style, right| Text {
+        text,
+        style,
+        right,
+        keep_end: 0,
+    };
     let drain = match Drain::of(row.depth(), arrival, consumption) {
-        Some(Drain::In(t)) => Span::raw(format::duration(t)),
-        Some(d @ (Drain::Growing | Drain::Stalled)) => Span::styled(d.label(), theme.warn),
-        Some(d) => Span::styled(d.label(), theme.dim),
-        None => Span::styled("—", theme.dim),
+        Some(Drain::In(d)) => t(format::duration(d), plain, false),
+        Some(d @ (Drain::Growing | Drain::Stalled)) => t(d.label().into(), theme.warn, false),
+        Some(d) => t(d.label().into(), theme.dim, false),
+        None => t("—".into(), theme.dim, false),
     };
     let dlq = match row.dlq_name() {
         Some(dlq) => {
             let depth = app.row_by_name(dlq).and_then(|r| r.depth());
-            let text = format!(
-                "{} ({})",
-                format::truncate(dlq, dlq_name_max),
-                format::count(depth)
-            );
-            Span::styled(
-                text,
-                if depth.unwrap_or(0) > 0 {
+            let depth_text = format!(" ({})", format::count(depth));
+            Text {
+                keep_end: depth_text.chars().count(),
+                text: format!("{dlq}{depth_text}"),
+                style: if depth.unwrap_or(0) > 0 {
                     theme.bad
                 } else {
                     theme.base
                 },
-            )
+                right: false,
+            }
         }
-        None if !row.dlq_sources.is_empty() => Span::styled(
-            format!(
-                "← {}",
-                format::truncate(&row.dlq_sources.join(","), dlq_name_max)
-            ),
-            theme.dim,
-        ),
-        None => Span::styled("", theme.dim),
+        None if !row.dlq_sources.is_empty() => {
+            t(format!("← {}", row.dlq_sources.join(",")), theme.dim, false)
+        }
+        None => t(String::new(), theme.dim, false),
     };
     let flags = app.flags(row);
     let health = if stale {
-        Span::styled("⚠ stale", theme.warn)
+        t("⚠ stale".into(), theme.warn, false)
     } else if flags.is_empty() {
         if attrs.is_some() {
-            Span::styled("✔ ok", theme.good)
+            t("✔ ok".into(), theme.good, false)
         } else {
-            Span::styled("…", theme.dim)
+            t("…".into(), theme.dim, false)
         }
     } else {
         let text = flags
@@ -217,21 +274,21 @@ fn queue_cells<'a>(
         } else {
             theme.warn
         };
-        Span::styled(text, style)
+        t(text, style, false)
     };
-    let num = |v: Option<u64>| Cell::from(Line::from(format::count(v)).right_aligned());
-    vec![
-        Cell::from(name),
-        Cell::from(kind),
+    let num = |v: Option<u64>| t(format::count(v), plain, true);
+    [
+        t(name, plain, false),
+        t(kind.into(), plain, false),
         num(attrs.map(|a| a.visible)),
         num(attrs.map(|a| a.in_flight)),
         num(attrs.map(|a| a.delayed)),
-        Cell::from(Line::from(oldest).right_aligned()),
-        Cell::from(Line::from(format::rate(arrival)).right_aligned()),
-        Cell::from(Line::from(format::rate(consumption)).right_aligned()),
-        Cell::from(Span::styled(trend, trend_style)),
-        Cell::from(drain),
-        Cell::from(dlq),
-        Cell::from(health),
+        t(oldest, plain, true),
+        t(format::rate(arrival), plain, true),
+        t(format::rate(consumption), plain, true),
+        t(trend.into(), trend_style, false),
+        drain,
+        dlq,
+        health,
     ]
 }
