@@ -110,6 +110,25 @@ impl SortKey {
     }
 }
 
+/// The window over which arrivals are measured from depth.
+pub const INFLOW_WINDOW_SECS: f64 = 60.0;
+
+/// Where a rate comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateSource {
+    /// CloudWatch's latest datapoint (NumberOfMessagesSent / Deleted).
+    CloudWatch,
+    /// Measured from the depth between attribute polls.
+    Depth,
+}
+
+/// A rate per minute and where it comes from.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rate {
+    pub per_min: Option<f64>,
+    pub source: RateSource,
+}
+
 /// One sample of a queue's rates, per minute; `None` when there was no data.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct RateSample {
@@ -129,6 +148,9 @@ pub struct QueueRow {
     /// (seconds since start, visible + in flight + delayed)
     pub depth_history: VecDeque<(f64, u64)>,
     pub rate_history: VecDeque<RateSample>,
+    /// (seconds since start, arrivals per minute measured from depth increases
+    /// over the last minute), one per attribute poll.
+    pub inflow_history: VecDeque<(f64, f64)>,
     /// Consecutive samples with consumption below arrival.
     pub below_streak: usize,
     pub schedule: Schedule,
@@ -150,6 +172,7 @@ impl QueueRow {
             dlq_sources: Vec::new(),
             depth_history: VecDeque::new(),
             rate_history: VecDeque::new(),
+            inflow_history: VecDeque::new(),
             below_streak: 0,
             schedule: Schedule::new(Duration::from_secs_f64(refresh.attributes_secs)),
             sources_schedule: Schedule::new(Duration::from_secs_f64(refresh.discovery_secs)),
@@ -170,6 +193,30 @@ impl QueueRow {
             .as_ref()
             .and_then(|a| a.redrive.as_ref())
             .map(|r| crate::broker::name_from_arn(&r.dlq_arn))
+    }
+
+    /// Arrivals per minute measured from the depth over the last minute: the sum
+    /// of its increases between attribute polls. For a queue nothing consumes (a
+    /// DLQ) that is its arrival rate, which CloudWatch's NumberOfMessagesSent
+    /// does not see for redrive-policy moves. `None` until two polls a few
+    /// seconds apart.
+    pub fn measured_inflow(&self) -> Option<f64> {
+        let &(last, _) = self.depth_history.back()?;
+        let window: Vec<&(f64, u64)> = self
+            .depth_history
+            .iter()
+            .filter(|(t, _)| *t >= last - INFLOW_WINDOW_SECS)
+            .collect();
+        let first = window.first()?.0;
+        let span = last - first;
+        if window.len() < 2 || span < 1.0 {
+            return None;
+        }
+        let added: u64 = window
+            .windows(2)
+            .map(|w| w[1].1.saturating_sub(w[0].1))
+            .sum();
+        Some(added as f64 / span * 60.0)
     }
 
     /// Trend of the depth over the last few samples: -1 falling, 0 flat, 1 rising.
@@ -491,6 +538,24 @@ impl App {
         self.breakers
             .iter()
             .find(|b| b.config.queue.as_deref() == Some(queue))
+    }
+
+    /// A queue's arrival rate. For a DLQ, CloudWatch does not count the moves a
+    /// redrive policy makes, so the rate measured from its depth is used when it
+    /// is the larger (it includes direct sends too).
+    pub fn arrival(&self, row: &QueueRow) -> Rate {
+        let cloudwatch = row.metrics.as_ref().and_then(|m| m.sent_per_min);
+        let measured = self.is_dlq(row).then(|| row.measured_inflow()).flatten();
+        match (cloudwatch, measured) {
+            (c, Some(m)) if c.is_none_or(|c| m > c) => Rate {
+                per_min: Some(m),
+                source: RateSource::Depth,
+            },
+            (c, _) => Rate {
+                per_min: c,
+                source: RateSource::CloudWatch,
+            },
+        }
     }
 
     pub fn flags(&self, row: &QueueRow) -> Vec<Flag> {

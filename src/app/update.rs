@@ -184,6 +184,12 @@ impl App {
                 if row.depth_history.len() > HISTORY_LEN {
                     row.depth_history.pop_front();
                 }
+                if let Some(rate) = row.measured_inflow() {
+                    row.inflow_history.push_back((at, rate));
+                    if row.inflow_history.len() > HISTORY_LEN {
+                        row.inflow_history.pop_front();
+                    }
+                }
                 row.attrs = Some(attrs);
                 row.stale = None;
                 row.last_ok = Some(now);

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 
 use super::theme::Theme;
-use crate::app::{App, Pane, QueueRow};
+use crate::app::{App, Pane, QueueRow, RateSource};
 use crate::format;
 use crate::health::{Drain, Flag};
 
@@ -214,7 +214,8 @@ fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
     let oldest = metrics
         .and_then(|m| m.age_of_oldest)
         .map_or_else(|| "—".to_string(), format::duration);
-    let arrival = metrics.and_then(|m| m.sent_per_min);
+    let measured = app.arrival(row);
+    let arrival = measured.per_min;
     let consumption = metrics.and_then(|m| m.deleted_per_min);
     let (trend, trend_style) = match row.trend() {
         1 => ("↑", theme.warn),
@@ -284,7 +285,11 @@ fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
         num(attrs.map(|a| a.in_flight)),
         num(attrs.map(|a| a.delayed)),
         t(oldest, plain, true),
-        t(format::rate(arrival), plain, true),
+        match measured.source {
+            // "≈": measured from the depth, not CloudWatch (see the rates pane).
+            RateSource::Depth => t(format!("≈{}", format::rate(arrival)), plain, true),
+            RateSource::CloudWatch => t(format::rate(arrival), plain, true),
+        },
         t(format::rate(consumption), plain, true),
         t(trend.into(), trend_style, false),
         drain,

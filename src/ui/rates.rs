@@ -4,17 +4,29 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::symbols::Marker;
-use ratatui::text::Span;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Axis, Block, Borders, Chart, Dataset, GraphType, Paragraph};
 
 use super::theme::Theme;
-use crate::app::{App, Pane};
+use crate::app::{App, Pane, RateSource};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let row = app.selected_row();
+    // The legend is in the title, so it never covers the data.
     let title = match row {
-        Some(r) => format!(" Rates: {} ", r.queue.name),
-        None => " Rates ".to_string(),
+        Some(r) => {
+            let arrival = match app.arrival(r).source {
+                RateSource::Depth => "from depth",
+                RateSource::CloudWatch => "CloudWatch",
+            };
+            Line::from(vec![
+                Span::styled(format!(" Rates: {} ", r.queue.name), theme.title),
+                Span::styled(format!("━ arrival/min ({arrival}) "), theme.arrival),
+                Span::styled("━ consumption/min (CloudWatch) ", theme.consumption),
+                Span::styled("│ ━ depth ", theme.depth),
+            ])
+        }
+        None => Line::from(Span::styled(" Rates ", theme.title)),
     };
     let block = Block::default()
         .borders(Borders::ALL)
@@ -23,7 +35,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         } else {
             theme.border
         })
-        .title(Span::styled(title, theme.title));
+        .title(title);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(row) = row else {
@@ -33,11 +45,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let [left, right] =
         Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(inner);
 
-    let arrival: Vec<(f64, f64)> = row
-        .rate_history
-        .iter()
-        .filter_map(|s| s.arrival.map(|v| (s.at, v)))
-        .collect();
+    let measured = app.arrival(row).source == RateSource::Depth;
+    let arrival: Vec<(f64, f64)> = if measured {
+        row.inflow_history.iter().copied().collect()
+    } else {
+        row.rate_history
+            .iter()
+            .filter_map(|s| s.arrival.map(|v| (s.at, v)))
+            .collect()
+    };
     let consumption: Vec<(f64, f64)> = row
         .rate_history
         .iter()
@@ -56,7 +72,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         );
     } else {
         let series = [
-            ("arrival/min", theme.arrival, arrival.as_slice()),
+            (
+                if measured {
+                    "arrival/min (from depth)"
+                } else {
+                    "arrival/min (CloudWatch)"
+                },
+                theme.arrival,
+                arrival.as_slice(),
+            ),
             ("consumption/min", theme.consumption, consumption.as_slice()),
         ];
         frame.render_widget(line_chart(&series, theme), left);
@@ -90,7 +114,7 @@ fn line_chart<'a>(series: &[Series<'a>], theme: &Theme) -> Chart<'a> {
         })
         .collect();
     Chart::new(datasets)
-        .hidden_legend_constraints((Constraint::Ratio(1, 1), Constraint::Ratio(1, 1)))
+        .legend_position(None)
         .x_axis(Axis::default().bounds(x).style(theme.dim))
         .y_axis(
             Axis::default()
