@@ -76,6 +76,20 @@ pub fn judge(s: &Snapshot, t: &Thresholds) -> Verdict {
                 detail: detail(q, flag, s, t),
             });
         }
+        if let (Some(limit), Some(inflow)) = (t.dlq_inflow_per_min, q.measured_arrival_per_min)
+            && q.is_dlq
+            && inflow > limit
+        {
+            findings.push(Finding {
+                subject: q.name.clone(),
+                flag: Flag::DlqInflow,
+                detail: format!(
+                    "{}/min arriving (measured from its depth), over thresholds.dlq_inflow_per_min {}",
+                    format::rate(Some(inflow)),
+                    format::rate(Some(limit))
+                ),
+            });
+        }
         if let Some(e) = &q.error {
             problems.push(format!("{}: {e}", q.name));
         }
@@ -136,6 +150,11 @@ fn detail(q: &QueueSnapshot, flag: Flag, s: &Snapshot, t: &Thresholds) -> String
             "oldest message is {age} old, within {} of the {} retention period",
             secs(t.retention_margin_secs),
             q.retention_secs.map_or_else(|| "—".into(), secs)
+        ),
+        Flag::DlqInflow => format!(
+            "{}/min arriving, over {}/min",
+            format::rate(q.measured_arrival_per_min),
+            format::rate(t.dlq_inflow_per_min)
         ),
         Flag::BreakerOpen => match q.breaker.as_ref().and_then(|qb| {
             s.breakers

@@ -76,6 +76,10 @@ pub enum Command {
         /// Skip CloudWatch (GetMetricData is billed per metric): no rates or ages.
         #[arg(long)]
         no_metrics: bool,
+        /// Poll twice, SECS apart, to measure rates from the depth (a DLQ's
+        /// inflow, which CloudWatch does not count; every queue's net rate).
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        window: Option<u64>,
     },
     /// Poll once and judge the queues against the configured thresholds, one line
     /// per finding. Exit status: 0 healthy, 1 a threshold breached, 2 the check
@@ -85,6 +89,10 @@ pub enum Command {
         /// retention are then not judged.
         #[arg(long)]
         no_metrics: bool,
+        /// Poll twice, SECS apart, to measure rates from the depth; needed for
+        /// `thresholds.dlq_inflow_per_min`.
+        #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=3600))]
+        window: Option<u64>,
     },
     /// Move the messages of a dead-letter queue back to their source queues (or to
     /// --to QUEUE), rate-limited, with a progress bar on stderr and a JSON summary on

@@ -150,6 +150,9 @@ pub struct Thresholds {
     /// Flag a DLQ whose oldest message is this close to the retention period.
     #[serde(deserialize_with = "retention_margin_secs")]
     pub retention_margin_secs: u64,
+    /// `check --window`: flag a DLQ receiving more than this many per minute.
+    #[serde(deserialize_with = "dlq_inflow")]
+    pub dlq_inflow_per_min: Option<f64>,
 }
 
 impl Default for Thresholds {
@@ -158,6 +161,7 @@ impl Default for Thresholds {
             max_age_secs: 300,
             growing_samples: 3,
             retention_margin_secs: 24 * 3600,
+            dlq_inflow_per_min: None,
         }
     }
 }
@@ -371,6 +375,17 @@ ranged!(
     1_209_600,
     " seconds"
 );
+fn dlq_inflow<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    let v = f64::deserialize(d)?;
+    if (0.0..=1_000_000.0).contains(&v) {
+        Ok(Some(v))
+    } else {
+        Err(de::Error::custom(format!(
+            "thresholds.dlq_inflow_per_min must be 0 to 1000000 messages/min, not {v}"
+        )))
+    }
+}
+
 ranged!(browse_cap, usize, "browser.cap", 1, 10_000, " messages");
 ranged!(redrive_rate, u32, "redrive.rate", 1, 10_000, " messages/s");
 ranged!(

@@ -22,6 +22,9 @@ pub enum Flag {
     NearRetention,
     /// The breaker guarding this queue's consumer is open.
     BreakerOpen,
+    /// A DLQ receives more per minute than `thresholds.dlq_inflow_per_min`
+    /// (measured from its depth over `--window`; headless only).
+    DlqInflow,
 }
 
 impl Flag {
@@ -33,6 +36,7 @@ impl Flag {
             Flag::OldMessage => "old_message",
             Flag::NearRetention => "near_retention",
             Flag::BreakerOpen => "breaker_open",
+            Flag::DlqInflow => "dlq_inflow",
         }
     }
 
@@ -44,6 +48,7 @@ impl Flag {
             Flag::OldMessage => "◷ old",
             Flag::NearRetention => "⌛ expiring",
             Flag::BreakerOpen => "⚡ open",
+            Flag::DlqInflow => "⇣ inflow",
         }
     }
 }

@@ -81,8 +81,18 @@ pub struct QueueSnapshot {
     /// visible + in flight + delayed.
     pub depth: Option<u64>,
     pub age_of_oldest_secs: Option<u64>,
-    /// CloudWatch NumberOfMessagesSent in the latest minute.
+    /// Arrivals per minute: CloudWatch NumberOfMessagesSent in the latest
+    /// minute, or for a DLQ polled twice (`--window`), its measured inflow when
+    /// larger (CloudWatch does not count redrive-policy moves).
     pub arrival_per_min: Option<f64>,
+    /// Where `arrival_per_min` comes from: `cloudwatch` or `depth`.
+    pub arrival_source: &'static str,
+    /// Arrivals per minute measured from the depth between two polls
+    /// (`--window`): its increase, for a DLQ; `null` with one poll or for a
+    /// queue that is consumed.
+    pub measured_arrival_per_min: Option<f64>,
+    /// The change in depth per minute between two polls; `null` with one poll.
+    pub net_per_min: Option<f64>,
     /// CloudWatch NumberOfMessagesDeleted in the latest minute.
     pub consumption_per_min: Option<f64>,
     /// empty, stalled, steady, growing or draining (then `drain_secs`).
@@ -127,6 +137,41 @@ pub struct BreakerSnapshot {
 }
 
 impl Snapshot {
+    /// This (second) poll with the rates measured since `first`, taken `window`
+    /// before: the net change of every queue's depth, and a DLQ's inflow, which
+    /// becomes its arrival when CloudWatch shows less.
+    pub fn measured_since(mut self, first: &Snapshot, window: Duration) -> Snapshot {
+        let minutes = window.as_secs_f64() / 60.0;
+        if minutes <= 0.0 {
+            return self;
+        }
+        for q in &mut self.queues {
+            let before = first
+                .queues
+                .iter()
+                .find(|f| f.url == q.url)
+                .and_then(|f| f.depth);
+            let (Some(before), Some(now)) = (before, q.depth) else {
+                continue;
+            };
+            q.net_per_min = Some((now as f64 - before as f64) / minutes);
+            if q.is_dlq {
+                let inflow = now.saturating_sub(before) as f64 / minutes;
+                q.measured_arrival_per_min = Some(inflow);
+                if q.arrival_per_min.is_none_or(|cw| inflow > cw) {
+                    q.arrival_per_min = Some(inflow);
+                    q.arrival_source = "depth";
+                }
+            }
+            q.drain = Drain::of(q.depth, q.arrival_per_min, q.consumption_per_min);
+            q.drain_secs = match q.drain {
+                Some(Drain::In(t)) => Some(t.as_secs()),
+                _ => None,
+            };
+        }
+        self
+    }
+
     /// Whether nothing at all could be read: queues were listed but every one failed.
     pub fn all_failed(&self) -> bool {
         !self.queues.is_empty()
@@ -371,6 +416,9 @@ pub async fn take(
                 depth,
                 age_of_oldest_secs: m.and_then(|m| m.age_of_oldest).map(|d| d.as_secs()),
                 arrival_per_min: arrival,
+                arrival_source: "cloudwatch",
+                measured_arrival_per_min: None,
+                net_per_min: None,
                 consumption_per_min: consumption,
                 drain,
                 drain_secs,

@@ -61,6 +61,7 @@ max_concurrency = 4
 max_age_secs = 60
 growing_samples = 5
 retention_margin_secs = 3600
+dlq_inflow_per_min = 2.5
 
 [[breaker]]
 name = "payments"
@@ -115,6 +116,7 @@ fn a_full_valid_config_parses() {
             max_age_secs: 60,
             growing_samples: 5,
             retention_margin_secs: 3600,
+            dlq_inflow_per_min: Some(2.5),
         }
     );
     assert_eq!(c.breakers.len(), 4);

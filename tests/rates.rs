@@ -144,3 +144,112 @@ async fn a_dlq_fed_through_max_receive_count_shows_its_arrival_on_localstack() {
     );
     lab.cleanup().await;
 }
+
+/// `snapshot --window 20` and `check --window` against LocalStack, while failures
+/// keep landing in the DLQ through maxReceiveCount.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_and_check_with_a_window_measure_dlq_inflow_on_localstack() {
+    let Some(lab) = localstack::Lab::new("the rates tests against LocalStack", "window").await
+    else {
+        return;
+    };
+    let (orders, dlq) = lab.with_dlq("orders", &[]).await;
+    let home = tempfile::tempdir().expect("home");
+    let config = home.path().join("config.toml");
+    std::fs::write(&config, "[thresholds]\ndlq_inflow_per_min = 1\n").expect("config");
+    let run = |args: Vec<String>| {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_lazysqs"));
+        cmd.args(args)
+            .env("HOME", home.path())
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true");
+        cmd.output()
+    };
+    let common = |cmd: &str, window: &str| -> Vec<String> {
+        [
+            "--config",
+            config.to_str().expect("utf-8"),
+            "--endpoint-url",
+            &lab.endpoint,
+            "--prefix",
+            &lab.prefix,
+            cmd,
+            "--no-metrics",
+            "--window",
+            window,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let mut args = common("snapshot", "20");
+    args.push("--json".into());
+    let snapshot = run(args);
+    let check = run(common("check", "10"));
+    let feed = async {
+        let mut n = 0;
+        for _ in 0..14 {
+            tokio::time::sleep(Duration::from_millis(1500)).await;
+            lab.broker.send(&orders, body(n)).await.expect("send");
+            n += 1;
+            lab.fail_into_dlq(&orders, &dlq, n).await;
+        }
+    };
+    let (snapshot, check, ()) = tokio::join!(snapshot, check, feed);
+    let snapshot = snapshot.expect("snapshot");
+    let stderr = String::from_utf8_lossy(&snapshot.stderr);
+    assert_eq!(snapshot.status.code(), Some(0), "{stderr}");
+    let v: serde_json::Value = serde_json::from_slice(&snapshot.stdout).expect("json");
+    let q = v["queues"]
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["name"] == dlq.name.as_str()))
+        .expect("the DLQ");
+    assert_eq!(q["arrival_source"], "depth", "{q}");
+    assert!(
+        q["arrival_per_min"].as_f64().is_some_and(|r| r > 0.0),
+        "{q}"
+    );
+    assert!(
+        q["measured_arrival_per_min"]
+            .as_f64()
+            .is_some_and(|r| r > 0.0),
+        "{q}"
+    );
+    assert!(q["net_per_min"].as_f64().is_some(), "{q}");
+    let source = v["queues"]
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["name"] == orders.name.as_str()))
+        .expect("the source");
+    assert!(
+        source["measured_arrival_per_min"].is_null(),
+        "not a DLQ: {source}"
+    );
+
+    let check = check.expect("check");
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(
+        check.status.code(),
+        Some(1),
+        "{out}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(out.contains(&format!("{}: dlq_inflow:", dlq.name)), "{out}");
+    lab.cleanup().await;
+}
+
+#[test]
+fn one_poll_leaves_measured_rates_null() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_lazysqs"))
+        .args(["--demo", "snapshot", "--json", "--no-metrics"])
+        .env("HOME", tempfile::tempdir().expect("home").path())
+        .output()
+        .expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    for q in v["queues"].as_array().expect("queues") {
+        assert!(q["measured_arrival_per_min"].is_null(), "{q}");
+        assert!(q["net_per_min"].is_null(), "{q}");
+        assert_eq!(q["arrival_source"], "cloudwatch", "{q}");
+    }
+}

@@ -18,15 +18,27 @@ use crate::recovery::audit::{Audit, AuditContext};
 /// Runs a subcommand. An error is printed by `main` and exits 2.
 pub async fn run(cli: &Cli, config: &Config, command: &Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Snapshot { json, no_metrics } => {
-            Ok(snapshot::run(cli, config, *json, !*no_metrics)
+        Command::Snapshot {
+            json,
+            no_metrics,
+            window,
+        } => Ok(
+            snapshot::run(cli, config, *json, !*no_metrics, window_of(*window))
+                .await?
+                .into(),
+        ),
+        Command::Check { no_metrics, window } => {
+            Ok(check::run(cli, config, !*no_metrics, window_of(*window))
                 .await?
                 .into())
         }
-        Command::Check { no_metrics } => Ok(check::run(cli, config, !*no_metrics).await?.into()),
         Command::Redrive(args) => redrive::run(cli, config, args).await,
         Command::Import { file, to } => import::run(cli, config, file, to).await,
     }
+}
+
+fn window_of(secs: Option<u64>) -> Option<std::time::Duration> {
+    secs.map(std::time::Duration::from_secs)
 }
 
 /// The dashboard falls back to the demo when nothing points at AWS; a script must

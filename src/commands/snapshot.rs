@@ -15,10 +15,14 @@ use crate::snapshot::{DEMO_WARMUP, Options, Snapshot, take};
 /// Connects as the dashboard would, runs the demo forward, and polls once.
 /// Returns the snapshot and the thresholds it was judged by. Fails (→ exit 2) on a
 /// bad config, a failed connection or when the queues cannot be listed.
+///
+/// With a `window`, polls the queues twice that far apart (the demo's simulation
+/// is run forward by it instead of waiting) and measures rates from the depth.
 pub async fn poll(
     cli: &Cli,
     config: &Config,
     metrics: bool,
+    window: Option<Duration>,
 ) -> anyhow::Result<(Snapshot, Thresholds)> {
     super::require_target(cli, config, "poll")?;
     let conn = cli.connect(config).await?;
@@ -39,15 +43,44 @@ pub async fn poll(
         breakers: conn.breakers.clone(),
         metrics,
     };
-    let snapshot = take(conn.broker.as_ref(), conn.demo_breakers(), &opts)
+    let listing = |e| anyhow::anyhow!("listing queues on {}: {e}", opts.source);
+    let Some(window) = window else {
+        let snapshot = take(conn.broker.as_ref(), conn.demo_breakers(), &opts)
+            .await
+            .map_err(listing)?;
+        return Ok((snapshot, opts.thresholds));
+    };
+    // The first poll only needs the depths: CloudWatch is asked once, at the end.
+    let first_opts = Options {
+        metrics: false,
+        ..opts.clone()
+    };
+    let first = take(conn.broker.as_ref(), conn.demo_breakers(), &first_opts)
         .await
-        .map_err(|e| anyhow::anyhow!("listing queues on {}: {e}", opts.source))?;
-    Ok((snapshot, opts.thresholds))
+        .map_err(listing)?;
+    eprintln!(
+        "lazysqs: polled once; polling again in {}s to measure rates",
+        window.as_secs()
+    );
+    match &conn.sim {
+        Some(sim) => sim.advance(window),
+        None => tokio::time::sleep(window).await,
+    }
+    let second = take(conn.broker.as_ref(), conn.demo_breakers(), &opts)
+        .await
+        .map_err(listing)?;
+    Ok((second.measured_since(&first, window), opts.thresholds))
 }
 
-/// `lazysqs snapshot [--json] [--no-metrics]`.
-pub async fn run(cli: &Cli, config: &Config, json: bool, metrics: bool) -> anyhow::Result<Exit> {
-    let (snapshot, _) = poll(cli, config, metrics).await?;
+/// `lazysqs snapshot [--json] [--no-metrics] [--window SECS]`.
+pub async fn run(
+    cli: &Cli,
+    config: &Config,
+    json: bool,
+    metrics: bool,
+    window: Option<Duration>,
+) -> anyhow::Result<Exit> {
+    let (snapshot, _) = poll(cli, config, metrics, window).await?;
     let text = if json {
         let mut s = serde_json::to_string_pretty(&snapshot)?;
         s.push('\n');
@@ -133,7 +166,10 @@ pub fn table(s: &Snapshot) -> String {
             format::count(q.delayed),
             q.age_of_oldest_secs
                 .map_or_else(|| "—".into(), |a| format::duration(Duration::from_secs(a))),
-            format::rate(q.arrival_per_min),
+            match q.arrival_source {
+                "depth" => format!("≈{}", format::rate(q.arrival_per_min)),
+                _ => format::rate(q.arrival_per_min),
+            },
             format::rate(q.consumption_per_min),
             match q.drain {
                 Some(Drain::In(t)) => format::duration(t),
