@@ -89,6 +89,7 @@ fn metrics(i: usize, t: usize) -> QueueMetrics {
         } else {
             Some(sent - ((t + i) % 9) as f64)
         },
+        minute: None,
     }
 }
 

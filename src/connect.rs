@@ -177,6 +177,7 @@ impl Cli {
                 redact: config.display.redact.clone(),
                 present: self.present || config.display.present,
                 redrive: config.redrive.clone(),
+                time_scale: speed,
             },
             now,
         );

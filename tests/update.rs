@@ -74,6 +74,7 @@ fn metrics(sent: f64, deleted: f64, age_secs: u64) -> QueueMetrics {
         sent_per_min: Some(sent),
         received_per_min: Some(deleted),
         deleted_per_min: Some(deleted),
+        minute: None,
     }
 }
 

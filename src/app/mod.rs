@@ -219,6 +219,18 @@ impl QueueRow {
         Some(added as f64 / span * 60.0)
     }
 
+    /// The change in depth per minute over the last minute of attribute polls:
+    /// the figure that moves between CloudWatch's minutes.
+    pub fn measured_net(&self) -> Option<f64> {
+        let &(last, now) = self.depth_history.back()?;
+        let &(first, then) = self
+            .depth_history
+            .iter()
+            .find(|(t, _)| *t >= last - INFLOW_WINDOW_SECS)?;
+        let span = last - first;
+        (span >= 1.0).then(|| (now as f64 - then as f64) / span * 60.0)
+    }
+
     /// Trend of the depth over the last few samples: -1 falling, 0 flat, 1 rising.
     pub fn trend(&self) -> i8 {
         let n = self.depth_history.len();
@@ -308,6 +320,8 @@ pub struct App {
     pub redrives: Vec<RedriveRun>,
     pub next_redrive_id: u64,
     pub redrive_settings: RedriveConfig,
+    /// The data's seconds per second here (the demo's speed).
+    pub time_scale: f64,
     pub discovery: Schedule,
     pub discovery_error: Option<String>,
     pub metrics_schedule: Schedule,
@@ -351,6 +365,9 @@ pub struct Settings {
     /// Start in presentation mode.
     pub present: bool,
     pub redrive: RedriveConfig,
+    /// How many of the data's seconds pass per second here: the demo's speed
+    /// (rates measured from polls are per minute of the data's own clock).
+    pub time_scale: f64,
 }
 
 impl Default for Settings {
@@ -371,6 +388,7 @@ impl Default for Settings {
             redact: Vec::new(),
             present: false,
             redrive: RedriveConfig::default(),
+            time_scale: 1.0,
         }
     }
 }
@@ -391,6 +409,7 @@ impl App {
             redact,
             present,
             redrive: redrive_settings,
+            time_scale,
         } = settings;
         let story_schedule = Schedule::new(Duration::from_secs_f64(refresh.breakers_secs));
         let breakers = breakers
@@ -439,6 +458,11 @@ impl App {
             redrives: Vec::new(),
             next_redrive_id: 0,
             redrive_settings,
+            time_scale: if time_scale.is_finite() && time_scale > 0.0 {
+                time_scale
+            } else {
+                1.0
+            },
             discovery_error: None,
             metrics_error: None,
             last_refresh: None,
@@ -545,7 +569,11 @@ impl App {
     /// is the larger (it includes direct sends too).
     pub fn arrival(&self, row: &QueueRow) -> Rate {
         let cloudwatch = row.metrics.as_ref().and_then(|m| m.sent_per_min);
-        let measured = self.is_dlq(row).then(|| row.measured_inflow()).flatten();
+        let measured = self
+            .is_dlq(row)
+            .then(|| row.measured_inflow())
+            .flatten()
+            .map(|r| r / self.time_scale);
         match (cloudwatch, measured) {
             (c, Some(m)) if c.is_none_or(|c| m > c) => Rate {
                 per_min: Some(m),
@@ -556,6 +584,11 @@ impl App {
                 source: RateSource::CloudWatch,
             },
         }
+    }
+
+    /// The change in depth per minute of the data's clock (see [`App::arrival`]).
+    pub fn net_rate(&self, row: &QueueRow) -> Option<f64> {
+        row.measured_net().map(|r| r / self.time_scale)
     }
 
     pub fn flags(&self, row: &QueueRow) -> Vec<Flag> {

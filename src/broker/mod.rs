@@ -123,6 +123,9 @@ pub struct QueueMetrics {
     pub received_per_min: Option<f64>,
     /// Messages deleted in the last minute.
     pub deleted_per_min: Option<f64>,
+    /// The start of the minute the per-minute figures are for (CloudWatch's
+    /// metrics land late: this says how late).
+    pub minute: Option<DateTime<Utc>>,
 }
 
 /// The state of a CloudWatch-style alarm, which a circuit breaker can follow.

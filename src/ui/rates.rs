@@ -19,11 +19,31 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
                 RateSource::Depth => "from depth",
                 RateSource::CloudWatch => "CloudWatch",
             };
+            let cloudwatch_age = r
+                .metrics
+                .as_ref()
+                .and_then(|m| m.minute)
+                .map(|minute| {
+                    let mins = (app.wall_now() - minute).num_minutes().max(0);
+                    format!("CloudWatch {mins} min ago · ")
+                })
+                .unwrap_or_default();
+            let net = app
+                .net_rate(r)
+                .map(|n| {
+                    format!(
+                        "net {}{}/min from depth ",
+                        if n > 0.0 { "+" } else { "" },
+                        crate::format::rate(Some(n))
+                    )
+                })
+                .unwrap_or_default();
             Line::from(vec![
                 Span::styled(format!(" Rates: {} ", r.queue.name), theme.title),
-                Span::styled(format!("━ arrival/min ({arrival}) "), theme.arrival),
-                Span::styled("━ consumption/min (CloudWatch) ", theme.consumption),
-                Span::styled("│ ━ depth ", theme.depth),
+                Span::styled(format!("━ in/min ({arrival}) "), theme.arrival),
+                Span::styled("━ out/min ", theme.consumption),
+                Span::styled(format!("│ ━ depth {net}"), theme.depth),
+                Span::styled(cloudwatch_age, theme.dim),
             ])
         }
         None => Line::from(Span::styled(" Rates ", theme.title)),
@@ -47,7 +67,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 
     let measured = app.arrival(row).source == RateSource::Depth;
     let arrival: Vec<(f64, f64)> = if measured {
-        row.inflow_history.iter().copied().collect()
+        row.inflow_history
+            .iter()
+            .map(|(t, r)| (*t, r / app.time_scale))
+            .collect()
     } else {
         row.rate_history
             .iter()

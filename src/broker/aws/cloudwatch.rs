@@ -22,16 +22,22 @@ const METRIC_PERIOD_SECS: i32 = 60;
 
 impl AwsBroker {
     /// One GetMetricData call (plus its NextToken pages) for at most 500 queries.
-    /// Returns, per query id, the latest datapoint.
+    /// Returns, per query id, the latest complete minute's datapoint (the newest
+    /// minute may still be filling), or the newest when none is complete yet,
+    /// with the minute's start in seconds.
     async fn latest_datapoints(
         &self,
         queries: Vec<MetricDataQuery>,
-    ) -> BrokerResult<HashMap<String, f64>> {
+    ) -> BrokerResult<HashMap<String, (f64, f64)>> {
         let end = SystemTime::now();
         let start = end
             .checked_sub(METRIC_WINDOW)
             .unwrap_or(SystemTime::UNIX_EPOCH);
-        // id -> (timestamp in seconds, value)
+        let now = end
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        let complete = |ts: f64| ts + f64::from(METRIC_PERIOD_SECS) <= now;
+        // id -> (timestamp in seconds, value): complete minutes win over a partial one.
         let mut latest: HashMap<String, (f64, f64)> = HashMap::new();
         let mut token: Option<String> = None;
         loop {
@@ -50,7 +56,12 @@ impl AwsBroker {
                 let Some(id) = result.id() else { continue };
                 for (ts, value) in result.timestamps().iter().zip(result.values()) {
                     let ts = ts.as_secs_f64();
-                    let newer = latest.get(id).is_none_or(|(seen, _)| ts > *seen);
+                    let better = |seen: f64| match (complete(ts), complete(seen)) {
+                        (true, false) => true,
+                        (false, true) => false,
+                        _ => ts > seen,
+                    };
+                    let newer = latest.get(id).is_none_or(|(seen, _)| better(*seen));
                     if newer {
                         latest.insert(id.to_string(), (ts, *value));
                     }
@@ -61,7 +72,7 @@ impl AwsBroker {
                 _ => break,
             }
         }
-        Ok(latest.into_iter().map(|(id, (_, v))| (id, v)).collect())
+        Ok(latest)
     }
 
     pub(super) async fn fetch_metrics(
@@ -83,15 +94,20 @@ impl AwsBroker {
                 let get = |kind: MetricKind| {
                     latest
                         .get(&metric_id(index, kind))
-                        .copied()
-                        .and_then(usable)
+                        .and_then(|(_, v)| usable(*v))
                 };
+                let minute = [MetricKind::Sent, MetricKind::Deleted]
+                    .into_iter()
+                    .filter_map(|k| latest.get(&metric_id(index, k)).map(|(ts, _)| *ts))
+                    .fold(None, |m: Option<f64>, ts| Some(m.map_or(ts, |m| m.max(ts))))
+                    .and_then(|ts| chrono::DateTime::from_timestamp(ts as i64, 0));
                 metrics[index] = QueueMetrics {
                     age_of_oldest: get(MetricKind::Age)
                         .and_then(|secs| Duration::try_from_secs_f64(secs).ok()),
                     sent_per_min: get(MetricKind::Sent),
                     received_per_min: get(MetricKind::Received),
                     deleted_per_min: get(MetricKind::Deleted),
+                    minute,
                 };
             }
         }

@@ -311,6 +311,7 @@ impl Model {
             sent_per_min: Some(c.sent as f64),
             received_per_min: Some(c.received as f64),
             deleted_per_min: Some(c.deleted as f64),
+            minute: None,
         })
     }
 
