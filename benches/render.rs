@@ -18,9 +18,8 @@ use criterion::{BatchSize, BenchmarkId, Criterion, Throughput};
 use lazysqs::app::{App, Msg, Settings};
 use lazysqs::breaker::{BreakerReading, BreakerState, Transition};
 use lazysqs::broker::sim::model::{arn, queue_ref};
-use lazysqs::broker::{QueueAttrs, QueueMetrics, QueueRef, QueueSelection, RedrivePolicy};
-use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig, Thresholds};
-use lazysqs::keymap::Keymap;
+use lazysqs::broker::{QueueAttrs, QueueMetrics, QueueRef, RedrivePolicy};
+use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig};
 use lazysqs::ui;
 use lazysqs::ui::theme::Theme;
 use ratatui::Terminal;
@@ -97,10 +96,7 @@ fn settings(first_queue: &str) -> Settings {
     Settings {
         source: "bench".into(),
         demo: true,
-        selection: QueueSelection::default(),
         refresh: RefreshConfig::demo(),
-        thresholds: Thresholds::default(),
-        keymap: Keymap::default(),
         breakers: vec![BreakerConfig {
             name: "payments".into(),
             queue: Some(first_queue.to_string()),
@@ -108,12 +104,7 @@ fn settings(first_queue: &str) -> Settings {
                 demo: "payments".into(),
             },
         }],
-        read_only: false,
-        browse_cap: 500,
-        audit_path: None,
-        redact: Vec::new(),
-        present: false,
-        redrive: Default::default(),
+        ..Settings::default()
     }
 }
 
