@@ -21,7 +21,7 @@ use crate::broker::{
     BrokerError, BrokerResult, QueueAttrs, QueueMetrics, QueueRef, QueueSelection,
 };
 use crate::config::{BreakerConfig, RefreshConfig, Thresholds};
-use crate::health::{self, Flag, QueueFacts};
+use crate::health::{self, Drain, Flag, QueueFacts};
 use crate::keymap::Keymap;
 use crate::poll::{Jitter, Schedule};
 use browser::{Browser, BrowserCmd, BrowserMsg, Popup};
@@ -583,6 +583,26 @@ impl App {
                 per_min: c,
                 source: RateSource::CloudWatch,
             },
+        }
+    }
+
+    /// Time to drain from the freshest figures: the net rate measured from the
+    /// last minute of attribute polls when there is one (CloudWatch's minute is
+    /// minutes old), else CloudWatch's arrival and consumption.
+    pub fn drain(&self, row: &QueueRow) -> Option<Drain> {
+        let depth = row.depth()?;
+        if depth == 0 {
+            return Some(Drain::Empty);
+        }
+        match self.net_rate(row) {
+            Some(net) if net > 0.0 => Some(Drain::Growing),
+            Some(net) if net < 0.0 => Duration::try_from_secs_f64(depth as f64 / -net * 60.0)
+                .ok()
+                .map(Drain::In),
+            _ => {
+                let consumption = row.metrics.as_ref().and_then(|m| m.deleted_per_min);
+                Drain::of(Some(depth), self.arrival(row).per_min, consumption)
+            }
         }
     }
 
