@@ -163,7 +163,7 @@ impl Action {
             Action::Reveal => "reveal or hide redacted fields",
             Action::Redrive => "redrive the selected DLQ (dialog, then confirmation)",
             Action::RedrivePause => "pause or resume the running redrive",
-            Action::RedriveCancel => "cancel the running redrive or move task",
+            Action::RedriveCancel => "cancel the selected queue's redrive or move task",
         }
     }
 
