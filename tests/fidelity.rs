@@ -19,6 +19,8 @@ use lazysqs::recovery::{self, BROWSE_VISIBILITY, RequeueOutcome, RequeueRequest}
 use lazysqs::redrive::{self, ClientOptions, Destination, Mode, ModePreference, Request};
 
 mod localstack;
+#[path = "support/screen.rs"]
+mod screen;
 use localstack::Lab;
 
 const SUITE: &str = "the fidelity tests against LocalStack";
@@ -152,17 +154,7 @@ async fn an_edit_sends_back_every_untouched_token_byte_for_byte_on_localstack() 
 
     // The detail view shows every token as the body has it.
     app.update(key(KeyCode::Enter));
-    let mut term =
-        ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 50)).expect("terminal");
-    term.draw(|f| lazysqs::ui::draw(f, &app, &lazysqs::ui::theme::Theme::default()))
-        .expect("draw");
-    let screen: String = term
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let screen = screen::drawn(&app, 160, 50);
     for token in [
         "12345678901234567890123",
         "1.10",

@@ -11,6 +11,8 @@ use lazysqs::broker::sim::model::{Model, QueueSpec};
 use lazysqs::broker::{Broker, OutgoingMessage};
 
 mod localstack;
+#[path = "support/screen.rs"]
+mod screen;
 
 fn body(n: u64) -> OutgoingMessage {
     OutgoingMessage {
@@ -84,17 +86,7 @@ fn a_dlq_filling_at_a_known_rate_shows_it_within_10_percent_after_a_minute_on_si
     let orders_row = app.row_by_name("orders").expect("row");
     assert_eq!(app.arrival(orders_row).source, RateSource::CloudWatch);
     // The queue pane says it, marked as measured.
-    let mut term =
-        ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 35)).expect("terminal");
-    term.draw(|f| lazysqs::ui::draw(f, &app, &lazysqs::ui::theme::Theme::default()))
-        .expect("draw");
-    let screen: String = term
-        .backend()
-        .buffer()
-        .content()
-        .iter()
-        .map(|c| c.symbol())
-        .collect();
+    let screen = screen::drawn(&app, 120, 35);
     assert!(
         screen.contains("≈4"),
         "the DLQ's In/min is shown as measured"
