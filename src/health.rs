@@ -174,6 +174,14 @@ impl Drain {
         }
     }
 
+    /// Seconds until empty, when draining.
+    pub fn secs(self) -> Option<u64> {
+        match self {
+            Drain::In(t) => Some(t.as_secs()),
+            _ => None,
+        }
+    }
+
     /// The drain from what is known: `None` when the rates are not.
     pub fn of(depth: Option<u64>, arrival: Option<f64>, consumption: Option<f64>) -> Option<Drain> {
         match (depth, arrival, consumption) {

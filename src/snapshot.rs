@@ -164,10 +164,7 @@ impl Snapshot {
                 }
             }
             q.drain = Drain::of(q.depth, q.arrival_per_min, q.consumption_per_min);
-            q.drain_secs = match q.drain {
-                Some(Drain::In(t)) => Some(t.as_secs()),
-                _ => None,
-            };
+            q.drain_secs = q.drain.and_then(Drain::secs);
         }
         self
     }
@@ -402,10 +399,7 @@ pub async fn take(
             let arrival = m.and_then(|m| m.sent_per_min);
             let consumption = m.and_then(|m| m.deleted_per_min);
             let drain = Drain::of(depth, arrival, consumption);
-            let drain_secs = match drain {
-                Some(Drain::In(t)) => Some(t.as_secs()),
-                _ => None,
-            };
+            let drain_secs = drain.and_then(Drain::secs);
             QueueSnapshot {
                 name: q.name.clone(),
                 url: q.url.clone(),

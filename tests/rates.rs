@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use chrono::{TimeZone, Utc};
 use lazysqs::app::{App, Msg, RateSource, Settings};
 use lazysqs::broker::sim::model::{Model, QueueSpec};
-use lazysqs::broker::{Broker, OutgoingMessage};
+use lazysqs::broker::{Broker, OutgoingMessage, QueueRef};
 
 mod localstack;
 #[path = "support/screen.rs"]
@@ -19,6 +19,23 @@ fn body(n: u64) -> OutgoingMessage {
         body: format!(r#"{{"n":{n}}}"#),
         ..OutgoingMessage::default()
     }
+}
+
+/// A dashboard that has found `queues` at `t0`.
+fn watching(t0: Instant, queues: &[&QueueRef]) -> App {
+    let mut app = App::new(
+        Settings {
+            source: "test".into(),
+            ..Settings::default()
+        },
+        t0,
+    );
+    app.update(Msg::Tick(t0));
+    app.update(Msg::Discovered(Ok(queues
+        .iter()
+        .map(|q| (*q).clone())
+        .collect())));
+    app
 }
 
 #[test]
@@ -34,15 +51,7 @@ fn a_dlq_filling_at_a_known_rate_shows_it_within_10_percent_after_a_minute_on_si
         ..QueueSpec::new("orders")
     });
     let t0 = Instant::now();
-    let mut app = App::new(
-        Settings {
-            source: "test".into(),
-            ..Settings::default()
-        },
-        t0,
-    );
-    app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(vec![orders.clone(), dlq.clone()])));
+    let mut app = watching(t0, &[&orders, &dlq]);
     // 40 failed orders a minute: every 3 s, two arrive and fail twice (the
     // second receive moves them to the DLQ).
     for s in 0..=90u64 {
@@ -101,15 +110,7 @@ async fn a_dlq_fed_through_max_receive_count_shows_its_arrival_on_localstack() {
     };
     let (orders, dlq) = lab.with_dlq("orders", &[]).await;
     let t0 = Instant::now();
-    let mut app = App::new(
-        Settings {
-            source: "test".into(),
-            ..Settings::default()
-        },
-        t0,
-    );
-    app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(vec![orders.clone(), dlq.clone()])));
+    let mut app = watching(t0, &[&orders, &dlq]);
     let mut n = 0;
     for round in 0..8 {
         for _ in 0..3 {

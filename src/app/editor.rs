@@ -8,7 +8,7 @@ use super::App;
 use super::Cmd;
 use super::browser::Held;
 use super::popup::{Pending, Popup};
-use crate::broker::human_size;
+use crate::broker::{attributes_size, human_size};
 
 /// The outcome of checking an edited body.
 #[derive(Debug, Clone, PartialEq)]
@@ -71,12 +71,7 @@ impl Editor {
             was_compact,
             limit,
             limit_of,
-            attribute_bytes: held
-                .message
-                .attributes
-                .iter()
-                .map(|(k, a)| k.len() + a.data_type.len() + a.value_len())
-                .sum(),
+            attribute_bytes: attributes_size(&held.message.attributes),
         };
         e.recheck();
         e

@@ -587,21 +587,19 @@ impl App {
     }
 
     /// Time to drain from the freshest figures: the net rate measured from the
-    /// last minute of attribute polls when there is one (CloudWatch's minute is
-    /// minutes old), else CloudWatch's arrival and consumption.
-    pub fn drain(&self, row: &QueueRow) -> Option<Drain> {
-        let depth = row.depth()?;
-        if depth == 0 {
-            return Some(Drain::Empty);
-        }
-        match self.net_rate(row) {
-            Some(net) if net > 0.0 => Some(Drain::Growing),
-            Some(net) if net < 0.0 => Duration::try_from_secs_f64(depth as f64 / -net * 60.0)
-                .ok()
-                .map(Drain::In),
+    /// last minute of attribute polls when it moved (CloudWatch's minute is
+    /// minutes old), else `arrival` (see [`App::arrival`]) and CloudWatch's
+    /// consumption.
+    pub fn drain(&self, row: &QueueRow, arrival: Rate) -> Option<Drain> {
+        let depth = row.depth();
+        match (depth, self.net_rate(row)) {
+            // A net rate is arrival minus consumption: one of them is zero.
+            (Some(d), Some(net)) if net != 0.0 => {
+                Some(health::time_to_drain(d, net.max(0.0), (-net).max(0.0)))
+            }
             _ => {
                 let consumption = row.metrics.as_ref().and_then(|m| m.deleted_per_min);
-                Drain::of(Some(depth), self.arrival(row).per_min, consumption)
+                Drain::of(depth, arrival.per_min, consumption)
             }
         }
     }

@@ -200,13 +200,17 @@ impl OutgoingMessage {
     /// The size SQS counts against MaximumMessageSize: the body plus each
     /// attribute's name, data type and value (binary values decoded).
     pub fn size(&self) -> usize {
-        self.body.len()
-            + self
-                .attributes
-                .iter()
-                .map(|(name, a)| name.len() + a.data_type.len() + a.value_len())
-                .sum::<usize>()
+        self.body.len() + attributes_size(&self.attributes)
     }
+}
+
+/// What message attributes add to a message's size, as SQS counts it: each
+/// name, data type and value.
+pub fn attributes_size(attributes: &BTreeMap<String, MessageAttribute>) -> usize {
+    attributes
+        .iter()
+        .map(|(name, a)| name.len() + a.data_type.len() + a.value_len())
+        .sum()
 }
 
 impl MessageAttribute {

@@ -229,7 +229,7 @@ fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
         right,
         keep_end: 0,
     };
-    let drain = match app.drain(row) {
+    let drain = match app.drain(row, measured) {
         Some(Drain::In(d)) => t(format::duration(d), plain, false),
         Some(d @ (Drain::Growing | Drain::Stalled)) => t(d.label().into(), theme.warn, false),
         Some(d) => t(d.label().into(), theme.dim, false),
