@@ -178,34 +178,10 @@ impl Executor {
                 result: b.list_move_tasks(&arn).await,
                 queue,
             },
-            RedriveCmd::CancelMoveTask { queue, handle } => {
-                let details = serde_json::json!({ "task_handle": handle });
-                let result = match self.audit.record_bulk(
-                    "move-task-cancel",
-                    &queue,
-                    None,
-                    "started",
-                    details.clone(),
-                ) {
-                    Err(e) => Err(crate::broker::BrokerError::Invalid(e.to_string())),
-                    Ok(()) => {
-                        let r = b.cancel_move_task(&handle).await;
-                        let outcome = match &r {
-                            Ok(moved) => format!("ok: it had moved {moved}"),
-                            Err(e) => format!("failed: {e}"),
-                        };
-                        let _ = self.audit.record_bulk(
-                            "move-task-cancel",
-                            &queue,
-                            None,
-                            outcome,
-                            details,
-                        );
-                        r
-                    }
-                };
-                RedriveMsg::Cancelled { result, queue }
-            }
+            RedriveCmd::CancelMoveTask { queue, handle } => RedriveMsg::Cancelled {
+                result: redrive::record::cancel_move_task(b, &self.audit, &queue, &handle).await,
+                queue,
+            },
             // Started by `spawn`, never here.
             RedriveCmd::Start { .. } => return None,
         })

@@ -1,9 +1,11 @@
 //! Bulk redrives on the audit record: a line before (the plan) and a line after
-//! (the outcome), and one line for each message that failed.
+//! (the outcome), and one line for each message that failed; the same for
+//! cancelling a move task started elsewhere.
 
 use serde_json::json;
 
 use super::{Destination, Mode, Plan, Report};
+use crate::broker::{Broker, BrokerError, BrokerResult, QueueRef};
 use crate::recovery::audit::{Audit, AuditError};
 
 fn action(plan: &Plan) -> &'static str {
@@ -77,4 +79,25 @@ pub fn finished(audit: &Audit, plan: &Plan, report: &Report) {
             "duration_secs": report.duration_secs,
         }),
     );
+}
+
+/// CancelMessageMoveTask on the record: refused when the line before cannot be
+/// written. Returns how many messages the task had moved.
+pub async fn cancel_move_task(
+    broker: &dyn Broker,
+    audit: &Audit,
+    queue: &QueueRef,
+    handle: &str,
+) -> BrokerResult<u64> {
+    let details = json!({ "task_handle": handle });
+    audit
+        .record_bulk("move-task-cancel", queue, None, "started", details.clone())
+        .map_err(|e| BrokerError::Invalid(e.to_string()))?;
+    let result = broker.cancel_move_task(handle).await;
+    let outcome = match &result {
+        Ok(moved) => format!("ok: it had moved {moved}"),
+        Err(e) => format!("failed: {e}"),
+    };
+    let _ = audit.record_bulk("move-task-cancel", queue, None, outcome, details);
+    result
 }
