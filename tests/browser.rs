@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use lazysqs::app::browser::{BodyCheck, BrowserCmd, BrowserMsg, HeldState, Pending, Popup};
+use lazysqs::app::browser::{BrowserCmd, BrowserMsg, HeldState};
+use lazysqs::app::editor::BodyCheck;
+use lazysqs::app::popup::{Pending, Popup};
 use lazysqs::app::{App, Cmd, Msg, Settings};
 use lazysqs::broker::sim::model::{arn, queue_ref};
 use lazysqs::broker::{

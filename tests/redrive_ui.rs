@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use lazysqs::app::browser::Popup;
+use lazysqs::app::popup::Popup;
 use lazysqs::app::redrive::{RedriveCmd, RedriveMsg};
 use lazysqs::app::{App, Cmd, Msg, RedriveConfig, Settings};
 use lazysqs::breaker::BreakerState;

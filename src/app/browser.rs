@@ -5,8 +5,8 @@ use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-pub use super::editor::{BodyCheck, Editor};
-pub use super::popup::{Pending, Popup};
+use super::editor::Editor;
+use super::popup::{Pending, Popup};
 use super::{App, Cmd};
 use crate::broker::{BrokerError, DEFAULT_MAX_MESSAGE_BYTES, Message, QueueRef, name_from_arn};
 use crate::keymap::{Action, Scope};

@@ -24,7 +24,8 @@ use crate::config::{BreakerConfig, RefreshConfig, Thresholds};
 use crate::health::{self, Drain, Flag, QueueFacts};
 use crate::keymap::Keymap;
 use crate::poll::{Jitter, Schedule};
-use browser::{Browser, BrowserCmd, BrowserMsg, Popup};
+use browser::{Browser, BrowserCmd, BrowserMsg};
+use popup::Popup;
 use redrive::{RedriveCmd, RedriveForm, RedriveMsg, RedriveRun};
 
 pub use crate::config::RedriveConfig;

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::browser::{Pending, Popup};
+use super::popup::{Pending, Popup};
 use super::{App, Cmd};
 use crate::breaker::BreakerState;
 use crate::broker::{BrokerError, MoveTask, QueueRef};

@@ -2,7 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
-use super::browser::{Pending, Popup};
+use super::popup::{Pending, Popup};
 use super::redrive::RedriveCmd;
 use super::{App, Cmd, HISTORY_LEN, Msg, Pane, QueueRow, RateSample};
 use crate::breaker::{BreakerReading, BreakerState, Transition};

@@ -7,7 +7,8 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 
 use super::theme::Theme;
 use crate::app::App;
-use crate::app::browser::{BodyCheck, Browser, Held, HeldState};
+use crate::app::browser::{Browser, Held, HeldState};
+use crate::app::editor::{BodyCheck, Editor};
 use crate::format;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Theme) {
@@ -252,13 +253,7 @@ fn draw_detail(
     );
 }
 
-fn draw_editor(
-    frame: &mut Frame,
-    area: Rect,
-    b: &Browser,
-    editor: &crate::app::browser::Editor,
-    theme: &Theme,
-) {
+fn draw_editor(frame: &mut Frame, area: Rect, b: &Browser, editor: &Editor, theme: &Theme) {
     let [text_area, status] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(area);
     let mut textarea = editor.textarea.clone();

@@ -6,7 +6,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 
 use super::theme::Theme;
-use crate::app::browser::Popup;
+use crate::app::popup::Popup;
 
 pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, theme: &Theme) {
     let (title, lines): (String, Vec<Line>) = match popup {
