@@ -57,6 +57,42 @@ pub fn middle(s: &str, max: usize) -> String {
     out
 }
 
+/// Splits `text` into lines of at most `width` characters, at spaces where it
+/// can (a word longer than the width is cut).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let width = width.max(1);
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let mut word = word.to_string();
+        loop {
+            let used = line.chars().count();
+            let need = word.chars().count() + usize::from(used > 0);
+            if used + need <= width {
+                if used > 0 {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                break;
+            }
+            if used > 0 {
+                lines.push(std::mem::take(&mut line));
+                continue;
+            }
+            let head: String = word.chars().take(width).collect();
+            word = word.chars().skip(width).collect();
+            lines.push(head);
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if !line.is_empty() || lines.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -79,5 +115,15 @@ mod tests {
         assert_eq!(middle("invoices-dlq.fifo", 16), "invoice…dlq.fifo");
         assert_eq!(middle("orders", 16), "orders");
         assert_eq!(middle("orders", 1), "…");
+    }
+
+    #[test]
+    fn wrap_breaks_at_spaces_and_cuts_long_words() {
+        assert_eq!(wrap("move up a page", 7), vec!["move up", "a page"]);
+        assert_eq!(wrap("abcdefghij", 4), vec!["abcd", "efgh", "ij"]);
+        assert_eq!(wrap("", 5), vec![""]);
+        for line in wrap("close the dialog or the editor, changing nothing", 12) {
+            assert!(line.chars().count() <= 12, "{line}");
+        }
     }
 }

@@ -1,203 +1,136 @@
-//! Actions and the keys bound to them. The help popup and the hint bar are built
-//! from the same map, so they never disagree with what the keys do.
+//! Actions and the keys bound to them. Every action is declared once, in the
+//! `actions!` table below: its config name, where it applies, whether it changes
+//! a queue, its default keys, its hint and its help line. The help popup, the
+//! hint bar and the config's `[keys]` section are all built from that table.
 
 use std::fmt;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de};
 
-/// Everything a key can ask for on the dashboard.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    Up,
-    Down,
-    Top,
-    Bottom,
-    NextPane,
-    Filter,
-    Sort,
-    Help,
-    Quit,
-    DemoFault,
-    DemoFaster,
-    DemoSlower,
-    DemoPause,
-    Open,
-    Back,
-    Edit,
-    Requeue,
-    Delete,
-    RetryDelete,
-    Export,
-    ExportAll,
-    Reload,
-    Present,
-    Reveal,
-    Redrive,
-    RedrivePause,
-    RedriveCancel,
-}
-
-/// Where an action applies, for the help popup and the hint bar.
+/// Where an action applies, for key lookup, the help popup and the hint bar.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Everywhere,
     Dashboard,
     Browser,
+    /// Confirmations, the editor and the redrive dialog.
+    Dialog,
 }
 
 impl Scope {
+    pub const ALL: [Scope; 4] = [
+        Scope::Everywhere,
+        Scope::Dashboard,
+        Scope::Browser,
+        Scope::Dialog,
+    ];
+
     pub fn title(self) -> &'static str {
         match self {
             Scope::Everywhere => "Everywhere",
             Scope::Dashboard => "Dashboard",
             Scope::Browser => "Message browser",
+            Scope::Dialog => "Dialogs and the editor",
         }
     }
 }
 
-impl Action {
-    pub const ALL: [Action; 27] = [
-        Action::Up,
-        Action::Down,
-        Action::Top,
-        Action::Bottom,
-        Action::NextPane,
-        Action::Filter,
-        Action::Sort,
-        Action::Help,
-        Action::Quit,
-        Action::DemoFault,
-        Action::DemoFaster,
-        Action::DemoSlower,
-        Action::DemoPause,
-        Action::Open,
-        Action::Back,
-        Action::Edit,
-        Action::Requeue,
-        Action::Delete,
-        Action::RetryDelete,
-        Action::Export,
-        Action::ExportAll,
-        Action::Reload,
-        Action::Present,
-        Action::Reveal,
-        Action::Redrive,
-        Action::RedrivePause,
-        Action::RedriveCancel,
-    ];
-
-    pub fn scope(self) -> Scope {
-        match self {
-            Action::Up
-            | Action::Down
-            | Action::Top
-            | Action::Bottom
-            | Action::Filter
-            | Action::Help
-            | Action::Quit
-            | Action::Open
-            | Action::Back
-            | Action::Present
-            | Action::Reveal => Scope::Everywhere,
-            Action::NextPane
-            | Action::Sort
-            | Action::DemoFault
-            | Action::DemoFaster
-            | Action::DemoSlower
-            | Action::DemoPause
-            | Action::Redrive
-            | Action::RedrivePause
-            | Action::RedriveCancel => Scope::Dashboard,
-            Action::Edit
-            | Action::Requeue
-            | Action::Delete
-            | Action::RetryDelete
-            | Action::Export
-            | Action::ExportAll
-            | Action::Reload => Scope::Browser,
-        }
-    }
-
-    /// Whether the action changes a queue (refused in read-only mode).
-    pub fn mutates(self) -> bool {
-        matches!(
-            self,
-            Action::Edit
-                | Action::Requeue
-                | Action::Delete
-                | Action::RetryDelete
-                | Action::Redrive
-                | Action::RedrivePause
-                | Action::RedriveCancel
-        )
-    }
-
-    /// What the action does, for the help popup.
-    pub fn describe(self) -> &'static str {
-        match self {
-            Action::Up => "move up",
-            Action::Down => "move down",
-            Action::Top => "go to the first row",
-            Action::Bottom => "go to the last row",
-            Action::NextPane => "focus the next pane",
-            Action::Filter => "filter queues by name",
-            Action::Sort => "cycle sort: depth, age, name",
-            Action::Help => "show or hide this help",
-            Action::Quit => "quit",
-            Action::DemoFault => "demo: break or fix payments",
-            Action::DemoFaster => "demo: more orders per second",
-            Action::DemoSlower => "demo: fewer orders per second",
-            Action::DemoPause => "demo: pause or resume the simulation",
-            Action::Open => "open the queue's messages / a message's details",
-            Action::Back => "go back one level",
-            Action::Edit => "edit the message body",
-            Action::Requeue => "requeue the message to its source queue",
-            Action::Delete => "delete the message",
-            Action::RetryDelete => "retry a failed delete (message in both queues)",
-            Action::Export => "export the selected message to a JSON Lines file",
-            Action::ExportAll => "export every loaded message to a JSON Lines file",
-            Action::Reload => "release and reload the messages",
-            Action::Present => "presentation mode on or off",
-            Action::Reveal => "reveal or hide redacted fields",
-            Action::Redrive => "redrive the selected DLQ (dialog, then confirmation)",
-            Action::RedrivePause => "pause or resume the running redrive",
-            Action::RedriveCancel => "cancel the selected queue's redrive or move task",
-        }
-    }
-
+/// What an action is: everything but the keys a user may rebind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ActionInfo {
+    /// Its name in the config's `[keys]` section.
+    pub name: &'static str,
+    pub scope: Scope,
+    /// Changes a queue (refused in read-only mode).
+    pub mutates: bool,
+    pub default_keys: &'static [&'static str],
     /// A one-word label for the hint bar.
-    pub fn hint(self) -> &'static str {
-        match self {
-            Action::Up => "up",
-            Action::Down => "down",
-            Action::Top => "top",
-            Action::Bottom => "bottom",
-            Action::NextPane => "pane",
-            Action::Filter => "filter",
-            Action::Sort => "sort",
-            Action::Help => "help",
-            Action::Quit => "quit",
-            Action::DemoFault => "break/fix",
-            Action::DemoFaster => "faster",
-            Action::DemoSlower => "slower",
-            Action::DemoPause => "pause",
-            Action::Open => "open",
-            Action::Back => "back",
-            Action::Edit => "edit",
-            Action::Requeue => "requeue",
-            Action::Delete => "delete",
-            Action::RetryDelete => "retry delete",
-            Action::Export => "export",
-            Action::ExportAll => "export all",
-            Action::Reload => "reload",
-            Action::Present => "present",
-            Action::Reveal => "reveal",
-            Action::Redrive => "redrive",
-            Action::RedrivePause => "pause redrive",
-            Action::RedriveCancel => "cancel redrive",
+    pub hint: &'static str,
+    /// What it does, for the help popup.
+    pub describe: &'static str,
+}
+
+macro_rules! actions {
+    ($($variant:ident: $name:literal, $scope:ident, $mutates:literal, [$($key:literal),*], $hint:literal, $describe:literal;)*) => {
+        /// Everything a key can ask for.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Action {
+            $($variant,)*
         }
+
+        impl Action {
+            pub const ALL: &'static [Action] = &[$(Action::$variant,)*];
+
+            pub fn info(self) -> &'static ActionInfo {
+                match self {
+                    $(Action::$variant => &ActionInfo {
+                        name: $name,
+                        scope: Scope::$scope,
+                        mutates: $mutates,
+                        default_keys: &[$($key),*],
+                        hint: $hint,
+                        describe: $describe,
+                    },)*
+                }
+            }
+        }
+    };
+}
+
+actions! {
+    Up: "up", Everywhere, false, ["k", "up"], "up", "move up";
+    Down: "down", Everywhere, false, ["j", "down"], "down", "move down";
+    Top: "top", Everywhere, false, ["g", "home"], "top", "go to the first row";
+    Bottom: "bottom", Everywhere, false, ["G", "end"], "bottom", "go to the last row";
+    PageUp: "page_up", Everywhere, false, ["pageup"], "page up", "move up a page";
+    PageDown: "page_down", Everywhere, false, ["pagedown"], "page down", "move down a page";
+    Filter: "filter", Everywhere, false, ["/"], "filter", "filter the rows by text";
+    Help: "help", Everywhere, false, ["?"], "help", "show or hide this help";
+    Quit: "quit", Everywhere, false, ["q", "ctrl-c"], "quit", "quit";
+    Open: "open", Everywhere, false, ["enter"], "open", "open the queue's messages / a message's details";
+    Back: "back", Everywhere, false, ["esc"], "back", "go back one level";
+    Present: "present", Everywhere, false, ["P"], "present", "presentation mode on or off";
+    Reveal: "reveal", Everywhere, false, ["u"], "reveal", "reveal or hide redacted fields";
+    NextPane: "next_pane", Dashboard, false, ["tab"], "pane", "focus the next pane";
+    Sort: "sort", Dashboard, false, ["s"], "sort", "cycle sort: depth, age, name";
+    DemoFault: "demo_fault", Dashboard, false, ["f"], "break/fix", "demo: break or fix payments";
+    DemoFaster: "demo_faster", Dashboard, false, ["+"], "faster", "demo: more orders per second";
+    DemoSlower: "demo_slower", Dashboard, false, ["-"], "slower", "demo: fewer orders per second";
+    DemoPause: "demo_pause", Dashboard, false, ["p"], "pause", "demo: pause or resume the simulation";
+    Redrive: "redrive", Dashboard, true, ["R"], "redrive", "redrive the selected DLQ (dialog, then confirmation)";
+    RedrivePause: "redrive_pause", Dashboard, true, ["space"], "pause redrive", "pause or resume the running redrive";
+    RedriveCancel: "redrive_cancel", Dashboard, true, ["c"], "cancel redrive", "cancel the selected queue's redrive or move task";
+    Edit: "edit", Browser, true, ["e"], "edit", "edit the message body";
+    Requeue: "requeue", Browser, true, ["r"], "requeue", "requeue the message to its source queue";
+    Delete: "delete", Browser, true, ["d"], "delete", "delete the message";
+    RetryDelete: "retry_delete", Browser, true, ["D"], "retry delete", "retry a failed delete (message in both queues)";
+    Export: "export", Browser, false, ["x"], "export", "export the selected message to a JSON Lines file";
+    ExportAll: "export_all", Browser, false, ["X"], "export all", "export every loaded message to a JSON Lines file";
+    Reload: "reload", Browser, false, ["ctrl-r"], "reload", "release and reload the messages";
+    Confirm: "confirm", Dialog, false, ["y", "Y", "enter"], "yes", "answer yes to a question";
+    Decline: "decline", Dialog, false, ["n", "N"], "no", "answer no to a question";
+    Cancel: "cancel", Dialog, false, ["esc"], "cancel", "close the dialog or the editor, changing nothing";
+    Keep: "keep", Dialog, false, ["ctrl-s"], "keep", "editor: keep the edited body";
+    NextField: "next_field", Dialog, false, ["tab", "down"], "next", "redrive dialog: next field";
+    PrevField: "prev_field", Dialog, false, ["backtab", "up"], "previous", "redrive dialog: previous field";
+}
+
+impl Action {
+    pub fn scope(self) -> Scope {
+        self.info().scope
+    }
+
+    pub fn mutates(self) -> bool {
+        self.info().mutates
+    }
+
+    pub fn describe(self) -> &'static str {
+        self.info().describe
+    }
+
+    pub fn hint(self) -> &'static str {
+        self.info().hint
     }
 
     pub fn is_demo(self) -> bool {
@@ -207,45 +140,30 @@ impl Action {
         )
     }
 
-    fn config_name(self) -> &'static str {
-        match self {
-            Action::Up => "up",
-            Action::Down => "down",
-            Action::Top => "top",
-            Action::Bottom => "bottom",
-            Action::NextPane => "next_pane",
-            Action::Filter => "filter",
-            Action::Sort => "sort",
-            Action::Help => "help",
-            Action::Quit => "quit",
-            Action::DemoFault => "demo_fault",
-            Action::DemoFaster => "demo_faster",
-            Action::DemoSlower => "demo_slower",
-            Action::DemoPause => "demo_pause",
-            Action::Open => "open",
-            Action::Back => "back",
-            Action::Edit => "edit",
-            Action::Requeue => "requeue",
-            Action::Delete => "delete",
-            Action::RetryDelete => "retry_delete",
-            Action::Export => "export",
-            Action::ExportAll => "export_all",
-            Action::Reload => "reload",
-            Action::Present => "present",
-            Action::Reveal => "reveal",
-            Action::Redrive => "redrive",
-            Action::RedrivePause => "redrive_pause",
-            Action::RedriveCancel => "redrive_cancel",
-        }
+    /// The action a config name stands for.
+    pub fn from_name(name: &str) -> Option<Action> {
+        Action::ALL.iter().copied().find(|a| a.info().name == name)
     }
 }
 
 impl fmt::Display for Action {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.config_name())
+        f.write_str(self.info().name)
     }
 }
 
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(d)?;
+        Action::from_name(&name).ok_or_else(|| {
+            let names: Vec<&str> = Action::ALL.iter().map(|a| a.info().name).collect();
+            de::Error::custom(format!(
+                "unknown action {name:?}, expected one of: {}",
+                names.join(", ")
+            ))
+        })
+    }
+}
 /// One key, as written in the config (`"j"`, `"ctrl-c"`, `"tab"`, `"up"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeySpec {
@@ -331,45 +249,11 @@ pub struct Keymap {
 
 impl Default for Keymap {
     fn default() -> Self {
-        let k = |s: &str| {
-            KeySpec::parse(s).unwrap_or(KeySpec {
-                code: KeyCode::Null,
-                ctrl: false,
-            })
-        };
         let bindings = Action::ALL
             .iter()
             .map(|&a| {
-                let keys: &[&str] = match a {
-                    Action::Up => &["k", "up"],
-                    Action::Down => &["j", "down"],
-                    Action::Top => &["g", "home"],
-                    Action::Bottom => &["G", "end"],
-                    Action::NextPane => &["tab"],
-                    Action::Filter => &["/"],
-                    Action::Sort => &["s"],
-                    Action::Help => &["?"],
-                    Action::Quit => &["q", "ctrl-c"],
-                    Action::DemoFault => &["f"],
-                    Action::DemoFaster => &["+"],
-                    Action::DemoSlower => &["-"],
-                    Action::DemoPause => &["p"],
-                    Action::Open => &["enter"],
-                    Action::Back => &["esc"],
-                    Action::Edit => &["e"],
-                    Action::Requeue => &["r"],
-                    Action::Delete => &["d"],
-                    Action::RetryDelete => &["D"],
-                    Action::Export => &["x"],
-                    Action::ExportAll => &["X"],
-                    Action::Reload => &["ctrl-r"],
-                    Action::Present => &["P"],
-                    Action::Reveal => &["u"],
-                    Action::Redrive => &["R"],
-                    Action::RedrivePause => &["space"],
-                    Action::RedriveCancel => &["c"],
-                };
-                (a, keys.iter().map(|s| k(s)).collect())
+                let keys = a.info().default_keys.iter();
+                (a, keys.filter_map(|s| KeySpec::parse(s).ok()).collect())
             })
             .collect();
         Keymap { bindings }
@@ -383,17 +267,31 @@ impl Keymap {
         }
     }
 
-    /// The action a key press asks for where `scope` applies (actions that apply
-    /// everywhere always match). Ctrl-C always quits.
+    /// The action a key press asks for where `scope` applies: the scope's own
+    /// actions first, then those that apply everywhere. Ctrl-C always quits.
     pub fn action_in(&self, key: &KeyEvent, scope: Scope) -> Option<Action> {
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
             return Some(Action::Quit);
         }
-        self.bindings
-            .iter()
-            .filter(|(a, _)| a.scope() == Scope::Everywhere || a.scope() == scope)
-            .find(|(_, keys)| keys.iter().any(|k| k.matches(key)))
-            .map(|(a, _)| *a)
+        let bound = |s: Scope| {
+            self.bindings
+                .iter()
+                .filter(move |(a, _)| a.scope() == s)
+                .find(|(_, keys)| keys.iter().any(|k| k.matches(key)))
+                .map(|(a, _)| *a)
+        };
+        bound(scope).or_else(|| bound(Scope::Everywhere))
+    }
+
+    /// Like [`Keymap::action_in`] where text is typed (the editor, a form's
+    /// fields): a plain character is text, never an action.
+    pub fn action_in_text(&self, key: &KeyEvent, scope: Scope) -> Option<Action> {
+        let plain =
+            matches!(key.code, KeyCode::Char(_)) && !key.modifiers.contains(KeyModifiers::CONTROL);
+        if plain {
+            return None;
+        }
+        self.action_in(key, scope)
     }
 
     /// The action a key press asks for on the dashboard.

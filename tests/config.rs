@@ -445,25 +445,26 @@ fn config_example_documents_the_default_keys() {
     assert!(!keys.is_empty(), "the [keys] section lists the bindings");
     let c = parse(&format!("[keys]\n{keys}")).unwrap_or_else(|e| panic!("{e}\n{keys}"));
     let defaults = Keymap::default();
-    // At least every dashboard binding is documented.
-    for action in [
-        Action::Up,
-        Action::Down,
-        Action::Top,
-        Action::Bottom,
-        Action::NextPane,
-        Action::Filter,
-        Action::Sort,
-        Action::Help,
-        Action::Quit,
-        Action::DemoFault,
-        Action::DemoFaster,
-        Action::DemoSlower,
-        Action::DemoPause,
-    ] {
+    // Every action is documented, in the config example and the README.
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md");
+    let names: Vec<&str> = readme
+        .split("The names to rebind in `[keys]`")
+        .nth(1)
+        .and_then(|rest| rest.split("    [keys]").next())
+        .expect("the README lists the action names")
+        .lines()
+        .filter(|l| l.starts_with("    "))
+        .flat_map(str::split_whitespace)
+        .collect();
+    for &action in Action::ALL {
         assert!(
             c.keys.contains_key(&action),
             "config.example.toml documents keys.{action}"
+        );
+        assert!(
+            names.contains(&action.to_string().as_str()),
+            "the README names the action {action}: {names:?}"
         );
     }
     for action in c.keys.keys() {

@@ -594,6 +594,38 @@ fn help_popup_fits_a_small_screen() {
 }
 
 #[test]
+fn help_scrolls_at_80x24_and_cuts_nothing() {
+    let (mut app, _) = incident();
+    app.update(key(KeyCode::Char('?')));
+    let first = render(&app, 80, 24);
+    assert_has(&first, &["Help: lines 1–", "scroll", "move up"]);
+    // Page through it: every description appears whole on some page.
+    let mut seen = first.clone();
+    for _ in 0..10 {
+        app.update(key(KeyCode::PageDown));
+        seen.push_str(&render(&app, 80, 24));
+    }
+    for (action, _) in app.keymap.bindings() {
+        assert!(
+            seen.contains(action.describe()),
+            "{action}: {:?} never shown whole",
+            action.describe()
+        );
+    }
+    assert_has(&seen, &["estimated API cost", "Esc or ? closes this help"]);
+    let last = render(&app, 80, 24);
+    assert!(
+        !last.contains("move up  "),
+        "scrolled away from the top:\n{last}"
+    );
+    app.update(key(KeyCode::Char('g')));
+    assert!(
+        render(&app, 80, 24).contains("move up"),
+        "g goes back to the top"
+    );
+}
+
+#[test]
 fn help_hides_demo_keys_outside_the_demo() {
     let (mut app, _) = new_app(false, Vec::new(), Keymap::default());
     app.update(key(KeyCode::Char('?')));

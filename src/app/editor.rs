@@ -1,7 +1,8 @@
 //! The body editor: the message's body pretty-printed, token for token, checked
 //! as you type against JSON and the destination's size limit.
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::keymap::{Action, Scope};
+use crossterm::event::KeyEvent;
 use ratatui_textarea::TextArea;
 
 use super::App;
@@ -110,13 +111,12 @@ impl App {
         let Some(editor) = b.editor.as_mut() else {
             return Vec::new();
         };
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => {
+        match self.keymap.action_in_text(&key, Scope::Dialog) {
+            Some(Action::Cancel) => {
                 b.editor = None;
                 self.notify("edit cancelled: the message is unchanged", false);
             }
-            KeyCode::Char('s') if ctrl => {
+            Some(Action::Keep) => {
                 if editor.over_limit() {
                     let text = format!(
                         "the message is {} bytes ({}, body and attributes), over {}'s limit of {} bytes ({}): shorten it before keeping it",

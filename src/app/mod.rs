@@ -293,6 +293,8 @@ pub struct App {
     pub filter: String,
     pub filter_editing: bool,
     pub show_help: bool,
+    /// The first line of help shown, when it does not fit.
+    pub help_scroll: usize,
     /// The selected queue, by URL, so sorting does not move the selection.
     pub selected: Option<String>,
     pub breaker_scroll: usize,
@@ -441,6 +443,7 @@ impl App {
             filter: String::new(),
             filter_editing: false,
             show_help: false,
+            help_scroll: 0,
             selected: None,
             breaker_scroll: 0,
             notice: None,

@@ -1,7 +1,7 @@
 //! Dialogs over everything else: confirmations and the queue picker. A popup gets
 //! keys before anything but help; a confirmed one does what it was opened for.
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 use super::browser::{BrowserCmd, HeldState};
 use super::redrive::RedriveCmd;
@@ -68,13 +68,14 @@ impl App {
     pub(super) fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         match &mut self.popup {
             None => Vec::new(),
-            Some(Popup::Confirm { on_yes, .. }) => match key.code {
-                KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => {
+            Some(Popup::Confirm { on_yes, .. }) => match self.keymap.action_in(&key, Scope::Dialog)
+            {
+                Some(Action::Confirm) => {
                     let pending = on_yes.clone();
                     self.popup = None;
                     self.confirmed(pending)
                 }
-                KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc => {
+                Some(Action::Decline | Action::Cancel | Action::Back) => {
                     self.popup = None;
                     Vec::new()
                 }

@@ -2,6 +2,7 @@
 //! the circuit-breaker gate, live progress with pause, resume and cancel, move
 //! tasks started elsewhere, and the optional auto-redrive when a breaker closes.
 
+use crate::keymap::{Action, Scope};
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -238,18 +239,45 @@ impl App {
         let Some(form) = self.redrive_form.as_mut() else {
             return Vec::new();
         };
+        let action = self.keymap.action_in_text(&key, Scope::Dialog);
         if form.planning {
-            if key.code == KeyCode::Esc {
+            if action == Some(Action::Cancel) {
                 self.redrive_form = None;
             }
             return Vec::new();
         }
         let cycle =
             |i: usize, n: usize, back: bool| if back { (i + n - 1) % n } else { (i + 1) % n };
+        match action {
+            Some(Action::Cancel) => {
+                self.redrive_form = None;
+                return Vec::new();
+            }
+            Some(Action::NextField) => {
+                form.field = form.field.step(false);
+                return Vec::new();
+            }
+            Some(Action::PrevField) => {
+                form.field = form.field.step(true);
+                return Vec::new();
+            }
+            Some(Action::Confirm) => {
+                match form.request(&queues) {
+                    Ok(request) => {
+                        form.error = None;
+                        form.planning = true;
+                        return vec![Cmd::Redrive(RedriveCmd::Plan {
+                            request: Box::new(request),
+                            auto: false,
+                        })];
+                    }
+                    Err(e) => form.error = Some(e),
+                }
+                return Vec::new();
+            }
+            _ => {}
+        }
         match key.code {
-            KeyCode::Esc => self.redrive_form = None,
-            KeyCode::Tab | KeyCode::Down => form.field = form.field.step(false),
-            KeyCode::BackTab | KeyCode::Up => form.field = form.field.step(true),
             KeyCode::Left | KeyCode::Right => {
                 let back = key.code == KeyCode::Left;
                 match form.field {
@@ -278,17 +306,6 @@ impl App {
                     text.push(c);
                 }
             }
-            KeyCode::Enter => match form.request(&queues) {
-                Ok(request) => {
-                    form.error = None;
-                    form.planning = true;
-                    return vec![Cmd::Redrive(RedriveCmd::Plan {
-                        request: Box::new(request),
-                        auto: false,
-                    })];
-                }
-                Err(e) => form.error = Some(e),
-            },
             _ => {}
         }
         Vec::new()

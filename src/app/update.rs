@@ -12,6 +12,9 @@ use crate::config::BreakerSourceConfig;
 use crate::health;
 use crate::keymap::Action;
 
+/// Rows a page key moves.
+const PAGE: usize = 10;
+
 /// How long quitting waits for running redrives to stop.
 pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
 
@@ -353,6 +356,24 @@ impl App {
         }
     }
 
+    /// Keys while help is open: it scrolls, and q, Esc or ? close it.
+    fn on_help_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let most = crate::ui::help::most_lines(self);
+        let scroll = &mut self.help_scroll;
+        match self.keymap.action(&key) {
+            Some(Action::Down) => *scroll = (*scroll + 1).min(most),
+            Some(Action::Up) => *scroll = scroll.saturating_sub(1),
+            Some(Action::PageDown) => *scroll = (*scroll + PAGE).min(most),
+            Some(Action::PageUp) => *scroll = scroll.saturating_sub(PAGE),
+            Some(Action::Top) => *scroll = 0,
+            Some(Action::Bottom) => *scroll = most,
+            Some(Action::Quit) if key.code != KeyCode::Char('q') => return self.quit(),
+            Some(Action::Help | Action::Back | Action::Quit) => self.show_help = false,
+            _ => {}
+        }
+        Vec::new()
+    }
+
     fn on_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         if key.kind == KeyEventKind::Release {
             return Vec::new();
@@ -368,15 +389,7 @@ impl App {
             return self.quit();
         }
         if self.show_help {
-            if matches!(key.code, KeyCode::Esc | KeyCode::Char('q'))
-                || self.keymap.action(&key) == Some(Action::Help)
-            {
-                self.show_help = false;
-            }
-            if self.keymap.action(&key) == Some(Action::Quit) && key.code != KeyCode::Char('q') {
-                return self.quit();
-            }
-            return Vec::new();
+            return self.on_help_key(key);
         }
         if self.popup.is_some() {
             return self.on_popup_key(key);
@@ -395,7 +408,12 @@ impl App {
         };
         match action {
             Action::Quit => return self.quit(),
-            Action::Help => self.show_help = true,
+            Action::Help => {
+                self.show_help = true;
+                self.help_scroll = 0;
+            }
+            Action::PageUp => self.move_selection(-(PAGE as i64)),
+            Action::PageDown => self.move_selection(PAGE as i64),
             Action::Open => return self.open_browser(),
             Action::Present | Action::Reveal => self.toggle_view(action),
             Action::Redrive => return self.open_redrive(),
