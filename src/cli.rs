@@ -101,6 +101,26 @@ pub enum Command {
     /// Send messages from a JSON Lines file (as exported with `x` in the message
     /// browser) to a queue, keeping attributes and FIFO group ids. Reports each line
     /// that failed; exit status 1 if any did.
+    /// Receive a whole queue (a DLQ) and group its messages by cause: by JSON
+    /// shape, a field's value, an attribute, source queue, receive count or hour.
+    /// Prints a table, or JSON (see "Triage" in the README). Every message is
+    /// given back before it exits. Exit status: 0 scanned, 1 the scan stopped
+    /// early (partial groups), 2 it did not run.
+    Triage {
+        /// The queue to triage (name, URL or ARN).
+        #[arg(long, value_name = "QUEUE")]
+        from: String,
+        /// Group by `shape` (default), a JSON field's dotted path (or
+        /// `field:PATH`), `attr:NAME`, `source`, `receives` or `hour`.
+        #[arg(long, value_name = "KEY", default_value = "shape")]
+        by: crate::triage::GroupBy,
+        /// Most messages to receive (default: [triage] cap, 20,000; at most 120,000).
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=120_000))]
+        max: Option<u64>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     Import {
         /// The JSON Lines file.
         file: PathBuf,

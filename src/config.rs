@@ -37,6 +37,25 @@ pub struct Config {
     pub browser: BrowserConfig,
     #[serde(default)]
     pub redrive: RedriveConfig,
+    #[serde(default)]
+    pub triage: TriageConfig,
+}
+
+/// Triage: a whole DLQ grouped by cause.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TriageConfig {
+    /// Most messages a triage scan holds (never more than SQS's in-flight limit).
+    #[serde(deserialize_with = "triage_cap")]
+    pub cap: usize,
+}
+
+impl Default for TriageConfig {
+    fn default() -> Self {
+        TriageConfig {
+            cap: crate::triage::scan::DEFAULT_CAP,
+        }
+    }
 }
 
 /// Bulk redrive from the dashboard.
@@ -387,6 +406,7 @@ fn dlq_inflow<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> 
 }
 
 ranged!(browse_cap, usize, "browser.cap", 1, 10_000, " messages");
+ranged!(triage_cap, usize, "triage.cap", 1, 120_000, " messages");
 ranged!(redrive_rate, u32, "redrive.rate", 1, 10_000, " messages/s");
 ranged!(
     auto_rate,

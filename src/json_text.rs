@@ -102,6 +102,114 @@ pub fn same_tokens(a: &str, b: &str) -> bool {
     }
 }
 
+/// The value `output` holds, written with `original`'s tokens wherever a part of
+/// it is unchanged: a JSON engine's output (jq's) re-escapes strings and may
+/// rewrite numbers, so every value the expression did not touch is copied from
+/// the original, byte for byte. The layout follows the original's: one line, or
+/// indented when the original spanned lines. `None` when either is not JSON.
+pub fn keep_untouched(original: &str, output: &str) -> Option<String> {
+    let (o, n) = (parse(original)?, parse(output)?);
+    let mut out = String::with_capacity(output.len());
+    merge(original, Some(&o), output, &n, &mut out);
+    Some(if original.contains('\n') {
+        pretty(&out)
+    } else {
+        out
+    })
+}
+
+/// Whether an object somewhere in the text has the same key twice (a JSON
+/// engine keeps only one of them).
+pub fn has_duplicate_keys(text: &str) -> bool {
+    fn dup(text: &str, node: &Node) -> bool {
+        match &node.kind {
+            Kind::Literal | Kind::Str => false,
+            Kind::Array(items) => items.iter().any(|i| dup(text, i)),
+            Kind::Object(members) => {
+                let mut seen = std::collections::HashSet::new();
+                members.iter().any(|(k, v)| {
+                    !seen.insert(key_name(text, k).unwrap_or_default()) || dup(text, v)
+                })
+            }
+        }
+    }
+    parse(text).is_some_and(|n| dup(text, &n))
+}
+
+/// Whether node `a` of text `ta` and node `b` of text `tb` hold the same value:
+/// equal literals, equal decoded strings, equal members in the same order.
+fn same_value(ta: &str, a: &Node, tb: &str, b: &Node) -> bool {
+    match (&a.kind, &b.kind) {
+        (Kind::Literal, Kind::Literal) => ta[a.span.clone()] == tb[b.span.clone()],
+        (Kind::Str, Kind::Str) => {
+            ta[a.span.clone()] == tb[b.span.clone()]
+                || key_name(ta, &a.span).is_some_and(|s| key_name(tb, &b.span) == Some(s))
+        }
+        (Kind::Array(x), Kind::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(i, j)| same_value(ta, i, tb, j))
+        }
+        (Kind::Object(x), Kind::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().zip(y).all(|((ka, va), (kb, vb))| {
+                    key_name(ta, ka) == key_name(tb, kb) && same_value(ta, va, tb, vb)
+                })
+        }
+        _ => false,
+    }
+}
+
+/// Writes `new` (of text `tn`) compactly, taking unchanged parts from `old`
+/// (of text `to`), the value at the same place in the original.
+fn merge(to: &str, old: Option<&Node>, tn: &str, new: &Node, out: &mut String) {
+    if let Some(o) = old
+        && same_value(to, o, tn, new)
+    {
+        write(to, o, None, out);
+        return;
+    }
+    match (old.map(|o| &o.kind), &new.kind) {
+        (Some(Kind::Object(om)), Kind::Object(nm)) => {
+            let mut used = vec![false; om.len()];
+            out.push('{');
+            for (n, (nk, nv)) in nm.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                let name = key_name(tn, nk);
+                let found = om
+                    .iter()
+                    .enumerate()
+                    .find(|(i, (ok, _))| !used[*i] && key_name(to, ok) == name);
+                match found {
+                    Some((i, (ok, ov))) => {
+                        used[i] = true;
+                        out.push_str(&to[ok.clone()]);
+                        out.push(':');
+                        merge(to, Some(ov), tn, nv, out);
+                    }
+                    None => {
+                        out.push_str(&tn[nk.clone()]);
+                        out.push(':');
+                        merge(to, None, tn, nv, out);
+                    }
+                }
+            }
+            out.push('}');
+        }
+        (Some(Kind::Array(oi)), Kind::Array(ni)) => {
+            out.push('[');
+            for (n, item) in ni.iter().enumerate() {
+                if n > 0 {
+                    out.push(',');
+                }
+                merge(to, oi.get(n), tn, item, out);
+            }
+            out.push(']');
+        }
+        _ => write(tn, new, None, out),
+    }
+}
+
 /// The decoded name of an object key (its span includes the quotes).
 pub fn key_name(text: &str, span: &Range<usize>) -> Option<String> {
     serde_json::from_str::<String>(&text[span.clone()]).ok()
@@ -414,5 +522,37 @@ mod tests {
     fn one_line_summaries() {
         assert_eq!(one_line("{\n  \"a\": 1.10\n}"), r#"{"a":1.10}"#);
         assert_eq!(one_line("line one\nline two\n"), "line one⏎line two");
+    }
+
+    #[test]
+    fn keep_untouched_copies_every_value_the_output_did_not_change() {
+        let original = r#"{"id": 12345678901234567890123, "price": 1.10, "name": "caf\u00e9", "qty": 1e3, "store_id": "s1"}"#;
+        // What jq gives for `.store_id = "s2"`: strings re-escaped, layout lost.
+        let output = r#"{"id":12345678901234567890123,"price":1.1,"name":"café","qty":1000,"store_id":"s2"}"#;
+        let kept = keep_untouched(original, output).expect("json");
+        // Numbers that changed text are changes: only `1.1` vs `1.10` shows the
+        // engine's own rewriting, so the original must be copied there only if
+        // equal. Strings equal in value keep their original escapes.
+        assert!(kept.contains(r#""name":"caf\u00e9""#), "{kept}");
+        assert!(kept.contains(r#""store_id":"s2""#), "{kept}");
+        assert!(kept.contains("12345678901234567890123"), "{kept}");
+        let same = keep_untouched(original, r#"{"id":12345678901234567890123,"price":1.10,"name":"café","qty":1e3,"store_id":"s1"}"#).expect("json");
+        assert!(
+            same_tokens(&same, original),
+            "unchanged output is the original: {same}"
+        );
+        // A pretty original stays pretty.
+        let pretty_in = "{\n  \"a\": \"x\",\n  \"b\": 1\n}";
+        assert_eq!(
+            keep_untouched(pretty_in, r#"{"a":"y","b":1}"#).as_deref(),
+            Some("{\n  \"a\": \"y\",\n  \"b\": 1\n}")
+        );
+        // Added and removed keys.
+        assert_eq!(
+            keep_untouched(r#"{"a":1,"b":2}"#, r#"{"b":2,"c":3}"#).as_deref(),
+            Some(r#"{"b":2,"c":3}"#)
+        );
+        assert!(has_duplicate_keys(r#"{"a":1,"b":{"c":1,"c":2}}"#));
+        assert!(!has_duplicate_keys(r#"{"a":1,"b":{"c":1,"d":2}}"#));
     }
 }

@@ -22,4 +22,5 @@ pub mod redact;
 pub mod redrive;
 pub mod runtime;
 pub mod snapshot;
+pub mod triage;
 pub mod ui;

@@ -6,6 +6,7 @@ pub mod check;
 pub mod import;
 pub mod redrive;
 pub mod snapshot;
+pub mod triage;
 
 use std::process::ExitCode;
 
@@ -33,6 +34,12 @@ pub async fn run(cli: &Cli, config: &Config, command: &Command) -> anyhow::Resul
                 .into())
         }
         Command::Redrive(args) => redrive::run(cli, config, args).await,
+        Command::Triage {
+            from,
+            by,
+            max,
+            json,
+        } => triage::run(cli, config, from, by, max.map(|m| m as usize), *json).await,
         Command::Import { file, to } => import::run(cli, config, file, to).await,
     }
 }

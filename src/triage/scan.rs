@@ -1,0 +1,156 @@
+//! Receiving a whole queue for triage, and giving it all back.
+//!
+//! Every message received stays hidden (its visibility extended while held) and
+//! is given back with visibility 0 when the triage ends. Several receives run at
+//! once: a scan is bounded by round trips, not by work here.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use crate::broker::{Broker, BrokerError, Message, QueueRef};
+
+/// Most messages a triage holds unless configured (`[triage] cap`).
+pub const DEFAULT_CAP: usize = 20_000;
+/// SQS's limit on a standard queue's in-flight messages: a scan never holds more.
+pub const MAX_IN_FLIGHT: usize = 120_000;
+/// How long a scanned message stays hidden before it needs extending: long
+/// enough that 20,000 held messages cost few calls to keep, short enough that
+/// a crash gives them back within minutes.
+pub const HOLD: Duration = Duration::from_secs(300);
+/// How often held messages are extended (well inside [`HOLD`]).
+pub const EXTEND_EVERY: Duration = Duration::from_secs(120);
+/// Receives in flight at once.
+pub const CONCURRENCY: usize = 16;
+/// Empty receives in a row (per receiver) after which the queue is taken as
+/// empty: SQS samples its servers, so one empty answer does not mean empty.
+const EMPTY_TO_STOP: u32 = 3;
+
+/// What a scan holds.
+#[derive(Debug)]
+pub struct Scan {
+    pub messages: Vec<Message>,
+    /// The queue looked empty at the end (not stopped by the cap or a failure).
+    pub complete: bool,
+    /// Why the scan stopped early, if it failed.
+    pub error: Option<BrokerError>,
+}
+
+struct Held {
+    by_id: HashMap<String, usize>,
+    messages: Vec<Message>,
+    /// Received beyond the cap: given back at once.
+    overflow: Vec<String>,
+}
+
+/// Receives up to `cap` messages (never more than [`MAX_IN_FLIGHT`]), hiding each
+/// for [`HOLD`]. `progress` is told the count held after each receive; `stop`
+/// is asked before each receive.
+pub async fn scan(
+    broker: &dyn Broker,
+    queue: &QueueRef,
+    cap: usize,
+    progress: &(dyn Fn(&[Message]) + Sync),
+    stop: &(dyn Fn() -> bool + Sync),
+) -> Scan {
+    let cap = cap.clamp(1, MAX_IN_FLIGHT);
+    let held = Mutex::new(Held {
+        by_id: HashMap::new(),
+        messages: Vec::new(),
+        overflow: Vec::new(),
+    });
+    let error: Mutex<Option<BrokerError>> = Mutex::new(None);
+    let full = || held.lock().map_or(true, |h| h.messages.len() >= cap);
+    let failed = || error.lock().map_or(true, |e| e.is_some());
+    let receiver = || async {
+        let mut empty = 0;
+        while empty < EMPTY_TO_STOP && !stop() && !full() && !failed() {
+            let batch = match broker.receive(queue, 10, HOLD).await {
+                Ok(b) => b,
+                Err(e) => {
+                    if let Ok(mut slot) = error.lock() {
+                        slot.get_or_insert(e);
+                    }
+                    break;
+                }
+            };
+            let Ok(mut h) = held.lock() else { break };
+            let mut new = 0;
+            for m in batch {
+                if let Some(&i) = h.by_id.get(&m.message_id) {
+                    // Received again: only the newest receipt handle works.
+                    h.messages[i] = m;
+                } else if h.messages.len() >= cap {
+                    h.overflow.push(m.receipt_handle);
+                } else {
+                    let i = h.messages.len();
+                    h.by_id.insert(m.message_id.clone(), i);
+                    h.messages.push(m);
+                    new += 1;
+                }
+            }
+            if new == 0 {
+                empty += 1;
+            } else {
+                empty = 0;
+            }
+            progress(&h.messages[h.messages.len() - new..]);
+        }
+    };
+    futures::future::join_all((0..CONCURRENCY).map(|_| receiver())).await;
+    let held = held.into_inner().unwrap_or_else(|p| p.into_inner());
+    let error = error.into_inner().unwrap_or_else(|p| p.into_inner());
+    if !held.overflow.is_empty() {
+        give_back(broker, queue, held.overflow).await;
+    }
+    let complete = error.is_none() && !stop() && held.messages.len() < cap;
+    Scan {
+        messages: held.messages,
+        complete,
+        error,
+    }
+}
+
+/// Sets the visibility of many held messages, [`CONCURRENCY`] batches at once;
+/// returns the receipts that failed, with why.
+pub async fn set_visibility(
+    broker: &dyn Broker,
+    queue: &QueueRef,
+    receipts: Vec<String>,
+    visibility: Duration,
+) -> Vec<(String, BrokerError)> {
+    let chunks: Vec<Vec<String>> = receipts.chunks(10).map(<[String]>::to_vec).collect();
+    futures::stream::iter(chunks)
+        .map(|chunk| async move {
+            let mut failed = Vec::new();
+            match broker
+                .change_visibility(queue, chunk.clone(), visibility)
+                .await
+            {
+                Ok(outcome) => {
+                    for (i, r) in outcome {
+                        if let Err(e) = r {
+                            failed.push((chunk[i].clone(), e));
+                        }
+                    }
+                }
+                Err(e) => failed.extend(chunk.into_iter().map(|r| (r, e.clone()))),
+            }
+            failed
+        })
+        .buffer_unordered(CONCURRENCY)
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await
+}
+
+/// Gives messages back (visibility 0); returns how many could not be.
+pub async fn give_back(broker: &dyn Broker, queue: &QueueRef, receipts: Vec<String>) -> usize {
+    let failed = set_visibility(broker, queue, receipts, Duration::ZERO).await;
+    for (_, e) in failed.iter().take(3) {
+        tracing::warn!("giving a message back to {}: {e}", queue.name);
+    }
+    failed.len()
+}

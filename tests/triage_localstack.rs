@@ -1,0 +1,175 @@
+//! Triage against a real SQS-compatible server (LocalStack): exact groups by shape
+//! and by field, every message visible again after the command exits, `--max`,
+//! and transforms that fix one group and leave the others in place.
+//!
+//! Set `LAZYSQS_TEST_ENDPOINT=http://127.0.0.1:4566` to run these.
+
+use std::process::{Command, Output, Stdio};
+
+use lazysqs::broker::{Broker, OutgoingMessage, QueueRef};
+use serde_json::Value;
+
+mod localstack;
+
+use localstack::Lab;
+
+const SUITE: &str = "the triage tests";
+
+/// 20 orders of the usual shape, 7 without `store_id`, 3 that are not JSON.
+async fn seed(lab: &Lab, q: &QueueRef) {
+    let mut bodies = Vec::new();
+    for i in 0..20 {
+        let coffee = if i < 15 { "latte" } else { "mocha" };
+        bodies.push(format!(
+            r#"{{"order_id":"o-{i}","store_id":"s-{}","coffee":"{coffee}","qty":1}}"#,
+            i % 3
+        ));
+    }
+    for i in 20..27 {
+        bodies.push(format!(
+            r#"{{"order_id":"o-{i}","coffee":"latte","qty":1}}"#
+        ));
+    }
+    for i in 27..30 {
+        bodies.push(format!("order {i}: latte x1"));
+    }
+    for chunk in bodies.chunks(10) {
+        let batch = chunk
+            .iter()
+            .map(|b| OutgoingMessage {
+                body: b.clone(),
+                ..OutgoingMessage::default()
+            })
+            .collect();
+        lab.broker.send_batch(q, batch).await.expect("seed");
+    }
+    lab.wait_counts(q, (30, 0)).await;
+}
+
+fn lazysqs(lab: &Lab, args: &[&str]) -> Output {
+    let log = std::env::temp_dir().join(format!("{}.log", lab.prefix));
+    Command::new(env!("CARGO_BIN_EXE_lazysqs"))
+        .arg("--endpoint-url")
+        .arg(&lab.endpoint)
+        .arg("--log-file")
+        .arg(log)
+        .args(args)
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", localstack::REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run lazysqs")
+}
+
+fn groups(out: &Output) -> (Value, Vec<(String, u64)>) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let v: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    let groups = v["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| {
+            (
+                g["key"].as_str().expect("key").to_string(),
+                g["count"].as_u64().expect("count"),
+            )
+        })
+        .collect();
+    (v, groups)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triage_groups_exactly_by_shape_and_by_field_and_gives_everything_back() {
+    let Some(lab) = Lab::new(SUITE, "triage-groups").await else {
+        return;
+    };
+    let dlq = lab.create("dlq", &[]).await;
+    seed(&lab, &dlq).await;
+
+    let out = lazysqs(&lab, &["triage", "--from", &dlq.name, "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let (v, by_shape) = groups(&out);
+    assert_eq!(
+        by_shape,
+        vec![
+            ("most common shape".to_string(), 20),
+            ("missing store_id".to_string(), 7),
+            ("not JSON".to_string(), 3),
+        ]
+    );
+    assert_eq!(v["scanned"], 30);
+    assert_eq!(v["complete"], true);
+    assert_eq!(v["queue"], dlq.name.as_str());
+    let first = &v["groups"][0];
+    assert!(
+        first["share"]
+            .as_f64()
+            .is_some_and(|s| (s - 20.0 / 30.0).abs() < 1e-9)
+    );
+    assert!(
+        first["sample"]
+            .as_str()
+            .is_some_and(|s| s.contains("store_id"))
+    );
+    assert!(first["first_sent"].is_string() && first["last_sent"].is_string());
+    // Given back before it exited: nothing in flight.
+    assert_eq!(lab.counts(&dlq).await, (30, 0));
+
+    let out = lazysqs(
+        &lab,
+        &["triage", "--from", &dlq.name, "--by", "coffee", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let (_, by_coffee) = groups(&out);
+    assert_eq!(
+        by_coffee,
+        vec![
+            ("latte".to_string(), 22),
+            ("mocha".to_string(), 5),
+            ("(not JSON)".to_string(), 3),
+        ]
+    );
+    assert_eq!(lab.counts(&dlq).await, (30, 0));
+
+    // A table by default; --max stops early and says the scan is partial.
+    let out = lazysqs(&lab, &["triage", "--from", &dlq.name, "--max", "12"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("12 scanned of ~30 (partial)"), "{table}");
+    assert!(
+        table.contains("COUNT") && table.contains("sample:"),
+        "{table}"
+    );
+    assert_eq!(lab.counts(&dlq).await, (30, 0));
+    lab.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn triage_refuses_what_it_cannot_do_with_a_clear_error() {
+    let Some(lab) = Lab::new(SUITE, "triage-errors").await else {
+        return;
+    };
+    let out = lazysqs(&lab, &["triage", "--from", &format!("{}-nope", lab.prefix)]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope"), "{err}");
+
+    let out = lazysqs(&lab, &["triage", "--from", "x", "--by", "attr:"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a name must follow"));
+
+    // Reading a source queue counts towards its maxReceiveCount: read-only refuses.
+    let (source, _dlq) = lab.with_dlq("src", &[]).await;
+    let out = lazysqs(&lab, &["--read-only", "triage", "--from", &source.name]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("maxReceiveCount"));
+    lab.cleanup().await;
+}
