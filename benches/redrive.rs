@@ -295,6 +295,7 @@ async fn mover_run(
             rate,
             max,
             filter: None,
+            transform: None,
             options: ClientOptions {
                 workers,
                 ..ClientOptions::default()

@@ -155,6 +155,12 @@ pub struct RedriveArgs {
     /// left untouched. `contains:TEXT` forces a substring.
     #[arg(long, value_name = "EXPR")]
     pub filter: Option<Filter>,
+    /// Fix every body moved with this jq expression (client-side): `.coffee =
+    /// "mocha"`. Values it does not touch are kept byte for byte; a message it
+    /// fails on stays in the DLQ and is reported. With --dry-run, prints the
+    /// first 3 matching bodies before and after.
+    #[arg(long, value_name = "EXPR", value_parser = parse_transform)]
+    pub transform: Option<crate::triage::Transform>,
     /// Move the messages from lazysqs, not with an SQS move task.
     #[arg(long)]
     pub client_side: bool,
@@ -205,4 +211,8 @@ impl RedriveArgs {
             ModePreference::Auto
         }
     }
+}
+
+fn parse_transform(s: &str) -> Result<crate::triage::Transform, String> {
+    crate::triage::Transform::compile(s)
 }

@@ -111,6 +111,7 @@ async fn client_side(lab: &Lab, from: &QueueRef, to: &QueueRef) -> redrive::Repo
             rate: None,
             max: None,
             filter: None,
+            transform: None,
             mode: ModePreference::ClientSide,
             client: ClientOptions::default(),
         },

@@ -123,6 +123,7 @@ fn request(source: &str) -> Request {
         rate: None,
         max: None,
         filter: None,
+        transform: None,
         mode: ModePreference::ClientSide,
         client: ClientOptions {
             workers: 4,
@@ -202,6 +203,7 @@ async fn a_filtered_pass_moves_the_matches_releases_the_rest_and_ends() {
     let broker: Arc<dyn Broker> = Arc::new(sim.clone());
     let req = Request {
         filter: Some("store.id=berlin-01".parse::<Filter>().expect("filter")),
+        transform: None,
         ..request("dlq")
     };
     let report = run(broker, req).await;
@@ -226,6 +228,7 @@ async fn a_filter_that_matches_nothing_still_ends() {
     let broker: Arc<dyn Broker> = Arc::new(sim.clone());
     let req = Request {
         filter: Some("no-such-text".parse().expect("filter")),
+        transform: None,
         ..request("dlq")
     };
     let report = run(broker, req).await;
@@ -264,6 +267,7 @@ async fn a_failed_send_leaves_the_message_in_the_dlq_and_is_reported() {
             rate: None,
             max: None,
             filter: None,
+            transform: None,
             options: ClientOptions::default(),
             expected: Some(12),
         },
@@ -542,6 +546,7 @@ async fn the_rate_holds_over_a_minute_with_and_without_a_filter() {
                 rate: Some(rate),
                 max: Some(u64::from(rate) * 60),
                 filter: filter.map(|f| f.parse().expect("filter")),
+                transform: None,
                 ..request("dlq")
             },
         )

@@ -173,3 +173,132 @@ async fn triage_refuses_what_it_cannot_do_with_a_clear_error() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("maxReceiveCount"));
     lab.cleanup().await;
 }
+
+/// Takes `n` messages out of a queue (received, then deleted): their bodies.
+async fn take(lab: &Lab, q: &QueueRef, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for m in lab.receive_n(q, n).await {
+        lab.broker
+            .delete(q, &m.receipt_handle)
+            .await
+            .expect("delete");
+        out.push(m.body);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transform_fixes_one_group_and_a_failing_one_leaves_its_messages() {
+    let Some(lab) = Lab::new(SUITE, "triage-transform").await else {
+        return;
+    };
+    let dlq = lab.create("dlq", &[]).await;
+    let dest = lab.create("orders", &[]).await;
+    seed(&lab, &dlq).await;
+
+    // The dry run shows before and after, and moves nothing.
+    let fix = r#".coffee = "flat white""#;
+    let out = lazysqs(
+        &lab,
+        &[
+            "redrive",
+            "--from",
+            &dlq.name,
+            "--to",
+            &dest.name,
+            "--filter",
+            "coffee=mocha",
+            "--transform",
+            fix,
+            "--dry-run",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(r#"-   "coffee": "mocha","#), "{err}");
+    assert!(err.contains(r#"+   "coffee": "flat white","#), "{err}");
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(summary["transform"], fix);
+    lab.wait_counts(&dlq, (30, 0)).await;
+    assert_eq!(lab.counts(&dest).await, (0, 0));
+
+    // Fix the mocha group and send it; the others stay where they are.
+    let out = lazysqs(
+        &lab,
+        &[
+            "redrive",
+            "--from",
+            &dlq.name,
+            "--to",
+            &dest.name,
+            "--filter",
+            "coffee=mocha",
+            "--transform",
+            fix,
+            "--yes",
+            "--quiet",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    lab.wait_counts(&dest, (5, 0)).await;
+    lab.wait_counts(&dlq, (25, 0)).await;
+    let mut moved = take(&lab, &dest, 5).await;
+    moved.sort();
+    assert_eq!(
+        moved[0], r#"{"order_id":"o-15","store_id":"s-0","coffee":"flat white","qty":1}"#,
+        "only the field the expression set changed"
+    );
+    assert!(moved.iter().all(|b| b.contains(r#""coffee":"flat white""#)));
+
+    // A transform that fails on some: those stay in the DLQ, reported; exit 1.
+    let out = lazysqs(
+        &lab,
+        &[
+            "redrive",
+            "--from",
+            &dlq.name,
+            "--to",
+            &dest.name,
+            "--filter",
+            "latte",
+            "--transform",
+            ".store_id |= ascii_upcase",
+            "--yes",
+            "--quiet",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let summary: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(summary["moved"], 15, "{summary}");
+    assert_eq!(summary["failed"], 10, "{summary}");
+    let reasons: Vec<&str> = summary["failures"]
+        .as_array()
+        .expect("failures")
+        .iter()
+        .filter_map(|f| f["reason"].as_str())
+        .collect();
+    assert_eq!(
+        reasons.iter().filter(|r| r.contains("not JSON")).count(),
+        3,
+        "{reasons:?}"
+    );
+    assert_eq!(
+        reasons
+            .iter()
+            .filter(|r| r.contains("transform: the expression failed"))
+            .count(),
+        7,
+        "{reasons:?}"
+    );
+    lab.wait_counts(&dlq, (10, 0)).await;
+    lab.wait_counts(&dest, (15, 0)).await;
+    let upper = take(&lab, &dest, 15).await;
+    assert_eq!(
+        upper
+            .iter()
+            .filter(|b| b.contains(r#""store_id":"S-"#))
+            .count(),
+        15
+    );
+    lab.cleanup().await;
+}

@@ -130,6 +130,7 @@ impl RedriveForm {
             rate,
             max,
             filter,
+            transform: None,
             mode: self.mode,
             client: ClientOptions::default(),
         })
@@ -667,6 +668,7 @@ impl App {
             rate: Some(rate),
             max: None,
             filter: None,
+            transform: None,
             mode: ModePreference::Auto,
             client: ClientOptions::default(),
         };

@@ -27,6 +27,52 @@ use crate::exit::Exit;
 use crate::redrive::gate::{self, GateDecision, Guard};
 use crate::redrive::{ClientOptions, Destination, Plan, Progress, Report, Request, RunState};
 
+/// `--dry-run --transform`: the first 3 matching bodies before and after, on
+/// stderr (redacted), from a peek that gives every message straight back.
+async fn preview_transform(
+    broker: &dyn Broker,
+    plan: &Plan,
+    t: &crate::triage::Transform,
+    rules: &[String],
+) {
+    let r = &plan.request;
+    let seen = match crate::triage::scan::peek(broker, &r.source, 100).await {
+        Ok(seen) => seen,
+        Err(e) => {
+            eprintln!("  cannot preview the transform: {e}");
+            return;
+        }
+    };
+    let matching: Vec<_> = seen
+        .iter()
+        .filter(|m| r.filter.as_ref().is_none_or(|f| f.matches(&m.body)))
+        .take(3)
+        .collect();
+    if matching.is_empty() {
+        eprintln!(
+            "  transform preview: no matching message among the first {} seen",
+            seen.len()
+        );
+    }
+    for m in matching {
+        eprintln!("  transform preview: {}", m.message_id);
+        match t.apply(&m.body) {
+            Ok(after) => {
+                let before = crate::redact::body(&m.body, rules);
+                let after = crate::redact::body(&after, rules);
+                let lines = crate::triage::transform::diff(&before, &after);
+                if lines.is_empty() {
+                    eprintln!("    (unchanged)");
+                }
+                for (kind, line) in lines {
+                    eprintln!("    {} {line}", kind.sign());
+                }
+            }
+            Err(why) => eprintln!("    fails, would stay in {}: {why}", r.source.name),
+        }
+    }
+}
+
 /// Runs `lazysqs redrive`.
 pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Result<ExitCode> {
     let audit = super::may_change(cli, config, "redrive")?;
@@ -46,6 +92,7 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
         rate: args.rate,
         max: args.max,
         filter: args.filter.clone(),
+        transform: args.transform.clone(),
         mode: args.preference(),
         client: ClientOptions {
             workers: args.workers,
@@ -74,6 +121,9 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
         }
     }
     if args.dry_run {
+        if let Some(t) = &plan.request.transform {
+            preview_transform(broker.as_ref(), &plan, t, &config.display.redact).await;
+        }
         print_summary(&plan, &gate, None, "dry_run", true)?;
         return Ok(Exit::Ok.into());
     }
@@ -245,6 +295,10 @@ fn print_summary(
         obj.insert(
             "filter".into(),
             json!(r.filter.as_ref().map(|f| f.to_string())),
+        );
+        obj.insert(
+            "transform".into(),
+            json!(r.transform.as_ref().map(|t| t.code())),
         );
         obj.insert("max".into(), json!(r.max));
         obj.insert("destinations".into(), json!(plan.destinations));

@@ -107,6 +107,7 @@ pub async fn start(
                 rate: r.rate.map(f64::from),
                 max: r.max,
                 filter: r.filter.clone(),
+                transform: r.transform.clone(),
                 options: r.client,
                 expected: Some(plan.visible),
             },

@@ -74,6 +74,9 @@ pub struct Request {
     pub max: Option<u64>,
     /// Move only the messages it selects (client-side only).
     pub filter: Option<Filter>,
+    /// Fix each body with this jq expression before sending it (client-side
+    /// only); a message it fails on stays in the DLQ and is reported.
+    pub transform: Option<crate::triage::Transform>,
     pub mode: ModePreference,
     pub client: ClientOptions,
 }
@@ -108,7 +111,7 @@ pub struct ModeFacts {
 pub fn choose_mode(f: &ModeFacts) -> Result<(Mode, String), String> {
     let mut blockers = Vec::new();
     if f.filtered {
-        blockers.push("a filter needs a client-side move".to_string());
+        blockers.push("a filter or a transform needs a client-side move".to_string());
     }
     if f.max.is_some() {
         blockers.push("a move task cannot stop after N messages".to_string());
@@ -224,11 +227,14 @@ impl Plan {
             (_, Some(_)) => format!("up to {} messages", self.visible),
             _ => format!("all {} messages", self.visible),
         };
-        let filter = r
+        let mut filter = r
             .filter
             .as_ref()
             .map(|f| format!(" where {f}"))
             .unwrap_or_default();
+        if let Some(t) = &r.transform {
+            filter.push_str(&format!(", fixed with jq `{}`,", t.code()));
+        }
         let to = match &r.destination {
             Destination::OwnSource if self.destinations.is_empty() => {
                 "back to their source queues".to_string()
@@ -337,7 +343,7 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
     };
     let facts = ModeFacts {
         preference: request.mode,
-        filtered: request.filter.is_some(),
+        filtered: request.filter.is_some() || request.transform.is_some(),
         max: request.max,
         rate: request.rate,
         source_is_dlq: !dlq_sources.is_empty(),

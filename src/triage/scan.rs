@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use crate::broker::{Broker, BrokerError, Message, QueueRef};
+use crate::broker::{Broker, BrokerError, BrokerResult, Message, QueueRef};
 
 /// Most messages a triage holds unless configured (`[triage] cap`).
 pub const DEFAULT_CAP: usize = 20_000;
@@ -154,3 +154,32 @@ pub async fn give_back(broker: &dyn Broker, queue: &QueueRef, receipts: Vec<Stri
     }
     failed.len()
 }
+
+/// Up to `max` messages received and given straight back (hidden for at most
+/// `PEEK_HOLD` if lazysqs dies in between): a look at a queue's bodies that
+/// changes nothing, for previews.
+pub async fn peek(broker: &dyn Broker, queue: &QueueRef, max: usize) -> BrokerResult<Vec<Message>> {
+    let mut seen: Vec<Message> = Vec::new();
+    let mut empty = 0;
+    while seen.len() < max && empty < EMPTY_TO_STOP {
+        let batch = broker.receive(queue, 10, PEEK_HOLD).await;
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) if seen.is_empty() => return Err(e),
+            Err(_) => break,
+        };
+        let before = seen.len();
+        for m in batch {
+            if !seen.iter().any(|s| s.message_id == m.message_id) {
+                seen.push(m);
+            }
+        }
+        empty = if seen.len() == before { empty + 1 } else { 0 };
+    }
+    let receipts = seen.iter().map(|m| m.receipt_handle.clone()).collect();
+    give_back(broker, queue, receipts).await;
+    Ok(seen)
+}
+
+/// How long a peeked message stays hidden at most.
+const PEEK_HOLD: Duration = Duration::from_secs(30);

@@ -134,6 +134,45 @@ impl Transform {
     }
 }
 
+/// Before → after of one body, line by line (both pretty-printed): `-` lines
+/// removed, `+` lines added, others kept, with a line of context around changes.
+pub fn diff(before: &str, after: &str) -> Vec<(DiffLine, String)> {
+    let (a, b) = (json_text::pretty(before), json_text::pretty(after));
+    let text = similar::TextDiff::from_lines(&a, &b);
+    let mut lines = Vec::new();
+    for group in text.grouped_ops(1) {
+        for op in group {
+            for change in text.iter_changes(&op) {
+                let kind = match change.tag() {
+                    similar::ChangeTag::Delete => DiffLine::Removed,
+                    similar::ChangeTag::Insert => DiffLine::Added,
+                    similar::ChangeTag::Equal => DiffLine::Same,
+                };
+                lines.push((kind, change.value().trim_end_matches('\n').to_string()));
+            }
+        }
+    }
+    lines
+}
+
+/// One line of a [`diff`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DiffLine {
+    Same,
+    Removed,
+    Added,
+}
+
+impl DiffLine {
+    pub fn sign(self) -> char {
+        match self {
+            DiffLine::Same => ' ',
+            DiffLine::Removed => '-',
+            DiffLine::Added => '+',
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,5 +227,19 @@ mod tests {
                 .expect_err("fails")
                 .contains("empty")
         );
+    }
+
+    #[test]
+    fn a_diff_shows_only_the_changed_lines_and_their_neighbours() {
+        let before = r#"{"a":1,"b":2,"c":3,"d":4,"e":5}"#;
+        let after = r#"{"a":1,"b":2,"c":30,"d":4,"e":5}"#;
+        let d = diff(before, after);
+        let signs: String = d.iter().map(|(k, _)| k.sign()).collect();
+        assert_eq!(signs, " -+ ");
+        assert!(
+            d[1].1.contains("\"c\": 3,") && d[2].1.contains("\"c\": 30,"),
+            "{d:?}"
+        );
+        assert!(diff(before, before).is_empty());
     }
 }

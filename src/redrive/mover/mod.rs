@@ -88,6 +88,8 @@ pub struct MoverConfig {
     /// Move (or fail) at most this many.
     pub max: Option<u64>,
     pub filter: Option<Filter>,
+    /// Applied to each body before it is sent; see [`crate::triage::Transform`].
+    pub transform: Option<crate::triage::Transform>,
     pub options: super::ClientOptions,
     /// Visible messages at the start, for the first remaining estimate.
     pub expected: Option<u64>,
@@ -763,6 +765,7 @@ mod tests {
             rate,
             max: None,
             filter: None,
+            transform: None,
             options: super::super::ClientOptions::default(),
             expected,
         };

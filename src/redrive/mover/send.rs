@@ -72,7 +72,16 @@ impl Run {
     pub(super) async fn move_messages(&self, messages: Vec<Message>) {
         let mut groups: BTreeMap<String, (QueueRef, Vec<Message>)> = BTreeMap::new();
         let mut failed = Vec::new();
-        for m in messages {
+        for mut m in messages {
+            if let Some(t) = &self.cfg.transform {
+                match t.apply(&m.body) {
+                    Ok(fixed) => m.body = fixed,
+                    Err(why) => {
+                        failed.push((m, None, format!("transform: {why}")));
+                        continue;
+                    }
+                }
+            }
             match self.route(&m).await {
                 Ok(q) => {
                     let dead = self.stats().dead.get(&q.name).cloned();
