@@ -173,6 +173,7 @@ impl Cli {
                 breakers: conn.breakers,
                 read_only: self.read_only || config.read_only,
                 browse_cap: config.browser.cap,
+                triage_cap: config.triage.cap,
                 audit_path: Audit::default_path().map(|p| p.display().to_string()),
                 redact: config.display.redact.clone(),
                 present: self.present || config.display.present,

@@ -14,15 +14,18 @@ pub enum Scope {
     Everywhere,
     Dashboard,
     Browser,
+    /// The triage view (browser keys work there too).
+    Triage,
     /// Confirmations, the editor and the redrive dialog.
     Dialog,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 4] = [
+    pub const ALL: [Scope; 5] = [
         Scope::Everywhere,
         Scope::Dashboard,
         Scope::Browser,
+        Scope::Triage,
         Scope::Dialog,
     ];
 
@@ -31,6 +34,7 @@ impl Scope {
             Scope::Everywhere => "Everywhere",
             Scope::Dashboard => "Dashboard",
             Scope::Browser => "Message browser",
+            Scope::Triage => "Triage (and the browser's keys, on a whole group)",
             Scope::Dialog => "Dialogs and the editor",
         }
     }
@@ -101,6 +105,8 @@ actions! {
     Redrive: "redrive", Dashboard, true, ["R"], "redrive", "redrive the selected DLQ (dialog, then confirmation)";
     RedrivePause: "redrive_pause", Dashboard, true, ["space"], "pause redrive", "pause or resume the running redrive";
     RedriveCancel: "redrive_cancel", Dashboard, true, ["c"], "cancel redrive", "cancel the selected queue's redrive or move task";
+    Triage: "triage", Dashboard, false, ["t"], "triage", "triage the selected queue: group its messages by cause";
+    GroupBy: "group_by", Triage, false, ["b"], "group by", "group by shape, a field, an attribute, source, receives, hour";
     Edit: "edit", Browser, true, ["e"], "edit", "edit the message body";
     Requeue: "requeue", Browser, true, ["r"], "requeue", "requeue the message to its source queue";
     Delete: "delete", Browser, true, ["d"], "delete", "delete the message";

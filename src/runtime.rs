@@ -13,12 +13,14 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::app::browser::{BrowserCmd, BrowserMsg};
 use crate::app::redrive::{RedriveCmd, RedriveMsg};
+use crate::app::triage::{TriageCmd, TriageMsg};
 use crate::app::{App, Cmd, Msg};
 use crate::breaker;
 use crate::broker::Broker;
 use crate::broker::sim::SimBroker;
 use crate::recovery::{self, audit::Audit};
 use crate::redrive::{self, Plan};
+use crate::triage;
 use crate::ui;
 use crate::ui::theme::Theme;
 
@@ -39,6 +41,8 @@ pub struct Executor {
     audit: Audit,
     /// The simulation, for the demo's keys, story and breakers.
     sim: Option<SimBroker>,
+    /// Triage scans told to stop, by id.
+    stopped_scans: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
 }
 
 impl Executor {
@@ -54,6 +58,7 @@ impl Executor {
             limit: Arc::new(Semaphore::new(concurrency.max(1))),
             audit,
             sim: None,
+            stopped_scans: Arc::default(),
         }
     }
 
@@ -70,6 +75,10 @@ impl Executor {
         }
         if let Cmd::Redrive(RedriveCmd::Start { id, plan }) = cmd {
             self.spawn_redrive(id, *plan);
+            return;
+        }
+        if let Cmd::Triage(cmd) = cmd {
+            self.spawn_triage(cmd);
             return;
         }
         let this = self.clone();
@@ -117,8 +126,105 @@ impl Executor {
                     .map(|sim| sim.story_since(from))
                     .unwrap_or_default(),
             ),
+            Cmd::Triage(cmd) => {
+                self.run_triage(cmd).await;
+                return None;
+            }
             Cmd::Quit => return None,
         })
+    }
+
+    /// Runs a triage command. A scan and a group's requeue or delete last long
+    /// and report as they go, so they run outside the concurrency limit (they
+    /// bound their own calls).
+    fn spawn_triage(&self, cmd: TriageCmd) {
+        let this = self.clone();
+        tokio::spawn(async move { this.run_triage(cmd).await });
+    }
+
+    /// Runs a triage command to its end, reporting on the channel as it goes.
+    async fn run_triage(&self, cmd: TriageCmd) {
+        let this = self;
+        {
+            let b = this.broker.as_ref();
+            let send = |m: TriageMsg| this.tx.send(Msg::Triage(m)).is_ok();
+            match cmd {
+                TriageCmd::Scan { id, queue, cap } => {
+                    let progress = |batch: &[crate::broker::Message]| {
+                        send(TriageMsg::Scanned {
+                            id,
+                            queue: queue.clone(),
+                            batch: batch.to_vec(),
+                        });
+                    };
+                    let stop = || {
+                        this.tx.is_closed()
+                            || this.stopped_scans.lock().is_ok_and(|s| s.contains(&id))
+                    };
+                    let scan = triage::scan::scan(b, &queue, cap, &progress, &stop).await;
+                    send(TriageMsg::ScanDone {
+                        id,
+                        complete: scan.complete,
+                        error: scan.error.map(|e| e.to_string()),
+                    });
+                }
+                TriageCmd::StopScan { id } => {
+                    if let Ok(mut s) = this.stopped_scans.lock() {
+                        s.insert(id);
+                    }
+                }
+                TriageCmd::Extend {
+                    id,
+                    queue,
+                    receipts,
+                } => {
+                    let failed =
+                        triage::scan::set_visibility(b, &queue, receipts, triage::scan::HOLD).await;
+                    send(TriageMsg::Extended {
+                        id,
+                        failed: failed.len(),
+                        reason: failed.first().map(|(_, e)| e.to_string()),
+                    });
+                }
+                TriageCmd::Release { queue, receipts } => {
+                    triage::scan::give_back(b, &queue, receipts).await;
+                }
+                TriageCmd::Requeue { id, requests } => {
+                    let audit = &this.audit;
+                    futures::stream::iter(requests)
+                        .map(|req| async move {
+                            let outcome = recovery::requeue(b, audit, &req).await;
+                            (req, outcome)
+                        })
+                        .buffer_unordered(triage::scan::CONCURRENCY / 2)
+                        .for_each(|(req, outcome)| async {
+                            send(TriageMsg::Requeued(id, Box::new(req), outcome));
+                        })
+                        .await;
+                }
+                TriageCmd::Delete {
+                    id,
+                    queue,
+                    messages,
+                } => {
+                    let (audit, queue) = (&this.audit, &queue);
+                    futures::stream::iter(messages)
+                        .map(|m| async move {
+                            let result = recovery::delete(b, audit, queue, &m).await;
+                            (m.message_id, result)
+                        })
+                        .buffer_unordered(triage::scan::CONCURRENCY / 2)
+                        .for_each(|(message_id, result)| async {
+                            send(TriageMsg::Deleted {
+                                id,
+                                message_id,
+                                result,
+                            });
+                        })
+                        .await;
+                }
+            }
+        }
     }
 
     /// Starts a redrive and forwards its progress, then its report, as messages.

@@ -85,9 +85,43 @@ pub struct Browser {
     pub extending: bool,
     /// The redaction rules in force (kept in step with [`App::redaction`]).
     pub redaction: Vec<String>,
+    /// Showing one triage group: its messages go back to the triage on close.
+    pub from_triage: bool,
+    /// The triage group's name, for the title.
+    pub group: Option<String>,
 }
 
 impl Browser {
+    /// A browser over messages a triage already holds (one group).
+    pub fn lent(
+        queue: QueueRef,
+        sources: Vec<String>,
+        messages: Vec<Held>,
+        cap: usize,
+        now: Instant,
+    ) -> Browser {
+        Browser {
+            queue,
+            max_receive_count: None,
+            approx_total: None,
+            sources,
+            messages,
+            loading: false,
+            load_error: None,
+            cap,
+            selected: 0,
+            filter: String::new(),
+            filter_editing: false,
+            detail: None,
+            editor: None,
+            next_extend: now + EXTEND_EVERY,
+            extending: false,
+            redaction: Vec::new(),
+            from_triage: true,
+            group: None,
+        }
+    }
+
     /// Indices of the messages shown, after the filter. The filter matches the
     /// body and attributes as shown (masked values as their mask), so a masked
     /// value cannot be probed by typing guesses.
@@ -255,6 +289,8 @@ impl App {
             next_extend: self.now + EXTEND_EVERY,
             extending: false,
             redaction: self.redaction(),
+            from_triage: false,
+            group: None,
             queue: queue.clone(),
         });
         self.sqs_requests += 1;
@@ -270,6 +306,11 @@ impl App {
         let Some(b) = self.browser.take() else {
             return Vec::new();
         };
+        if b.from_triage {
+            // Still held: the triage keeps them.
+            self.return_lent(b.messages);
+            return Vec::new();
+        }
         let receipts = b.held_receipts();
         self.hurry(&b.queue.name);
         if receipts.is_empty() {
@@ -469,6 +510,13 @@ impl App {
     }
 
     fn reload_browser(&mut self) -> Vec<Cmd> {
+        if self.browser.as_ref().is_some_and(|b| b.from_triage) {
+            self.notify(
+                "a triage group is not reloaded: Esc goes back to the triage",
+                true,
+            );
+            return Vec::new();
+        }
         let Some(b) = self.browser.as_mut() else {
             return Vec::new();
         };
@@ -489,7 +537,6 @@ impl App {
 
     /// A key while the browser is open (popups and help are handled before).
     pub(super) fn on_browser_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
-        let stamp = self.wall_now().format("%Y%m%d-%H%M%S").to_string();
         let rules = self.redaction();
         let Some(b) = self.browser.as_mut() else {
             return Vec::new();
@@ -638,58 +685,66 @@ impl App {
                 } else {
                     b.visible()
                 };
-                if picked.is_empty() {
-                    self.notify("nothing to export", true);
-                    return Vec::new();
-                }
-                let exported: Vec<ExportedMessage> = picked
-                    .iter()
-                    .map(|&i| {
-                        let h = &b.messages[i];
-                        let mut e = ExportedMessage::new(
-                            &h.message,
-                            &crate::redact::body(h.body(), &rules),
-                        );
-                        for (name, a) in e.attributes.iter_mut() {
-                            a.value =
-                                crate::redact::attribute_value(name, &a.value, &rules).into_owned();
-                        }
-                        // Marked, so import refuses masks as data.
-                        e.masked_fields = rules.clone();
-                        e
-                    })
-                    .collect();
-                let path = format!(
-                    "lazysqs-export-{}-{stamp}.jsonl",
-                    b.queue.name.replace(['/', '.'], "_")
-                );
-                let (contents, count) = (to_jsonl(&exported), exported.len());
-                if !rules.is_empty() {
-                    return vec![Cmd::Browser(BrowserCmd::Export {
-                        path,
-                        contents,
-                        count,
-                    })];
-                }
-                let lines = vec![
-                    format!(
-                        "This writes {count} message(s) with every field as it is (customer data) to {path}, readable by you alone."
-                    ),
-                    "y/Enter: export, n/Esc: cancel".into(),
-                ];
-                let export = Pending::Export {
-                    path,
-                    contents,
-                    count,
-                };
-                self.popup = Some(Popup::Confirm {
-                    title: "Export unmasked?".into(),
-                    lines,
-                    on_yes: export,
-                });
+                let name = b.queue.name.clone();
+                let held: Vec<Held> = picked.iter().map(|&i| b.messages[i].clone()).collect();
+                let refs: Vec<&Held> = held.iter().collect();
+                return self.export_messages(&name, &refs);
             }
             _ => {}
         }
+        Vec::new()
+    }
+
+    /// Writes `picked` to a new JSON Lines file, masked as shown; an unmasked
+    /// export asks first.
+    pub(super) fn export_messages(&mut self, queue: &str, picked: &[&Held]) -> Vec<Cmd> {
+        if picked.is_empty() {
+            self.notify("nothing to export", true);
+            return Vec::new();
+        }
+        let rules = self.redaction();
+        let stamp = self.wall_now().format("%Y%m%d-%H%M%S").to_string();
+        let exported: Vec<ExportedMessage> = picked
+            .iter()
+            .map(|h| {
+                let mut e =
+                    ExportedMessage::new(&h.message, &crate::redact::body(h.body(), &rules));
+                for (name, a) in e.attributes.iter_mut() {
+                    a.value = crate::redact::attribute_value(name, &a.value, &rules).into_owned();
+                }
+                // Marked, so import refuses masks as data.
+                e.masked_fields = rules.clone();
+                e
+            })
+            .collect();
+        let path = format!(
+            "lazysqs-export-{}-{stamp}.jsonl",
+            queue.replace(['/', '.'], "_")
+        );
+        let (contents, count) = (to_jsonl(&exported), exported.len());
+        if !rules.is_empty() {
+            return vec![Cmd::Browser(BrowserCmd::Export {
+                path,
+                contents,
+                count,
+            })];
+        }
+        let lines = vec![
+            format!(
+                "This writes {count} message(s) with every field as it is (customer data) to {path}, readable by you alone."
+            ),
+            "y/Enter: export, n/Esc: cancel".into(),
+        ];
+        let export = Pending::Export {
+            path,
+            contents,
+            count,
+        };
+        self.popup = Some(Popup::Confirm {
+            title: "Export unmasked?".into(),
+            lines,
+            on_yes: export,
+        });
         Vec::new()
     }
 

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod editor;
 pub mod popup;
 pub mod redrive;
+pub mod triage;
 mod update;
 
 use std::collections::VecDeque;
@@ -49,6 +50,7 @@ pub enum Msg {
     /// New lines of the simulation's story (scripted events), from `ReadStory`.
     Story(Vec<String>),
     Redrive(RedriveMsg),
+    Triage(triage::TriageMsg),
     /// SIGTERM or SIGINT: stop what runs, give back what is held, quit.
     Terminate,
 }
@@ -66,6 +68,7 @@ pub enum Cmd {
     /// The simulation's story lines from this index on.
     ReadStory(usize),
     Redrive(RedriveCmd),
+    Triage(triage::TriageCmd),
     Quit,
 }
 
@@ -301,6 +304,11 @@ pub struct App {
     pub notice: Option<Notice>,
     /// The message browser, when open.
     pub browser: Option<Browser>,
+    /// The triage view, when open (under the browser when a group is opened).
+    pub triage: Option<triage::Triage>,
+    pub next_triage_id: u64,
+    /// Most messages a triage holds.
+    pub triage_cap: usize,
     /// A dialog that gets keys before anything else but help.
     pub popup: Option<Popup>,
     pub read_only: bool,
@@ -361,6 +369,8 @@ pub struct Settings {
     pub read_only: bool,
     /// Most messages the browser holds.
     pub browse_cap: usize,
+    /// Most messages a triage holds.
+    pub triage_cap: usize,
     /// Where the audit log is written, for the help popup.
     pub audit_path: Option<String>,
     /// Fields to mask (names or dotted JSON paths).
@@ -387,6 +397,7 @@ impl Default for Settings {
             breakers: Vec::new(),
             read_only: false,
             browse_cap: browser::DEFAULT_CAP,
+            triage_cap: crate::triage::scan::DEFAULT_CAP,
             audit_path: None,
             redact: Vec::new(),
             present: false,
@@ -408,6 +419,7 @@ impl App {
             breakers,
             read_only,
             browse_cap,
+            triage_cap,
             audit_path,
             redact,
             present,
@@ -448,6 +460,9 @@ impl App {
             breaker_scroll: 0,
             notice: None,
             browser: None,
+            triage: None,
+            next_triage_id: 0,
+            triage_cap,
             popup: None,
             read_only,
             browse_cap,

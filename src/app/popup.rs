@@ -19,6 +19,14 @@ pub enum Popup {
         lines: Vec<String>,
         on_yes: Pending,
     },
+    /// Asks the user to type a number (a count) before a large deletion.
+    TypeCount {
+        title: String,
+        lines: Vec<String>,
+        expected: String,
+        typed: String,
+        on_yes: Pending,
+    },
     /// Pick a destination queue for a requeue.
     PickQueue {
         message_id: String,
@@ -31,6 +39,15 @@ pub enum Popup {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Pending {
     Browse(QueueRef),
+    Triage(QueueRef),
+    /// Delete these messages of the triage.
+    TriageDelete {
+        ids: Vec<String>,
+    },
+    /// Requeue these messages of the triage to their sources.
+    TriageRequeue {
+        ids: Vec<String>,
+    },
     Requeue {
         message_id: String,
         to: String,
@@ -81,6 +98,31 @@ impl App {
                 }
                 _ => Vec::new(),
             },
+            Some(Popup::TypeCount {
+                expected,
+                typed,
+                on_yes,
+                ..
+            }) => {
+                match (self.keymap.action_in_text(&key, Scope::Dialog), key.code) {
+                    (Some(Action::Cancel), _) => self.popup = None,
+                    (Some(Action::Confirm), _) if typed == expected => {
+                        let pending = on_yes.clone();
+                        self.popup = None;
+                        return self.confirmed(pending);
+                    }
+                    (Some(Action::Confirm), _) => {
+                        let text = format!("type {expected} to confirm, or Esc to cancel");
+                        self.notify(text, true);
+                    }
+                    (_, crossterm::event::KeyCode::Backspace) => {
+                        typed.pop();
+                    }
+                    (_, crossterm::event::KeyCode::Char(c)) if c.is_ascii_digit() => typed.push(c),
+                    _ => {}
+                }
+                Vec::new()
+            }
             Some(Popup::PickQueue {
                 message_id,
                 queues,
@@ -109,6 +151,12 @@ impl App {
                 self.focus = Pane::Queues;
                 self.start_browser(queue)
             }
+            Pending::Triage(queue) => {
+                self.focus = Pane::Queues;
+                self.start_triage(queue)
+            }
+            Pending::TriageDelete { ids } => self.delete_group(ids),
+            Pending::TriageRequeue { ids } => self.requeue_group(ids),
             Pending::KeepRawEdit => {
                 self.keep_edit();
                 Vec::new()

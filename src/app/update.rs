@@ -32,6 +32,7 @@ impl App {
                 }
                 let mut cmds = self.due_polls();
                 cmds.extend(self.browser_tick());
+                cmds.extend(self.triage_tick());
                 cmds.extend(self.quit_when_stopped());
                 cmds
             }
@@ -77,6 +78,7 @@ impl App {
                 Vec::new()
             }
             Msg::Browser(msg) => self.on_browser_msg(msg),
+            Msg::Triage(msg) => self.on_triage_msg(msg),
         }
     }
 
@@ -400,6 +402,9 @@ impl App {
         if self.browser.is_some() {
             return self.on_browser_key(key);
         }
+        if self.triage.is_some() {
+            return self.on_triage_key(key);
+        }
         if self.filter_editing {
             return self.on_filter_key(key);
         }
@@ -415,6 +420,7 @@ impl App {
             Action::PageUp => self.move_selection(-(PAGE as i64)),
             Action::PageDown => self.move_selection(PAGE as i64),
             Action::Open => return self.open_browser(),
+            Action::Triage => return self.open_triage(),
             Action::Present | Action::Reveal => self.toggle_view(action),
             Action::Redrive => return self.open_redrive(),
             Action::RedrivePause | Action::RedriveCancel if self.read_only => {
@@ -576,6 +582,7 @@ impl App {
     fn quit_now(&mut self) -> Vec<Cmd> {
         self.quit = true;
         let mut cmds = self.close_browser();
+        cmds.extend(self.close_triage());
         cmds.push(Cmd::Quit);
         cmds
     }

@@ -33,16 +33,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Theme
 fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Theme) {
     let visible = b.visible();
     let held = b.messages.iter().filter(|h| h.is_held()).count();
-    let mut title = format!(
-        " {} — holding {held} of ~{} message(s){} ",
-        b.queue.name,
-        format::count(b.approx_total.map(|t| t.max(held as u64))),
-        if b.messages.len() >= b.cap {
-            format!(" (cap {})", b.cap)
-        } else {
-            String::new()
-        }
-    );
+    let mut title = match &b.group {
+        Some(g) => format!(
+            " {} — triage group \"{g}\": {held} message(s) ",
+            b.queue.name
+        ),
+        None => String::new(),
+    };
+    if b.group.is_none() {
+        title = format!(
+            " {} — holding {held} of ~{} message(s){} ",
+            b.queue.name,
+            format::count(b.approx_total.map(|t| t.max(held as u64))),
+            if b.messages.len() >= b.cap {
+                format!(" (cap {})", b.cap)
+            } else {
+                String::new()
+            }
+        );
+    }
     if b.loading {
         title.push_str("loading… ");
     }

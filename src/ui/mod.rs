@@ -10,6 +10,7 @@ pub mod rates;
 pub mod redrive;
 pub mod status;
 pub mod theme;
+pub mod triage;
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
@@ -20,7 +21,7 @@ use theme::Theme;
 /// Draws the whole dashboard.
 pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     let area = frame.area();
-    if app.present && app.browser.is_none() {
+    if app.present && app.browser.is_none() && app.triage.is_none() {
         let [main, status_area] =
             Layout::vertical([Constraint::Min(5), Constraint::Length(1)]).areas(area);
         present::draw(frame, main, app, theme);
@@ -50,9 +51,10 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
                 .areas(lower);
         (rates_area, breaker_area)
     };
-    match &app.browser {
-        Some(b) => browser::draw(frame, queues_area, app, b, theme),
-        None => queues::draw(frame, queues_area, app, theme),
+    match (&app.browser, &app.triage) {
+        (Some(b), _) => browser::draw(frame, queues_area, app, b, theme),
+        (None, Some(t)) => triage::draw(frame, queues_area, app, t, theme),
+        (None, None) => queues::draw(frame, queues_area, app, theme),
     }
     rates::draw(frame, rates_area, app, theme);
     breaker::draw(frame, breaker_area, app, theme);
@@ -63,6 +65,11 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
 fn draw_popups(frame: &mut Frame, area: ratatui::layout::Rect, app: &App, theme: &Theme) {
     if let Some(form) = &app.redrive_form {
         redrive::draw_form(frame, area, form, theme);
+    }
+    if let Some(t) = app.triage.as_ref().filter(|_| app.browser.is_none())
+        && let Some(fix) = &t.fix
+    {
+        triage::draw_fix(frame, area, t, fix, theme);
     }
     if let Some(popup) = &app.popup {
         popup::draw(frame, area, popup, theme);

@@ -14,6 +14,26 @@ pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, theme: &Theme) {
             title.clone(),
             lines.iter().map(|l| Line::raw(l.clone())).collect(),
         ),
+        Popup::TypeCount {
+            title,
+            lines,
+            expected,
+            typed,
+            ..
+        } => {
+            let mut shown: Vec<Line> = lines.iter().map(|l| Line::raw(l.clone())).collect();
+            shown.push(Line::raw(""));
+            let style = if typed == expected {
+                theme.title
+            } else {
+                theme.warn
+            };
+            shown.push(Line::from(vec![
+                Span::raw("count: "),
+                Span::styled(format!("{typed}▏"), style),
+            ]));
+            (title.clone(), shown)
+        }
         Popup::PickQueue {
             message_id,
             queues,

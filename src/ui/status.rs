@@ -69,9 +69,18 @@ fn hint_actions(app: &App) -> Vec<Action> {
         actions.extend([Action::Export, Action::Quit]);
         return actions;
     }
+    if app.triage.is_some() {
+        let mut actions = vec![Action::Help, Action::Open, Action::GroupBy, Action::Back];
+        if !app.read_only {
+            actions.extend([Action::Edit, Action::Requeue, Action::Delete]);
+        }
+        actions.extend([Action::Export, Action::Quit]);
+        return actions;
+    }
     let mut actions = vec![
         Action::Help,
         Action::Open,
+        Action::Triage,
         Action::Filter,
         Action::Sort,
         Action::NextPane,
