@@ -302,3 +302,145 @@ async fn a_transform_fixes_one_group_and_a_failing_one_leaves_its_messages() {
     );
     lab.cleanup().await;
 }
+
+/// The dashboard's loop without a terminal: the test ticks the app, spawns its
+/// commands and feeds their results back.
+struct Dash {
+    app: lazysqs::app::App,
+    executor: lazysqs::runtime::Executor,
+    rx: tokio::sync::mpsc::UnboundedReceiver<lazysqs::app::Msg>,
+}
+
+impl Dash {
+    fn new(lab: &Lab) -> Dash {
+        use lazysqs::app::{App, Settings};
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let settings = Settings {
+            selection: lazysqs::broker::QueueSelection {
+                names: Vec::new(),
+                prefixes: vec![lab.prefix.clone()],
+            },
+            refresh: lazysqs::config::RefreshConfig {
+                attributes_secs: 0.5,
+                metrics_secs: 600.0,
+                breakers_secs: 1.0,
+                discovery_secs: 600.0,
+                max_concurrency: 8,
+            },
+            ..Settings::default()
+        };
+        let app = App::new(settings, std::time::Instant::now());
+        let executor = lazysqs::runtime::Executor::new(
+            lab.dyn_broker(),
+            tx,
+            8,
+            lazysqs::recovery::audit::Audit::default(),
+        );
+        Dash { app, executor, rx }
+    }
+
+    fn send(&mut self, msg: lazysqs::app::Msg) {
+        for cmd in self.app.update(msg) {
+            self.executor.spawn(cmd);
+        }
+    }
+
+    fn key(&mut self, c: crossterm::event::KeyCode) {
+        use crossterm::event::{KeyEvent, KeyModifiers};
+        self.send(lazysqs::app::Msg::Key(KeyEvent::new(c, KeyModifiers::NONE)));
+    }
+
+    fn chars(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(crossterm::event::KeyCode::Char(c));
+        }
+    }
+
+    async fn run_until(&mut self, what: &str, mut done: impl FnMut(&lazysqs::app::App) -> bool) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !done(&self.app) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            self.send(lazysqs::app::Msg::Tick(std::time::Instant::now()));
+            let wait = std::time::Duration::from_millis(100);
+            while let Ok(Some(msg)) = tokio::time::timeout(wait, self.rx.recv()).await {
+                self.send(msg);
+                if done(&self.app) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_triages_fixes_one_group_sends_it_home_and_gives_the_rest_back() {
+    use crossterm::event::KeyCode;
+    let Some(lab) = Lab::new(SUITE, "triage-dash").await else {
+        return;
+    };
+    let (source, dlq) = lab.with_dlq("orders", &[]).await;
+    seed(&lab, &dlq).await;
+    let mut dash = Dash::new(&lab);
+    dash.run_until("both rows", |app| {
+        app.queues.iter().filter(|r| r.attrs.is_some()).count() == 2
+    })
+    .await;
+    dash.app.selected = Some(dlq.url.clone());
+    dash.chars("t");
+    dash.run_until("the scan", |app| {
+        app.triage.as_ref().is_some_and(|t| !t.scanning)
+    })
+    .await;
+    let groups: Vec<(String, usize)> = dash
+        .app
+        .triage
+        .as_ref()
+        .expect("open")
+        .groups
+        .iter()
+        .map(|g| (g.key.clone(), g.count()))
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            ("most common shape".to_string(), 20),
+            ("missing store_id".to_string(), 7),
+            ("not JSON".to_string(), 3),
+        ]
+    );
+    // All 30 held while the view is open.
+    assert_eq!(lab.counts(&dlq).await, (0, 30));
+
+    // Fix the 7 and send them home (their only source, by the redrive policy).
+    dash.chars("j");
+    dash.chars("e");
+    dash.chars(r#".store_id = "s-new""#);
+    dash.key(KeyCode::Enter);
+    dash.key(KeyCode::Enter);
+    dash.chars("r");
+    dash.chars("y");
+    dash.run_until("7 requeued", |app| {
+        app.triage.as_ref().is_some_and(|t| {
+            t.messages
+                .iter()
+                .filter(|h| matches!(h.state, lazysqs::app::browser::HeldState::Requeued { .. }))
+                .count()
+                == 7
+        })
+    })
+    .await;
+    dash.key(KeyCode::Esc);
+    assert!(dash.app.triage.is_none());
+    lab.wait_counts(&dlq, (23, 0)).await;
+    lab.wait_counts(&source, (7, 0)).await;
+    let home = take(&lab, &source, 7).await;
+    assert!(
+        home.iter()
+            .all(|b| b.ends_with(r#""qty":1,"store_id":"s-new"}"#)),
+        "{home:?}"
+    );
+    lab.cleanup().await;
+}
