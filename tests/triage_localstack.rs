@@ -122,6 +122,27 @@ async fn triage_groups_exactly_by_shape_and_by_field_and_gives_everything_back()
     assert!(first["first_sent"].is_string() && first["last_sent"].is_string());
     // Given back before it exited: nothing in flight.
     assert_eq!(lab.counts(&dlq).await, (30, 0));
+    // The README documents exactly these fields.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).expect("README");
+    let example = readme
+        .split("## Triage")
+        .nth(1)
+        .and_then(|s| s.split("```json\n").nth(1))
+        .and_then(|s| s.split("```").next())
+        .expect("a JSON example in the README's triage section");
+    let example: Value = serde_json::from_str(example).expect("the README example parses");
+    let keys = |v: &Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().expect("object").keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&example), keys(&v), "top-level fields");
+    assert_eq!(
+        keys(&example["groups"][0]),
+        keys(&v["groups"][0]),
+        "group fields"
+    );
 
     let out = lazysqs(
         &lab,
@@ -442,5 +463,73 @@ async fn the_dashboard_triages_fixes_one_group_sends_it_home_and_gives_the_rest_
             .all(|b| b.ends_with(r#""qty":1,"store_id":"s-new"}"#)),
         "{home:?}"
     );
+    lab.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_mid_scan_gives_every_message_back() {
+    let Some(lab) = Lab::new(SUITE, "triage-sigterm").await else {
+        return;
+    };
+    let dlq = lab.create("dlq", &[]).await;
+    const N: usize = 600;
+    for chunk in (0..N).collect::<Vec<_>>().chunks(10) {
+        let batch = chunk
+            .iter()
+            .map(|i| OutgoingMessage {
+                body: format!(r#"{{"order_id":"o-{i}"}}"#),
+                ..OutgoingMessage::default()
+            })
+            .collect();
+        lab.broker.send_batch(&dlq, batch).await.expect("seed");
+    }
+    lab.wait_counts(&dlq, (N as u64, 0)).await;
+    let log = std::env::temp_dir().join(format!("{}.log", lab.prefix));
+    let child = Command::new(env!("CARGO_BIN_EXE_lazysqs"))
+        .arg("--endpoint-url")
+        .arg(&lab.endpoint)
+        .arg("--log-file")
+        .arg(log)
+        .args(["triage", "--from", &dlq.name, "--json"])
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", localstack::REGION)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env_remove("AWS_PROFILE")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Wait until it holds some, then stop it.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while lab.counts(&dlq).await.1 == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scan never started"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let pid = child.id() as i32;
+    // SAFETY: a plain kill(2) on our own child.
+    unsafe {
+        libc::kill(pid, libc::SIGTERM);
+    }
+    let out = child.wait_with_output().expect("wait");
+    let code = out.status.code();
+    assert!(matches!(code, Some(0) | Some(1)), "{out:?}");
+    // Nothing left hidden once it has exited.
+    assert_eq!(
+        lab.counts(&dlq).await,
+        (N as u64, 0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["not_given_back"], 0);
+    if code == Some(1) {
+        assert_eq!(v["complete"], false);
+        assert!(String::from_utf8_lossy(&out.stderr).contains("giving every message back"));
+    }
     lab.cleanup().await;
 }
