@@ -228,38 +228,52 @@ impl App {
     /// Enter on a queue row: open its messages, after a warning where reading them
     /// counts towards their move to a DLQ.
     pub(super) fn open_browser(&mut self) -> Vec<Cmd> {
-        let Some(row) = self.selected_row() else {
-            return Vec::new();
-        };
-        let queue = row.queue.clone();
-        if let Some(policy) = row.attrs.as_ref().and_then(|a| a.redrive.as_ref()) {
-            if self.read_only {
-                let text = format!(
-                    "read-only: browsing {} is turned off — every read counts towards its maxReceiveCount ({}) and can move a message to its DLQ; a DLQ can be browsed",
-                    queue.name, policy.max_receive_count
-                );
-                self.notify(text, true);
-                return Vec::new();
-            }
-            let dlq = name_from_arn(&policy.dlq_arn).to_string();
-            self.popup = Some(Popup::Confirm {
-                title: format!("Browse {}?", queue.name),
-                lines: vec![
-                    format!(
-                        "Reading a message is receiving it: each read counts towards {}'s maxReceiveCount ({}).",
-                        queue.name, policy.max_receive_count
-                    ),
-                    format!(
-                        "Messages already received {} time(s) will move to {dlq} on their next receive.",
-                        policy.max_receive_count.saturating_sub(1)
-                    ),
-                    "Browse anyway? (y/Enter: yes, n/Esc: no)".to_string(),
-                ],
-                on_yes: Pending::Browse(queue),
-            });
-            return Vec::new();
+        match self.gate_reading("browsing", "Browse", Pending::Browse) {
+            Some(queue) => self.start_browser(queue),
+            None => Vec::new(),
         }
-        self.start_browser(queue)
+    }
+
+    /// Reading a queue with a redrive policy is receiving it: each read counts
+    /// towards its maxReceiveCount and can move a message to its DLQ. Read-only
+    /// mode refuses; otherwise the user is asked first (`on_yes` then opens it).
+    /// Returns the selected queue when it may be read at once.
+    pub(super) fn gate_reading(
+        &mut self,
+        what: &str,
+        verb: &str,
+        on_yes: fn(QueueRef) -> Pending,
+    ) -> Option<QueueRef> {
+        let row = self.selected_row()?;
+        let queue = row.queue.clone();
+        let Some(policy) = row.attrs.as_ref().and_then(|a| a.redrive.clone()) else {
+            return Some(queue);
+        };
+        if self.read_only {
+            let text = format!(
+                "read-only: {what} {} is turned off — every read counts towards its maxReceiveCount ({}) and can move a message to its DLQ; a DLQ can be read",
+                queue.name, policy.max_receive_count
+            );
+            self.notify(text, true);
+            return None;
+        }
+        let dlq = name_from_arn(&policy.dlq_arn).to_string();
+        self.popup = Some(Popup::Confirm {
+            title: format!("{verb} {}?", queue.name),
+            lines: vec![
+                format!(
+                    "Reading a message is receiving it: each read counts towards {}'s maxReceiveCount ({}).",
+                    queue.name, policy.max_receive_count
+                ),
+                format!(
+                    "Messages already received {} time(s) will move to {dlq} on their next receive.",
+                    policy.max_receive_count.saturating_sub(1)
+                ),
+                format!("{verb} anyway? (y/Enter: yes, n/Esc: no)"),
+            ],
+            on_yes: on_yes(queue),
+        });
+        None
     }
 
     pub(super) fn start_browser(&mut self, queue: QueueRef) -> Vec<Cmd> {

@@ -193,33 +193,10 @@ impl App {
     /// `t` on a queue row: scan it, after the same warning as browsing where
     /// reading counts towards a move to a DLQ.
     pub(super) fn open_triage(&mut self) -> Vec<Cmd> {
-        let Some(row) = self.selected_row() else {
-            return Vec::new();
-        };
-        let queue = row.queue.clone();
-        if let Some(policy) = row.attrs.as_ref().and_then(|a| a.redrive.as_ref()) {
-            if self.read_only {
-                let text = format!(
-                    "read-only: triage of {} is turned off — every read counts towards its maxReceiveCount ({}); a DLQ can be triaged",
-                    queue.name, policy.max_receive_count
-                );
-                self.notify(text, true);
-                return Vec::new();
-            }
-            self.popup = Some(Popup::Confirm {
-                title: format!("Triage {}?", queue.name),
-                lines: vec![
-                    format!(
-                        "Triage receives the whole queue: each read counts towards {}'s maxReceiveCount ({}), and messages at the limit move to its DLQ.",
-                        queue.name, policy.max_receive_count
-                    ),
-                    "Triage anyway? (y/Enter: yes, n/Esc: no)".to_string(),
-                ],
-                on_yes: Pending::Triage(queue),
-            });
-            return Vec::new();
+        match self.gate_reading("triage of", "Triage", Pending::Triage) {
+            Some(queue) => self.start_triage(queue),
+            None => Vec::new(),
         }
-        self.start_triage(queue)
     }
 
     pub(super) fn start_triage(&mut self, queue: QueueRef) -> Vec<Cmd> {

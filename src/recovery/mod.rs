@@ -62,30 +62,41 @@ pub async fn load(
     Ok(held)
 }
 
-/// Sets the visibility of held messages; returns the receipts that failed, with why.
+/// How many visibility batches are changed at once.
+const VISIBILITY_CONCURRENCY: usize = 16;
+
+/// Sets the visibility of held messages, several batches of 10 at once; returns
+/// the receipts that failed, with why.
 pub async fn set_visibility(
     broker: &dyn Broker,
     queue: &QueueRef,
     receipts: Vec<String>,
     visibility: Duration,
 ) -> Vec<(String, BrokerError)> {
-    let mut failed = Vec::new();
-    for chunk in receipts.chunks(10) {
-        match broker
-            .change_visibility(queue, chunk.to_vec(), visibility)
-            .await
-        {
-            Ok(outcome) => {
-                for (i, r) in outcome {
-                    if let Err(e) = r {
-                        failed.push((chunk[i].clone(), e));
+    use futures::StreamExt;
+    let chunks: Vec<Vec<String>> = receipts.chunks(10).map(<[String]>::to_vec).collect();
+    futures::stream::iter(chunks)
+        .map(|chunk| async move {
+            let mut failed = Vec::new();
+            match broker
+                .change_visibility(queue, chunk.clone(), visibility)
+                .await
+            {
+                Ok(outcome) => {
+                    for (i, r) in outcome {
+                        if let Err(e) = r {
+                            failed.push((chunk[i].clone(), e));
+                        }
                     }
                 }
+                Err(e) => failed.extend(chunk.into_iter().map(|r| (r, e.clone()))),
             }
-            Err(e) => failed.extend(chunk.iter().map(|r| (r.clone(), e.clone()))),
-        }
-    }
-    failed
+            failed
+        })
+        .buffer_unordered(VISIBILITY_CONCURRENCY)
+        .flat_map(futures::stream::iter)
+        .collect()
+        .await
 }
 
 /// Finds a queue by name.

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use futures::StreamExt;
+pub use crate::recovery::set_visibility;
 
 use crate::broker::{Broker, BrokerError, BrokerResult, Message, QueueRef};
 
@@ -111,39 +111,6 @@ pub async fn scan(
         complete,
         error,
     }
-}
-
-/// Sets the visibility of many held messages, [`CONCURRENCY`] batches at once;
-/// returns the receipts that failed, with why.
-pub async fn set_visibility(
-    broker: &dyn Broker,
-    queue: &QueueRef,
-    receipts: Vec<String>,
-    visibility: Duration,
-) -> Vec<(String, BrokerError)> {
-    let chunks: Vec<Vec<String>> = receipts.chunks(10).map(<[String]>::to_vec).collect();
-    futures::stream::iter(chunks)
-        .map(|chunk| async move {
-            let mut failed = Vec::new();
-            match broker
-                .change_visibility(queue, chunk.clone(), visibility)
-                .await
-            {
-                Ok(outcome) => {
-                    for (i, r) in outcome {
-                        if let Err(e) = r {
-                            failed.push((chunk[i].clone(), e));
-                        }
-                    }
-                }
-                Err(e) => failed.extend(chunk.into_iter().map(|r| (r, e.clone()))),
-            }
-            failed
-        })
-        .buffer_unordered(CONCURRENCY)
-        .flat_map(futures::stream::iter)
-        .collect()
-        .await
 }
 
 /// Gives messages back (visibility 0); returns how many could not be.
