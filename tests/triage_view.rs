@@ -427,3 +427,31 @@ fn the_view_reads_at_every_size() {
     app.update(ch('?'));
     assert!(screen(&app, 80, 24).contains("Help"));
 }
+
+#[test]
+fn r_opens_the_redrive_dialog_for_a_field_group_after_giving_everything_back() {
+    let (mut app, _, _) = scanned(false);
+    // A shape group is not a filter: R says what to do instead.
+    assert!(app.update(ch('R')).is_empty());
+    assert!(app.redrive_form.is_none());
+    let n = app
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(n.contains("group by a field"), "{n}");
+    while app
+        .triage
+        .as_ref()
+        .is_some_and(|t| t.by.to_string() != "field coffee")
+    {
+        app.update(ch('b'));
+    }
+    app.update(ch('j')); // mocha
+    let cmds = app.update(ch('R'));
+    assert_eq!(released(&cmds).len(), 19, "{cmds:?}");
+    assert!(app.triage.is_none());
+    let form = app.redrive_form.as_ref().expect("the redrive dialog");
+    assert_eq!(form.dlq.name, "orders-dlq");
+    assert_eq!(form.filter, "coffee=mocha");
+}

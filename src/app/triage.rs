@@ -448,8 +448,12 @@ impl App {
                 self.help_scroll = 0;
             }
             Action::Back => return self.close_triage(),
-            Action::Up | Action::Down | Action::Top | Action::Bottom
-            | Action::PageUp | Action::PageDown => {
+            Action::Up
+            | Action::Down
+            | Action::Top
+            | Action::Bottom
+            | Action::PageUp
+            | Action::PageDown => {
                 let delta: i64 = match action {
                     Action::Up => -1,
                     Action::Down => 1,
@@ -483,13 +487,40 @@ impl App {
                     preview: None,
                 });
             }
-            Action::Redrive => self.notify(
-                "R from triage: fix the group (e), then requeue it (r) — or use lazysqs redrive --filter … --transform …",
-                false,
-            ),
+            Action::Redrive => return self.redrive_group(),
             _ => {}
         }
         Vec::new()
+    }
+
+    /// `R`: the bulk redrive dialog for the selected group. A group by a field's
+    /// value is a filter (`field=value`): triage gives its messages back (a
+    /// redrive cannot move what triage holds) and the dialog opens with it.
+    fn redrive_group(&mut self) -> Vec<Cmd> {
+        let Some(t) = self.triage.as_ref() else {
+            return Vec::new();
+        };
+        let Some(g) = t.selected_group() else {
+            return Vec::new();
+        };
+        let filter = match &t.by {
+            GroupBy::Field(path) if !g.key.starts_with('(') => format!("{path}={}", g.key),
+            _ => {
+                self.notify(
+                    "R needs a group by a field's value (b), which is a redrive filter; for this group, fix it (e) and requeue it (r), or run lazysqs redrive --filter … --transform …",
+                    true,
+                );
+                return Vec::new();
+            }
+        };
+        let queue = t.queue.clone();
+        let mut cmds = self.close_triage();
+        self.selected = Some(queue.url);
+        cmds.extend(self.open_redrive());
+        if let Some(form) = self.redrive_form.as_mut() {
+            form.filter = filter;
+        }
+        cmds
     }
 
     /// The messages of the selected group that are still held, as clones.
