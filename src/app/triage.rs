@@ -426,7 +426,12 @@ impl App {
         let action = self
             .keymap
             .action_in(&key, Scope::Triage)
-            .or_else(|| self.keymap.action_in(&key, Scope::Browser));
+            .or_else(|| self.keymap.action_in(&key, Scope::Browser))
+            .or_else(|| {
+                // The dashboard's R works on a group.
+                let a = self.keymap.action_in(&key, Scope::Dashboard);
+                a.filter(|a| *a == Action::Redrive)
+            });
         let Some(action) = action else {
             return Vec::new();
         };
