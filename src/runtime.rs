@@ -144,85 +144,81 @@ impl Executor {
 
     /// Runs a triage command to its end, reporting on the channel as it goes.
     async fn run_triage(&self, cmd: TriageCmd) {
-        let this = self;
-        {
-            let b = this.broker.as_ref();
-            let send = |m: TriageMsg| this.tx.send(Msg::Triage(m)).is_ok();
-            match cmd {
-                TriageCmd::Scan { id, queue, cap } => {
-                    let progress = |batch: &[crate::broker::Message]| {
-                        send(TriageMsg::Scanned {
+        let b = self.broker.as_ref();
+        let send = |m: TriageMsg| self.tx.send(Msg::Triage(m)).is_ok();
+        match cmd {
+            TriageCmd::Scan { id, queue, cap } => {
+                let progress = |batch: &[crate::broker::Message]| {
+                    send(TriageMsg::Scanned {
+                        id,
+                        queue: queue.clone(),
+                        batch: batch.to_vec(),
+                    });
+                };
+                let stop = || {
+                    self.tx.is_closed() || self.stopped_scans.lock().is_ok_and(|s| s.contains(&id))
+                };
+                let scan = triage::scan::scan(b, &queue, cap, &progress, &stop).await;
+                send(TriageMsg::ScanDone {
+                    id,
+                    complete: scan.complete,
+                    error: scan.error.map(|e| e.to_string()),
+                });
+            }
+            TriageCmd::StopScan { id } => {
+                if let Ok(mut s) = self.stopped_scans.lock() {
+                    s.insert(id);
+                }
+            }
+            TriageCmd::Extend {
+                id,
+                queue,
+                receipts,
+            } => {
+                let failed =
+                    triage::scan::set_visibility(b, &queue, receipts, triage::scan::HOLD).await;
+                send(TriageMsg::Extended {
+                    id,
+                    failed: failed.len(),
+                    reason: failed.first().map(|(_, e)| e.to_string()),
+                });
+            }
+            TriageCmd::Release { queue, receipts } => {
+                triage::scan::give_back(b, &queue, receipts).await;
+            }
+            TriageCmd::Requeue { id, requests } => {
+                let audit = &self.audit;
+                futures::stream::iter(requests)
+                    .map(|req| async move {
+                        let outcome = recovery::requeue(b, audit, &req).await;
+                        (req, outcome)
+                    })
+                    .buffer_unordered(triage::scan::CONCURRENCY / 2)
+                    .for_each(|(req, outcome)| async {
+                        send(TriageMsg::Requeued(id, Box::new(req), outcome));
+                    })
+                    .await;
+            }
+            TriageCmd::Delete {
+                id,
+                queue,
+                messages,
+            } => {
+                let (audit, queue) = (&self.audit, &queue);
+                futures::stream::iter(messages)
+                    .map(|m| async move {
+                        let result = recovery::delete(b, audit, queue, &m).await;
+                        (m.message_id, result)
+                    })
+                    .buffer_unordered(triage::scan::CONCURRENCY / 2)
+                    .for_each(|(message_id, result)| async {
+                        send(TriageMsg::Deleted {
                             id,
-                            queue: queue.clone(),
-                            batch: batch.to_vec(),
+                            message_id,
+                            result,
                         });
-                    };
-                    let stop = || {
-                        this.tx.is_closed()
-                            || this.stopped_scans.lock().is_ok_and(|s| s.contains(&id))
-                    };
-                    let scan = triage::scan::scan(b, &queue, cap, &progress, &stop).await;
-                    send(TriageMsg::ScanDone {
-                        id,
-                        complete: scan.complete,
-                        error: scan.error.map(|e| e.to_string()),
-                    });
-                }
-                TriageCmd::StopScan { id } => {
-                    if let Ok(mut s) = this.stopped_scans.lock() {
-                        s.insert(id);
-                    }
-                }
-                TriageCmd::Extend {
-                    id,
-                    queue,
-                    receipts,
-                } => {
-                    let failed =
-                        triage::scan::set_visibility(b, &queue, receipts, triage::scan::HOLD).await;
-                    send(TriageMsg::Extended {
-                        id,
-                        failed: failed.len(),
-                        reason: failed.first().map(|(_, e)| e.to_string()),
-                    });
-                }
-                TriageCmd::Release { queue, receipts } => {
-                    triage::scan::give_back(b, &queue, receipts).await;
-                }
-                TriageCmd::Requeue { id, requests } => {
-                    let audit = &this.audit;
-                    futures::stream::iter(requests)
-                        .map(|req| async move {
-                            let outcome = recovery::requeue(b, audit, &req).await;
-                            (req, outcome)
-                        })
-                        .buffer_unordered(triage::scan::CONCURRENCY / 2)
-                        .for_each(|(req, outcome)| async {
-                            send(TriageMsg::Requeued(id, Box::new(req), outcome));
-                        })
-                        .await;
-                }
-                TriageCmd::Delete {
-                    id,
-                    queue,
-                    messages,
-                } => {
-                    let (audit, queue) = (&this.audit, &queue);
-                    futures::stream::iter(messages)
-                        .map(|m| async move {
-                            let result = recovery::delete(b, audit, queue, &m).await;
-                            (m.message_id, result)
-                        })
-                        .buffer_unordered(triage::scan::CONCURRENCY / 2)
-                        .for_each(|(message_id, result)| async {
-                            send(TriageMsg::Deleted {
-                                id,
-                                message_id,
-                                result,
-                            });
-                        })
-                        .await;
-                }
+                    })
+                    .await;
             }
         }
     }
