@@ -4,7 +4,8 @@
 //! queue on a fast local server, directly and through
 //! `../shared/tools/latency_proxy.py` with 10 ms each way (a 20 ms round trip, a
 //! nearby region; `LAZYSQS_BENCH_DELAY_MS`). Target: ≥ 3,000 msg/s through the
-//! delay, and memory held at most twice the bodies' size.
+//! delay, and memory held at most twice the bodies' size. Bodies are padded by
+//! `LAZYSQS_BENCH_BODY_PAD` bytes (default "120,900": ~200 B and ~1 KB bodies).
 //!
 //! The server: `LAZYSQS_BENCH_RUSTACK`, else http://127.0.0.1:4599 (rustack-cli;
 //! see benches/redrive.rs for how to install and start it). Skipped, with a note,
@@ -50,30 +51,30 @@ async fn broker(endpoint: &str) -> AwsBroker {
     .expect("connect")
 }
 
-/// The body of message `i`: three shapes, about 200 bytes.
-fn body(i: usize) -> String {
+/// The body of message `i`: three shapes, about `pad` + 80 bytes.
+fn body(i: usize, pad: usize) -> String {
     match i % 100 {
         0 => format!(
             r#"{{"order_id":"o-{i}","coffee":"latte","qty":1,"note":"{}"}}"#,
-            "x".repeat(120)
+            "x".repeat(pad)
         ),
-        1 => format!("order {i}: not json {}", "y".repeat(150)),
+        1 => format!("order {i}: not json {}", "y".repeat(pad)),
         _ => format!(
             r#"{{"order_id":"o-{i}","store_id":"s-{}","coffee":"latte","qty":1,"note":"{}"}}"#,
             i % 7,
-            "z".repeat(120)
+            "z".repeat(pad)
         ),
     }
 }
 
-async fn fill(b: &AwsBroker, q: &QueueRef, n: usize) {
+async fn fill(b: &AwsBroker, q: &QueueRef, n: usize, pad: usize) {
     let batches: Vec<Vec<OutgoingMessage>> = (0..n)
         .collect::<Vec<_>>()
         .chunks(10)
         .map(|c| {
             c.iter()
                 .map(|&i| OutgoingMessage {
-                    body: body(i),
+                    body: body(i, pad),
                     ..OutgoingMessage::default()
                 })
                 .collect()
@@ -102,12 +103,12 @@ fn current_rss() -> Option<u64> {
     Some(kb * 1024)
 }
 
-async fn run(label: &str, endpoint: &str, direct: &AwsBroker, n: usize) {
+async fn run(label: &str, endpoint: &str, direct: &AwsBroker, n: usize, pad: usize) {
     let b = broker(endpoint).await;
     let id = uuid::Uuid::new_v4().simple().to_string();
     let name = format!("lzb-triage-{}", &id[..8]);
     let q = create_queue(&name).await;
-    fill(direct, &q, n).await;
+    fill(direct, &q, n, pad).await;
     let before = current_rss().unwrap_or(0);
     let started = Instant::now();
     let cpu0 = cpu_time();
@@ -217,8 +218,21 @@ async fn main() {
         .parse()
         .unwrap_or(20_000);
     let delay: u64 = env_or("LAZYSQS_BENCH_DELAY_MS", "10").parse().unwrap_or(10);
+    let pads: Vec<usize> = env_or("LAZYSQS_BENCH_BODY_PAD", "120,900")
+        .split(',')
+        .filter_map(|p| p.trim().parse().ok())
+        .collect();
     let direct = broker(&endpoint).await;
-    run("direct", &endpoint, &direct, n).await;
+    for &pad in &pads {
+        run(
+            &format!("direct, ~{} B bodies", pad + 80),
+            &endpoint,
+            &direct,
+            n,
+            pad,
+        )
+        .await;
+    }
     let target_port = hostport.rsplit(':').next().unwrap_or("4599").to_string();
     let listen = 4611;
     let script = concat!(
@@ -243,11 +257,8 @@ async fn main() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let proxied = format!("http://127.0.0.1:{listen}");
-    run(
-        &format!("{} ms round trip", 2 * delay),
-        &proxied,
-        &direct,
-        n,
-    )
-    .await;
+    for &pad in &pads {
+        let label = format!("{} ms round trip, ~{} B bodies", 2 * delay, pad + 80);
+        run(&label, &proxied, &direct, n, pad).await;
+    }
 }

@@ -93,6 +93,21 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
     lines
 }
 
+/// A row of block characters, one per value, scaled from 0 to the largest
+/// (`▁` for the least, `█` for the largest); a missing value is a blank.
+pub fn sparkline(values: &[Option<u64>]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().flatten().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|v| match v {
+            None => ' ',
+            Some(_) if max == 0 => BARS[0],
+            Some(v) => BARS[((v * 7).div_ceil(max) as usize).min(7)],
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -125,5 +140,15 @@ mod tests {
         for line in wrap("close the dialog or the editor, changing nothing", 12) {
             assert!(line.chars().count() <= 12, "{line}");
         }
+    }
+
+    #[test]
+    fn sparklines_scale_to_the_largest() {
+        assert_eq!(
+            sparkline(&[Some(0), Some(7), Some(14), None, Some(3)]),
+            "▁▅█ ▃"
+        );
+        assert_eq!(sparkline(&[Some(0), Some(0)]), "▁▁");
+        assert_eq!(sparkline(&[None, None]), "  ");
     }
 }

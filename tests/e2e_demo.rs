@@ -113,3 +113,26 @@ fn a_broken_config_is_named_with_its_line_and_leaves_the_terminal_alone() {
     );
     pty.assert_terminal_restored();
 }
+
+/// At 80×24 the queue table drops columns, but never the DLQ's depth or its
+/// health flag: press `f`, and the DLQ's row says it is filling.
+#[test]
+fn at_80x24_the_dlq_row_shows_its_depth_and_a_health_flag() {
+    let mut pty = Launch::new(["--demo", "--speed", "8"]).size(24, 80).spawn();
+    pty.wait_for_text("orders-dlq", WAIT);
+    pty.send("f");
+    let row = pty.wait_for("orders-dlq with messages and a flag", WAIT, |s| {
+        let cells = table_row(s, "orders-dlq")?;
+        let header = s.contents();
+        let header = header
+            .lines()
+            .find(|l| l.contains("Queue") && l.contains("Health"))?;
+        let depth = number(cells.get(1))?;
+        let flagged = cells.iter().any(|c| c == "dlq");
+        (depth > 0 && flagged && header.contains("Visible")).then_some(cells)
+    });
+    assert!(row.iter().any(|c| c == "✖"), "the flag's symbol: {row:?}");
+    pty.send("q");
+    assert_eq!(pty.wait_exit(WAIT).exit_code(), 0, "{}", pty.report());
+    pty.assert_terminal_restored();
+}

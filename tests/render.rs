@@ -764,3 +764,19 @@ fn empty_state_when_discovery_fails_or_the_filter_matches_nothing() {
         ],
     );
 }
+
+#[test]
+fn every_queue_row_has_a_depth_sparkline_of_the_last_minutes() {
+    let (mut app, t0) = new_app(false, Vec::new(), Keymap::default());
+    app.update(Msg::Discovered(Ok(vec![queue_ref("orders")])));
+    for (i, secs) in (0..=210).step_by(30).enumerate() {
+        app.update(Msg::Tick(at(t0, secs)));
+        app.update(Msg::Attributes(
+            queue_ref("orders"),
+            Ok(attrs(10 * i as u64, 0, 0, None)),
+        ));
+    }
+    let s = render(&app, 120, 35);
+    let row = line_with(&s, "orders");
+    assert!(row.contains("▁▂▃▄▅▆█ ↑"), "{row}");
+}

@@ -235,6 +235,24 @@ impl QueueRow {
         (span >= 1.0).then(|| (now as f64 - then as f64) / span * 60.0)
     }
 
+    /// The depth over the last `span` seconds of the charts' clock, in `n`
+    /// equal buckets (the largest depth in each; `None` where no poll landed).
+    pub fn depth_buckets(&self, span: f64, n: usize) -> Vec<Option<u64>> {
+        let mut buckets = vec![None; n];
+        let Some(&(last, _)) = self.depth_history.back() else {
+            return buckets;
+        };
+        let from = last - span;
+        for &(t, d) in self.depth_history.iter().rev() {
+            if t < from {
+                break;
+            }
+            let i = (((t - from) / span * n as f64) as usize).min(n - 1);
+            buckets[i] = Some(buckets[i].map_or(d, |b: u64| b.max(d)));
+        }
+        buckets
+    }
+
     /// Trend of the depth over the last few samples: -1 falling, 0 flat, 1 rising.
     pub fn trend(&self) -> i8 {
         let n = self.depth_history.len();

@@ -30,6 +30,10 @@ const HEADER: [&str; 12] = [
 /// the visible count and the DLQ with its depth go last.
 const PRIORITY: [usize; 12] = [0, 11, 2, 10, 3, 5, 6, 7, 9, 8, 4, 1];
 
+/// The sparkline in the Trend column: this many bars over this many seconds.
+const SPARK_LEN: usize = 8;
+const SPARK_SECS: f64 = 240.0;
+
 /// The narrowest a name may be cut to (in the middle) before columns go.
 const MIN_NAME: usize = 12;
 /// The narrowest the DLQ column may be cut to before it goes.
@@ -217,6 +221,8 @@ fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
     let measured = app.arrival(row);
     let arrival = measured.per_min;
     let consumption = metrics.and_then(|m| m.deleted_per_min);
+    // The last four minutes of the depth, then the direction.
+    let spark = format::sparkline(&row.depth_buckets(SPARK_SECS / app.time_scale, SPARK_LEN));
     let (trend, trend_style) = match row.trend() {
         1 => ("↑", theme.warn),
         -1 => ("↓", theme.good),
@@ -291,7 +297,7 @@ fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
             RateSource::CloudWatch => t(format::rate(arrival), plain, true),
         },
         t(format::rate(consumption), plain, true),
-        t(trend.into(), trend_style, false),
+        t(format!("{spark} {trend}"), trend_style, false),
         drain,
         dlq,
         health,
