@@ -455,3 +455,33 @@ fn r_opens_the_redrive_dialog_for_a_field_group_after_giving_everything_back() {
     assert_eq!(form.dlq.name, "orders-dlq");
     assert_eq!(form.filter, "coffee=mocha");
 }
+
+/// The message browser (here over a triage group) drops its least useful columns
+/// first: the body, receives and age stay at every size, and the body gets the room.
+#[test]
+fn the_browser_keeps_body_receives_and_age_at_every_size() {
+    let (mut app, _, _) = scanned(false);
+    app.update(key(KeyCode::Enter));
+    for (w, h) in [(80, 24), (120, 35), (200, 60)] {
+        let shown = screen(&app, w, h);
+        let header = shown
+            .lines()
+            .find(|l| l.contains("Body"))
+            .unwrap_or_else(|| panic!("{w}x{h}: no header\n{shown}"));
+        for col in ["Receives", "Age", "Body"] {
+            assert!(header.contains(col), "{w}x{h}: {col} in {header}");
+        }
+        let row = shown
+            .lines()
+            .find(|l| l.contains(r#""order_id":"o-0""#))
+            .unwrap_or_else(|| panic!("{w}x{h}: the first body\n{shown}"));
+        if w >= 120 {
+            assert!(
+                row.contains(r#""coffee":"latte""#),
+                "{w}x{h}: the body has room: {row}"
+            );
+            assert!(header.contains("State"), "{w}x{h}: {header}");
+        }
+        insta::assert_snapshot!(format!("browser_{w}x{h}"), shown);
+    }
+}

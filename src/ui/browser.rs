@@ -70,7 +70,8 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Them
     let offset = b.selected.saturating_sub(height.saturating_sub(1));
     let now = app.wall_now();
     let rules = app.redaction();
-    let rows: Vec<Row> = visible
+    // Each row's cells as text first, so the columns can take their content's width.
+    let cells: Vec<(usize, [Span<'static>; 8])> = visible
         .iter()
         .enumerate()
         .skip(offset)
@@ -97,16 +98,38 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Them
                 _ => Span::raw(m.receive_count.to_string()),
             };
             let shown = crate::json_text::one_line(&crate::redact::body(h.body(), &rules));
-            let r = Row::new(vec![
-                Cell::from(state_span(h, theme)),
-                Cell::from(format::truncate(&m.message_id, 20)),
-                Cell::from(sent),
-                Cell::from(Line::from(age).right_aligned()),
-                Cell::from(receives),
-                Cell::from(Line::from(crate::broker::human_size(h.body().len())).right_aligned()),
-                Cell::from(h.source_queue().unwrap_or("—").to_string()),
-                Cell::from(format::truncate(&shown, 200)),
-            ]);
+            (
+                pos,
+                [
+                    state_span(h, theme),
+                    Span::raw(format::truncate(&m.message_id, 20)),
+                    Span::raw(sent),
+                    Span::raw(age),
+                    receives,
+                    Span::raw(crate::broker::human_size(h.body().len())),
+                    Span::raw(h.source_queue().unwrap_or("—").to_string()),
+                    Span::raw(format::truncate(&shown, 400)),
+                ],
+            )
+        })
+        .collect();
+    let mut desired = COLUMNS.map(|c| c.chars().count());
+    for (_, row) in &cells {
+        for (c, span) in row.iter().enumerate() {
+            desired[c] = desired[c].max(span.width());
+        }
+    }
+    let widths = browser_columns(&desired, usize::from(area.width.saturating_sub(2)));
+    let shown: Vec<usize> = (0..COLUMNS.len())
+        .filter(|&c| widths[c].is_some())
+        .collect();
+    let rows: Vec<Row> = cells
+        .into_iter()
+        .map(|(pos, row)| {
+            let r = Row::new(shown.iter().map(|&c| {
+                let line = Line::from(row[c].clone());
+                Cell::from(if RIGHT[c] { line.right_aligned() } else { line })
+            }));
             if pos == b.selected {
                 r.style(theme.selected)
             } else {
@@ -115,29 +138,16 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Them
         })
         .collect();
     let empty = rows.is_empty();
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(12),
-            Constraint::Length(20),
-            Constraint::Length(14),
-            Constraint::Length(7),
-            Constraint::Length(15),
-            Constraint::Length(8),
-            Constraint::Length(16),
-            Constraint::Fill(1),
-        ],
-    )
-    .header(
-        Row::new(
-            [
-                "State", "Id", "Sent", "Age", "Receives", "Size", "Source", "Body",
-            ]
-            .map(Cell::from),
-        )
-        .style(theme.header),
-    )
-    .block(block);
+    let constraints: Vec<Constraint> = shown
+        .iter()
+        .map(|&c| match c {
+            BODY => Constraint::Fill(1),
+            _ => Constraint::Length(widths[c].unwrap_or_default() as u16),
+        })
+        .collect();
+    let table = Table::new(rows, constraints)
+        .header(Row::new(shown.iter().map(|&c| Cell::from(COLUMNS[c]))).style(theme.header))
+        .block(block);
     frame.render_widget(table, area);
     if empty && area.height > 3 {
         let text = if b.loading {
@@ -157,6 +167,34 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Them
         };
         frame.render_widget(Line::styled(text, theme.warn), line);
     }
+}
+
+/// The browser's columns, in the order they are drawn.
+const COLUMNS: [&str; 8] = [
+    "State", "Id", "Sent", "Age", "Receives", "Size", "Source", "Body",
+];
+/// Right-aligned columns (numbers).
+const RIGHT: [bool; 8] = [false, false, false, true, false, true, false, false];
+const BODY: usize = 7;
+/// The body is kept at least this wide; other columns go first.
+const MIN_BODY: usize = 24;
+/// The order columns are kept in as the terminal narrows: body, receives and
+/// age last.
+const KEEP: [usize; 8] = [BODY, 4, 3, 0, 6, 1, 5, 2];
+
+/// Which browser columns fit in `room`, at their content's width; the body
+/// takes what is left (at least [`MIN_BODY`]).
+fn browser_columns(desired: &[usize; 8], room: usize) -> [Option<usize>; 8] {
+    let mut widths = [None; 8];
+    let mut used = MIN_BODY.min(room);
+    widths[BODY] = Some(used);
+    for &c in &KEEP[1..] {
+        if used + 1 + desired[c] <= room {
+            widths[c] = Some(desired[c]);
+            used += 1 + desired[c];
+        }
+    }
+    widths
 }
 
 fn state_span(h: &Held, theme: &Theme) -> Span<'static> {
