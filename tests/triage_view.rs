@@ -95,6 +95,8 @@ fn watching(read_only: bool) -> (App, Instant) {
         },
         t0,
     );
+    // A fixed wall clock, an hour after the first message was sent: ages are stable.
+    app.started_wall = chrono::DateTime::from_timestamp(1_770_003_600, 0).expect("a time");
     app.update(Msg::Discovered(Ok(vec![
         queue_ref("orders"),
         queue_ref("orders-dlq"),
