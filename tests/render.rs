@@ -780,3 +780,21 @@ fn every_queue_row_has_a_depth_sparkline_of_the_last_minutes() {
     let row = line_with(&s, "orders");
     assert!(row.contains("▁▂▃▄▅▆█ ↑"), "{row}");
 }
+
+#[test]
+fn the_queue_pane_takes_what_its_rows_need_and_the_charts_get_the_rest() {
+    let (app, _) = incident();
+    for (w, h) in [(80, 24), (120, 35), (200, 60)] {
+        let s = render(&app, w, h);
+        let rates_at = s
+            .lines()
+            .position(|l| l.starts_with("┌ Rates"))
+            .unwrap_or_else(|| panic!("{w}x{h}: no rates pane\n{s}"));
+        // 6 queues: borders, header, 6 rows and a spare line.
+        assert!(
+            rates_at <= 11,
+            "{w}x{h}: the rates pane starts at row {rates_at}\n{s}"
+        );
+        assert!(rates_at >= 5, "{w}x{h}: the queue pane keeps its rows\n{s}");
+    }
+}

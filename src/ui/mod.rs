@@ -29,10 +29,9 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         draw_popups(frame, area, app, theme);
         return;
     }
-    let bottom = (area.height / 3).clamp(8, 16);
     let [queues_area, lower, status_area] = Layout::vertical([
         Constraint::Min(5),
-        Constraint::Length(bottom),
+        Constraint::Length(lower_height(app, area.height)),
         Constraint::Length(1),
     ])
     .areas(area);
@@ -60,6 +59,24 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     breaker::draw(frame, breaker_area, app, theme);
     status::draw(frame, status_area, app, theme);
     draw_popups(frame, area, app, theme);
+}
+
+/// The height of the rates and breaker panes. The queue pane takes what its
+/// rows need, up to 60% of the screen, and the charts get the rest; the browser
+/// and triage keep the old split (two thirds), since they read long lists.
+fn lower_height(app: &App, height: u16) -> u16 {
+    let room = height.saturating_sub(1);
+    if app.browser.is_some() || app.triage.is_some() {
+        return (height / 3).clamp(8, 16).min(room.saturating_sub(5));
+    }
+    // Borders, header, the rows, and a spare line.
+    let rows = app.queues.len().max(1) as u16;
+    let wanted = rows + 4;
+    let most = room * 3 / 5;
+    let queues = wanted.clamp(5, most.max(5));
+    room.saturating_sub(queues)
+        .max(8)
+        .min(room.saturating_sub(5))
 }
 
 fn draw_popups(frame: &mut Frame, area: ratatui::layout::Rect, app: &App, theme: &Theme) {
