@@ -16,6 +16,7 @@ pub mod format;
 pub mod health;
 pub mod json_text;
 pub mod keymap;
+pub mod layout;
 pub mod poll;
 pub mod recovery;
 pub mod redact;

@@ -43,6 +43,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     tracing::info!("starting on {}", setup.app.source);
     // ratatui::init installs a panic hook that restores the terminal first.
     let mut terminal = ratatui::try_init()?;
+    mouse_capture(true);
     let audit = lazysqs::commands::audit_for(&cli, &config);
     let result = runtime::run(
         &mut terminal,
@@ -53,9 +54,27 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         audit,
     )
     .await;
+    mouse_capture(false);
     ratatui::restore();
     result?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Mouse reporting on or off. On, a panic turns it off first (ratatui's own hook
+/// then restores the rest of the terminal).
+fn mouse_capture(on: bool) {
+    use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
+    let mut out = std::io::stdout();
+    if on {
+        let _ = crossterm::execute!(out, EnableMouseCapture);
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let _ = crossterm::execute!(std::io::stdout(), DisableMouseCapture);
+            previous(info);
+        }));
+    } else {
+        let _ = crossterm::execute!(out, DisableMouseCapture);
+    }
 }
 
 /// Logs go to a file, never to the terminal the dashboard draws on.

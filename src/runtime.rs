@@ -384,7 +384,8 @@ where
         while let Some(event) = events.next().await {
             let msg = match event {
                 Ok(Event::Key(key)) => Msg::Key(key),
-                Ok(Event::Resize(..)) => Msg::Resize,
+                Ok(Event::Resize(w, h)) => Msg::Resize(w, h),
+                Ok(Event::Mouse(m)) => Msg::Mouse(m),
                 Ok(_) => continue,
                 Err(e) => {
                     tracing::error!("reading the terminal: {e}");
@@ -412,6 +413,8 @@ where
         }
     });
 
+    let size = terminal.size()?;
+    app.update(Msg::Resize(size.width, size.height));
     let mut frames = FramePacer::new(Instant::now());
     dispatch(&executor, app.update(Msg::Tick(Instant::now()))).await;
     while !app.quit {
@@ -492,7 +495,7 @@ impl FramePacer {
     }
 
     fn received(&mut self, msg: &Msg) {
-        self.input |= matches!(msg, Msg::Key(_) | Msg::Resize);
+        self.input |= matches!(msg, Msg::Key(_) | Msg::Mouse(_) | Msg::Resize(..));
     }
 
     /// When the frame for a dirty app is due; called only while it is dirty.

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod editor;
+pub mod mouse;
 pub mod popup;
 pub mod redrive;
 pub mod triage;
@@ -39,7 +40,9 @@ pub const HISTORY_LEN: usize = 240;
 pub enum Msg {
     Tick(Instant),
     Key(KeyEvent),
-    Resize,
+    Mouse(crossterm::event::MouseEvent),
+    /// The terminal's new size (columns, rows).
+    Resize(u16, u16),
     Discovered(BrokerResult<Vec<QueueRef>>),
     Attributes(QueueRef, BrokerResult<QueueAttrs>),
     DlqSources(QueueRef, BrokerResult<Vec<QueueRef>>),
@@ -362,6 +365,10 @@ pub struct App {
     /// SQS requests and CloudWatch metrics requested so far, for the cost estimate.
     pub sqs_requests: u64,
     pub metrics_requested: u64,
+    /// The terminal's size, for mapping mouse clicks to panes and rows.
+    pub screen: ratatui::layout::Rect,
+    /// The last click, to tell a double-click.
+    pub last_click: Option<mouse::Click>,
     /// Set when the screen needs drawing.
     pub dirty: bool,
     pub quit: bool,
@@ -508,12 +515,29 @@ impl App {
             now,
             sqs_requests: 0,
             metrics_requested: 0,
+            screen: ratatui::layout::Rect::default(),
+            last_click: None,
             dirty: true,
             quit: false,
             stopping: None,
             jitter: Jitter::new(0x5eed),
             last_drawn_second: 0,
         }
+    }
+
+    /// Where the dashboard's panes are on a screen of `area`.
+    pub fn areas(&self, area: ratatui::layout::Rect) -> crate::layout::Areas {
+        crate::layout::dashboard(
+            area,
+            self.queues.len(),
+            self.browser.is_some() || self.triage.is_some(),
+            self.shows_progress(),
+        )
+    }
+
+    /// Whether the redrive progress pane has something to show.
+    pub fn shows_progress(&self) -> bool {
+        self.current_redrive().is_some() || self.queues.iter().any(|r| r.move_task.is_some())
     }
 
     /// Seconds since the app started, the x axis of the charts.

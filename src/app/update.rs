@@ -37,10 +37,12 @@ impl App {
                 cmds
             }
             Msg::Key(key) => self.on_key(key),
-            Msg::Resize => {
+            Msg::Resize(width, height) => {
+                self.screen = ratatui::layout::Rect::new(0, 0, width, height);
                 self.dirty = true;
                 Vec::new()
             }
+            Msg::Mouse(m) => self.on_mouse(m),
             Msg::Discovered(result) => {
                 self.on_discovered(result);
                 self.due_polls()
@@ -376,7 +378,7 @@ impl App {
         Vec::new()
     }
 
-    fn on_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+    pub(super) fn on_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         if key.kind == KeyEventKind::Release {
             return Vec::new();
         }

@@ -67,7 +67,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Them
         .border_style(theme.focus_border)
         .title(Span::styled(title, theme.title));
     let height = area.height.saturating_sub(3) as usize;
-    let offset = b.selected.saturating_sub(height.saturating_sub(1));
+    let offset = crate::layout::scroll_offset(b.selected, height);
     let now = app.wall_now();
     let rules = app.redaction();
     // Each row's cells as text first, so the columns can take their content's width.

@@ -29,27 +29,12 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
         draw_popups(frame, area, app, theme);
         return;
     }
-    let [queues_area, lower, status_area] = Layout::vertical([
-        Constraint::Min(5),
-        Constraint::Length(lower_height(app, area.height)),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let (rates_area, breaker_area) = if redrive::has_progress(app) {
-        let [rates_area, redrive_area, breaker_area] = Layout::horizontal([
-            Constraint::Percentage(35),
-            Constraint::Percentage(35),
-            Constraint::Percentage(30),
-        ])
-        .areas(lower);
+    let areas = app.areas(area);
+    let (queues_area, rates_area, breaker_area, status_area) =
+        (areas.queues, areas.rates, areas.breaker, areas.status);
+    if let Some(redrive_area) = areas.redrive {
         redrive::draw_progress(frame, redrive_area, app, theme);
-        (rates_area, breaker_area)
-    } else {
-        let [rates_area, breaker_area] =
-            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-                .areas(lower);
-        (rates_area, breaker_area)
-    };
+    }
     match (&app.browser, &app.triage) {
         (Some(b), _) => browser::draw(frame, queues_area, app, b, theme),
         (None, Some(t)) => triage::draw(frame, queues_area, app, t, theme),
@@ -59,24 +44,6 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     breaker::draw(frame, breaker_area, app, theme);
     status::draw(frame, status_area, app, theme);
     draw_popups(frame, area, app, theme);
-}
-
-/// The height of the rates and breaker panes. The queue pane takes what its
-/// rows need, up to 60% of the screen, and the charts get the rest; the browser
-/// and triage keep the old split (two thirds), since they read long lists.
-fn lower_height(app: &App, height: u16) -> u16 {
-    let room = height.saturating_sub(1);
-    if app.browser.is_some() || app.triage.is_some() {
-        return (height / 3).clamp(8, 16).min(room.saturating_sub(5));
-    }
-    // Borders, header, the rows, and a spare line.
-    let rows = app.queues.len().max(1) as u16;
-    let wanted = rows + 4;
-    let most = room * 3 / 5;
-    let queues = wanted.clamp(5, most.max(5));
-    room.saturating_sub(queues)
-        .max(8)
-        .min(room.saturating_sub(5))
 }
 
 fn draw_popups(frame: &mut Frame, area: ratatui::layout::Rect, app: &App, theme: &Theme) {

@@ -142,7 +142,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let inner_height = area.height.saturating_sub(3) as usize;
     let selected = app.selected_index();
     let selected_pos = rows.iter().position(|&i| Some(i) == selected).unwrap_or(0);
-    let offset = selected_pos.saturating_sub(inner_height.saturating_sub(1));
+    let offset = crate::layout::scroll_offset(selected_pos, inner_height);
     let texts: Vec<(usize, [Text; 12])> = rows
         .iter()
         .skip(offset)

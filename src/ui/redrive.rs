@@ -12,11 +12,6 @@ use crate::format;
 use crate::keymap::Action;
 use crate::redrive::RunState;
 
-/// Whether the progress pane has something to show.
-pub fn has_progress(app: &App) -> bool {
-    app.current_redrive().is_some() || app.queues.iter().any(|r| r.move_task.is_some())
-}
-
 pub fn draw_form(frame: &mut Frame, area: Rect, form: &RedriveForm, theme: &Theme) {
     let value = |f: RedriveField| -> String {
         match f {

@@ -2,7 +2,7 @@
 //! group, and the fix dialog with its before → after preview.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Table, Wrap};
 
@@ -21,15 +21,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, t: &Triage, theme: &Theme)
             format::truncate(&title, area.width as usize),
             theme.title,
         ));
-    let inner = block.inner(area);
     frame.render_widget(block, area);
-    let sample_height = (inner.height / 3).clamp(3, 12);
-    let [status, table, sample] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Min(3),
-        Constraint::Length(sample_height),
-    ])
-    .areas(inner);
+    let [status, table, sample] = crate::layout::triage(area);
     draw_status(frame, status, t, theme);
     draw_groups(frame, table, t, theme);
     draw_sample(frame, sample, app, t, theme);
@@ -87,7 +80,7 @@ fn draw_groups(frame: &mut Frame, area: Rect, t: &Triage, theme: &Theme) {
     // Sent times go first when the terminal is narrow: the group's name matters most.
     let wide = area.width >= 70;
     let height = area.height.saturating_sub(1) as usize;
-    let offset = t.selected.saturating_sub(height.saturating_sub(1));
+    let offset = crate::layout::scroll_offset(t.selected, height);
     let count_width = t
         .groups
         .iter()

@@ -271,6 +271,13 @@ impl Pty {
             self.report()
         );
         assert!(!hidden, "the cursor is still hidden\n{}", self.report());
+        let mouse = self.with_screen(|s| s.mouse_protocol_mode());
+        assert_eq!(
+            mouse,
+            vt100::MouseProtocolMode::None,
+            "mouse reporting is still on\n{}",
+            self.report()
+        );
         if let Err(e) = self.modes_restored() {
             panic!("the terminal is still in raw mode:\n{e}");
         }
