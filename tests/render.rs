@@ -798,3 +798,49 @@ fn the_queue_pane_takes_what_its_rows_need_and_the_charts_get_the_rest() {
         assert!(rates_at >= 5, "{w}x{h}: the queue pane keeps its rows\n{s}");
     }
 }
+
+/// The redrive dialog and the progress of a move task, at the three sizes: the
+/// dialog's fields and the task's figures are all there.
+#[test]
+fn the_redrive_views_read_at_every_size() {
+    use lazysqs::app::redrive::RedriveMsg;
+    use lazysqs::broker::{MoveTask, MoveTaskStatus};
+    let (mut app, _) = incident();
+    app.selected = Some(queue_ref("orders-dlq").url);
+    app.update(Msg::Redrive(RedriveMsg::MoveTasks {
+        queue: queue_ref("orders-dlq"),
+        result: Ok(vec![MoveTask {
+            handle: Some("task-1".into()),
+            source_arn: arn("orders-dlq"),
+            destination_arn: None,
+            status: MoveTaskStatus::Running,
+            moved: 40,
+            to_move: Some(100),
+            rate: Some(10),
+            failure_reason: None,
+            started_at: Some(wall0()),
+        }]),
+    }));
+    for (w, h) in [(80, 24), (120, 35), (200, 60)] {
+        let s = render(&app, w, h);
+        assert_has(&s, &["orders-dlq", "40"]);
+        insta::assert_snapshot!(format!("redrive_progress_{w}x{h}"), s);
+    }
+    app.update(key(KeyCode::Char('R')));
+    assert!(app.redrive_form.is_some(), "R opens the dialog");
+    for (w, h) in [(80, 24), (120, 35), (200, 60)] {
+        let s = render(&app, w, h);
+        assert_has(
+            &s,
+            &[
+                "orders-dlq",
+                "destination",
+                "rate (msg/s)",
+                "how many",
+                "mode",
+                "filter",
+            ],
+        );
+        insta::assert_snapshot!(format!("redrive_form_{w}x{h}"), s);
+    }
+}
