@@ -533,3 +533,70 @@ async fn sigterm_mid_scan_gives_every_message_back() {
     }
     lab.cleanup().await;
 }
+
+/// `R` on a triage group moves exactly its messages (by id), whatever they hold:
+/// here the 3 bodies that are not JSON, which no field filter could pick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_redrive_of_one_group_moves_exactly_its_messages() {
+    use lazysqs::redrive::{self, ClientOptions, Destination, Filter, ModePreference, Request};
+    let Some(lab) = Lab::new(SUITE, "triage-group-redrive").await else {
+        return;
+    };
+    let dlq = lab.create("dlq", &[]).await;
+    let dest = lab.create("home", &[]).await;
+    seed(&lab, &dlq).await;
+    let broker = lab.dyn_broker();
+    let scan = lazysqs::triage::scan::scan(broker.as_ref(), &dlq, 100, &|_| {}, &|| false).await;
+    let groups = lazysqs::triage::group(&scan.messages, &lazysqs::triage::GroupBy::Shape);
+    let not_json = groups
+        .iter()
+        .find(|g| g.key == "not JSON")
+        .expect("the group");
+    let ids: std::collections::BTreeSet<String> = not_json
+        .members
+        .iter()
+        .map(|&i| scan.messages[i].message_id.clone())
+        .collect();
+    let receipts = scan
+        .messages
+        .iter()
+        .map(|m| m.receipt_handle.clone())
+        .collect();
+    assert_eq!(
+        lazysqs::triage::scan::give_back(broker.as_ref(), &dlq, receipts).await,
+        0
+    );
+    lab.wait_counts(&dlq, (30, 0)).await;
+
+    let request = Request {
+        source: dlq.clone(),
+        destination: Destination::Queue(dest.clone()),
+        rate: None,
+        max: None,
+        filter: Some(Filter::Ids {
+            label: "\"not JSON\"".into(),
+            ids: std::sync::Arc::new(ids.clone()),
+        }),
+        transform: None,
+        mode: ModePreference::Auto,
+        client: ClientOptions::default(),
+    };
+    let plan = redrive::plan(broker.as_ref(), request).await.expect("plan");
+    assert_eq!(plan.mode, redrive::Mode::ClientSide, "{}", plan.mode_reason);
+    let handle = redrive::start(
+        broker.clone(),
+        &plan,
+        &lazysqs::recovery::audit::Audit::default(),
+    )
+    .await
+    .expect("start");
+    let report = tokio::time::timeout(std::time::Duration::from_secs(120), handle.wait())
+        .await
+        .expect("the redrive ends");
+    assert_eq!(report.moved, 3, "{report:?}");
+    lab.wait_counts(&dest, (3, 0)).await;
+    lab.wait_counts(&dlq, (27, 0)).await;
+    let home = take(&lab, &dest, 3).await;
+    assert!(home.iter().all(|b| b.starts_with("order ")), "{home:?}");
+    lab.cleanup().await;
+}

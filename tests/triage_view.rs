@@ -431,59 +431,26 @@ fn the_view_reads_at_every_size() {
 }
 
 #[test]
-fn r_opens_the_redrive_dialog_for_a_field_group_after_giving_everything_back() {
+fn r_opens_the_redrive_dialog_for_just_the_group_after_giving_everything_back() {
     let (mut app, _, _) = scanned(false);
-    // A shape group is not a filter: R says what to do instead.
-    assert!(app.update(ch('R')).is_empty());
-    assert!(app.redrive_form.is_none());
-    let n = app
-        .notice
-        .as_ref()
-        .map(|n| n.text.clone())
-        .unwrap_or_default();
-    assert!(n.contains("group by a field"), "{n}");
-    while app
-        .triage
-        .as_ref()
-        .is_some_and(|t| t.by.to_string() != "field coffee")
-    {
-        app.update(ch('b'));
-    }
-    app.update(ch('j')); // mocha
+    app.update(ch('j')); // missing store_id
     let cmds = app.update(ch('R'));
     assert_eq!(released(&cmds).len(), 19, "{cmds:?}");
     assert!(app.triage.is_none());
     let form = app.redrive_form.as_ref().expect("the redrive dialog");
     assert_eq!(form.dlq.name, "orders-dlq");
-    assert_eq!(form.filter, "coffee=mocha");
-}
-
-/// The message browser (here over a triage group) drops its least useful columns
-/// first: the body, receives and age stay at every size, and the body gets the room.
-#[test]
-fn the_browser_keeps_body_receives_and_age_at_every_size() {
-    let (mut app, _, _) = scanned(false);
-    app.update(key(KeyCode::Enter));
-    for (w, h) in [(80, 24), (120, 35), (200, 60)] {
-        let shown = screen(&app, w, h);
-        let header = shown
-            .lines()
-            .find(|l| l.contains("Body"))
-            .unwrap_or_else(|| panic!("{w}x{h}: no header\n{shown}"));
-        for col in ["Receives", "Age", "Body"] {
-            assert!(header.contains(col), "{w}x{h}: {col} in {header}");
-        }
-        let row = shown
-            .lines()
-            .find(|l| l.contains(r#""order_id":"o-0""#))
-            .unwrap_or_else(|| panic!("{w}x{h}: the first body\n{shown}"));
-        if w >= 120 {
-            assert!(
-                row.contains(r#""coffee":"latte""#),
-                "{w}x{h}: the body has room: {row}"
-            );
-            assert!(header.contains("State"), "{w}x{h}: {header}");
-        }
-        insta::assert_snapshot!(format!("browser_{w}x{h}"), shown);
-    }
+    let group = form.group.clone().expect("the group as the filter");
+    let all = dlq_messages();
+    let picked: Vec<&Message> = all.iter().filter(|m| group.selects(m)).collect();
+    assert_eq!(picked.len(), 5);
+    assert!(picked.iter().all(|m| !m.body.contains("store_id")));
+    let shown = screen(&app, 120, 35);
+    assert!(
+        shown.contains(r#"the 5 message(s) of "missing store_id""#),
+        "{shown}"
+    );
+    // The plan it asks for is client-side, with that filter.
+    let queues = vec![queue_ref("orders"), queue_ref("orders-dlq")];
+    let request = form.request(&queues).expect("a request");
+    assert_eq!(request.filter, Some(group));
 }

@@ -74,6 +74,8 @@ pub struct RedriveForm {
     pub max: String,
     pub mode: ModePreference,
     pub filter: String,
+    /// A triage group to move, instead of a typed filter.
+    pub group: Option<Filter>,
     /// The focused field.
     pub field: RedriveField,
     pub error: Option<String>,
@@ -107,9 +109,10 @@ impl RedriveForm {
                     .ok_or_else(|| format!("how many: {m:?} is not \"all\" or a number ≥ 1"))?,
             ),
         };
-        let filter = match self.filter.trim() {
-            "" => None,
-            f => Some(f.parse::<Filter>().map_err(|e| format!("filter: {e}"))?),
+        let filter = match (self.group.clone(), self.filter.trim()) {
+            (Some(group), _) => Some(group),
+            (None, "") => None,
+            (None, f) => Some(f.parse::<Filter>().map_err(|e| format!("filter: {e}"))?),
         };
         let destination = match self.destination {
             0 => Destination::OwnSource,
@@ -228,6 +231,7 @@ impl App {
             max: String::new(),
             mode: ModePreference::Auto,
             filter: String::new(),
+            group: None,
             field: RedriveField::Destination,
             error: None,
             planning: false,
@@ -683,6 +687,7 @@ fn text_field(form: &mut RedriveForm) -> Option<&mut String> {
     match form.field {
         RedriveField::Rate => Some(&mut form.rate),
         RedriveField::HowMany => Some(&mut form.max),
+        RedriveField::Filter if form.group.is_some() => None,
         RedriveField::Filter => Some(&mut form.filter),
         RedriveField::Destination | RedriveField::Mode => None,
     }

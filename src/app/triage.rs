@@ -498,32 +498,41 @@ impl App {
         Vec::new()
     }
 
-    /// `R`: the bulk redrive dialog for the selected group. A group by a field's
-    /// value is a filter (`field=value`): triage gives its messages back (a
-    /// redrive cannot move what triage holds) and the dialog opens with it.
+    /// `R`: the bulk redrive dialog for just the selected group (by message id).
+    /// Triage gives every message back first: a redrive cannot move what
+    /// triage holds. Bodies go as they are in the queue; fixed bodies go with `r`.
     fn redrive_group(&mut self) -> Vec<Cmd> {
+        let messages = self.group_messages();
         let Some(t) = self.triage.as_ref() else {
             return Vec::new();
         };
         let Some(g) = t.selected_group() else {
             return Vec::new();
         };
-        let filter = match &t.by {
-            GroupBy::Field(path) if !g.key.starts_with('(') => format!("{path}={}", g.key),
-            _ => {
-                self.notify(
-                    "R needs a group by a field's value (b), which is a redrive filter; for this group, fix it (e) and requeue it (r), or run lazysqs redrive --filter … --transform …",
-                    true,
-                );
-                return Vec::new();
-            }
+        if messages.is_empty() {
+            return Vec::new();
+        }
+        let fixed = messages.iter().filter(|h| h.edited.is_some()).count();
+        let group = crate::redrive::Filter::Ids {
+            label: format!("\"{}\"", g.key),
+            ids: std::sync::Arc::new(
+                messages
+                    .iter()
+                    .map(|h| h.message.message_id.clone())
+                    .collect(),
+            ),
         };
         let queue = t.queue.clone();
         let mut cmds = self.close_triage();
         self.selected = Some(queue.url);
         cmds.extend(self.open_redrive());
         if let Some(form) = self.redrive_form.as_mut() {
-            form.filter = filter;
+            form.group = Some(group);
+            if fixed > 0 {
+                form.error = Some(format!(
+                    "{fixed} fixed bodies are not part of a redrive (it moves what is in the queue): Esc, then r in triage sends them fixed"
+                ));
+            }
         }
         cmds
     }

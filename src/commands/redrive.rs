@@ -45,7 +45,7 @@ async fn preview_transform(
     };
     let matching: Vec<_> = seen
         .iter()
-        .filter(|m| r.filter.as_ref().is_none_or(|f| f.matches(&m.body)))
+        .filter(|m| r.filter.as_ref().is_none_or(|f| f.selects(m)))
         .take(3)
         .collect();
     if matching.is_empty() {

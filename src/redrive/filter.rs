@@ -22,12 +22,27 @@ pub enum Filter {
     Contains(String),
     /// The body is JSON and the field at `path` equals `value`.
     Field { path: Vec<String>, value: String },
+    /// These messages, by id: a triage group (`label` names it).
+    Ids {
+        label: String,
+        ids: std::sync::Arc<std::collections::BTreeSet<String>>,
+    },
 }
 
 impl Filter {
-    /// Whether a message with this body is selected.
+    /// Whether the message is selected.
+    pub fn selects(&self, m: &crate::broker::Message) -> bool {
+        match self {
+            Filter::Ids { ids, .. } => ids.contains(&m.message_id),
+            _ => self.matches(&m.body),
+        }
+    }
+
+    /// Whether a message with this body is selected (an id filter selects none
+    /// by its body alone).
     pub fn matches(&self, body: &str) -> bool {
         match self {
+            Filter::Ids { .. } => false,
             Filter::Contains(text) => body.contains(text.as_str()),
             Filter::Field { path, value } => {
                 let Ok(json) = serde_json::from_str::<Value>(body) else {
@@ -111,6 +126,7 @@ impl fmt::Display for Filter {
         match self {
             Filter::Contains(text) => write!(f, "body contains {text:?}"),
             Filter::Field { path, value } => write!(f, "{} = {value:?}", path.join(".")),
+            Filter::Ids { label, ids } => write!(f, "the {} message(s) of {label}", ids.len()),
         }
     }
 }

@@ -20,6 +20,11 @@ pub fn draw_form(frame: &mut Frame, area: Rect, form: &RedriveForm, theme: &Them
             RedriveField::HowMany if form.max.is_empty() => "all".to_string(),
             RedriveField::HowMany => form.max.clone(),
             RedriveField::Mode => format!("◀ {} ▶", form.mode_label()),
+            RedriveField::Filter if form.group.is_some() => form
+                .group
+                .as_ref()
+                .map(|g| g.to_string())
+                .unwrap_or_default(),
             RedriveField::Filter if form.filter.is_empty() => "(none: every message)".to_string(),
             RedriveField::Filter => form.filter.clone(),
         }

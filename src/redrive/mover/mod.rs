@@ -577,7 +577,7 @@ impl Run {
             empty_rounds = 0;
             drain_checks = 0;
             let (selected, unselected): (Vec<Message>, Vec<Message>) = match &self.cfg.filter {
-                Some(f) => fresh.into_iter().partition(|m| f.matches(&m.body)),
+                Some(f) => fresh.into_iter().partition(|m| f.selects(m)),
                 None => (fresh, Vec::new()),
             };
             let n = u32::try_from(selected.len()).unwrap_or(want).min(want);
