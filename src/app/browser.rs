@@ -37,6 +37,23 @@ pub enum HeldState {
     Expired,
 }
 
+impl HeldState {
+    /// Where a message is after a requeue to `to` ended so.
+    pub fn after_requeue(to: &str, outcome: &RequeueOutcome) -> HeldState {
+        match outcome {
+            RequeueOutcome::Done { new_id } => HeldState::Requeued {
+                to: to.to_string(),
+                new_id: new_id.clone(),
+            },
+            RequeueOutcome::SendFailed(_) => HeldState::Held,
+            RequeueOutcome::DeleteFailed { new_id, .. } => HeldState::InBoth {
+                to: to.to_string(),
+                new_id: new_id.clone(),
+            },
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Held {
     pub message: Message,
@@ -457,17 +474,7 @@ impl App {
                 if let Some(b) = self.browser.as_mut()
                     && let Some(h) = b.find(&req.message.message_id)
                 {
-                    h.state = match &outcome {
-                        RequeueOutcome::Done { new_id } => HeldState::Requeued {
-                            to: req.to.clone(),
-                            new_id: new_id.clone(),
-                        },
-                        RequeueOutcome::SendFailed(_) => HeldState::Held,
-                        RequeueOutcome::DeleteFailed { new_id, .. } => HeldState::InBoth {
-                            to: req.to.clone(),
-                            new_id: new_id.clone(),
-                        },
-                    };
+                    h.state = HeldState::after_requeue(&req.to, &outcome);
                 }
                 self.hurry(&req.from.name);
                 self.hurry(&req.to);

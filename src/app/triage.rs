@@ -345,17 +345,7 @@ impl App {
                 if let Some(t) = self.triage.as_mut().filter(|_| current == Some(id))
                     && let Some(h) = t.find(&req.message.message_id)
                 {
-                    h.state = match &outcome {
-                        RequeueOutcome::Done { new_id } => HeldState::Requeued {
-                            to: req.to.clone(),
-                            new_id: new_id.clone(),
-                        },
-                        RequeueOutcome::SendFailed(_) => HeldState::Held,
-                        RequeueOutcome::DeleteFailed { new_id, .. } => HeldState::InBoth {
-                            to: req.to.clone(),
-                            new_id: new_id.clone(),
-                        },
-                    };
+                    h.state = HeldState::after_requeue(&req.to, &outcome);
                     t.regroup();
                 }
                 if failed {
