@@ -211,6 +211,11 @@ pub fn draw_fix(frame: &mut Frame, area: Rect, t: &Triage, fix: &Fix, theme: &Th
                 ),
                 if p.failed > 0 { theme.warn } else { theme.good },
             ));
+            // Before the samples, so a small screen never cuts it.
+            lines.push(Line::styled(
+                "Enter: keep these fixed bodies (nothing is sent until r), Esc: cancel",
+                theme.dim,
+            ));
             for (id, shown) in &p.samples {
                 lines.push(Line::styled(format!("── {id}"), theme.dim));
                 match shown {
@@ -228,10 +233,6 @@ pub fn draw_fix(frame: &mut Frame, area: Rect, t: &Triage, fix: &Fix, theme: &Th
                     Err(why) => lines.push(Line::styled(format!("   fails: {why}"), theme.warn)),
                 }
             }
-            lines.push(Line::styled(
-                "Enter: keep these fixed bodies (nothing is sent until r), Esc: cancel",
-                theme.dim,
-            ));
         }
         _ => lines.push(Line::styled(
             "Enter: preview before → after, Esc: cancel (e.g. .coffee = \"mocha\")",
