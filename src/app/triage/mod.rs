@@ -50,7 +50,7 @@ pub struct Triage {
     regroup_at: Instant,
     pub fix: Option<Fix>,
     /// Messages lent to the browser (Enter on a group), by id.
-    pub lent: Vec<String>,
+    pub lent: std::collections::HashSet<String>,
 }
 
 impl Triage {
@@ -210,7 +210,7 @@ impl App {
             extending: false,
             regroup_at: self.now,
             fix: None,
-            lent: Vec::new(),
+            lent: Default::default(),
         });
         vec![Cmd::Triage(TriageCmd::Scan { id, queue, cap })]
     }
