@@ -324,12 +324,24 @@ fn fix_previews_then_keeps_then_requeue_sends_the_fixed_bodies() {
         );
     }
     // Done: the group is gone from the view.
-    for r in requests {
+    for (n, r) in requests.into_iter().enumerate() {
         app.update(Msg::Triage(TriageMsg::Requeued(
             id,
             Box::new(r),
             lazysqs::recovery::RequeueOutcome::Done { new_id: "n".into() },
         )));
+        if n < 4 {
+            // Under way: each one done leaves its group at once.
+            let left = groups(&app)
+                .into_iter()
+                .find(|(k, _)| k == "missing store_id");
+            assert_eq!(
+                left,
+                Some(("missing store_id".into(), 4 - n)),
+                "after {}",
+                n + 1
+            );
+        }
     }
     assert_eq!(groups(&app).len(), 2, "{:?}", groups(&app));
     let t = app.triage.as_ref().expect("open");

@@ -82,6 +82,32 @@ impl Triage {
             .min(self.groups.len().saturating_sub(1));
     }
 
+    /// One message of a group's requeue or delete has its answer. Regrouping
+    /// parses every body, so while the others are still under way the message
+    /// only leaves its group (when it is no longer held); the last answer
+    /// regroups.
+    fn settled(&mut self, message_id: &str) {
+        let still_working = self
+            .messages
+            .iter()
+            .any(|h| matches!(h.state, HeldState::Working(_)));
+        if !still_working {
+            self.regroup();
+            return;
+        }
+        let Some(&i) = self.by_id.get(message_id) else {
+            return;
+        };
+        if self.messages[i].is_held() {
+            return;
+        }
+        for g in &mut self.groups {
+            g.members.retain(|&m| m != i);
+        }
+        self.groups.retain(|g| !g.members.is_empty());
+        self.selected = self.selected.min(self.groups.len().saturating_sub(1));
+    }
+
     /// Receipts of everything held here (not lent to the browser).
     pub fn held_receipts(&self) -> Vec<String> {
         self.messages
@@ -324,7 +350,7 @@ impl App {
                     && let Some(h) = t.find(&req.message.message_id)
                 {
                     h.state = HeldState::after_requeue(&req.to, &outcome);
-                    t.regroup();
+                    t.settled(&req.message.message_id);
                 }
                 if failed {
                     self.notify(text, true);
@@ -346,7 +372,7 @@ impl App {
                     } else {
                         HeldState::Held
                     };
-                    t.regroup();
+                    t.settled(&message_id);
                 }
                 match result {
                     Ok(()) => self.triage_progress("deleted"),
