@@ -74,6 +74,14 @@ impl Held {
     pub fn source_queue(&self) -> Option<&str> {
         self.message.dlq_source_arn.as_deref().map(name_from_arn)
     }
+
+    /// Where a requeue sends it: the queue it came from, else the DLQ's only
+    /// source queue (`sources`: the queues whose failures land in the DLQ).
+    pub fn destination(&self, sources: &[String]) -> Option<String> {
+        self.source_queue()
+            .map(str::to_string)
+            .or_else(|| (sources.len() == 1).then(|| sources[0].clone()))
+    }
 }
 
 /// One queue's messages.
@@ -646,10 +654,7 @@ impl App {
                     );
                     return Vec::new();
                 }
-                let dest = h
-                    .source_queue()
-                    .map(str::to_string)
-                    .or_else(|| (b.sources.len() == 1).then(|| b.sources[0].clone()));
+                let dest = h.destination(&b.sources);
                 let limit = dest
                     .as_deref()
                     .and_then(|d| self.queues.iter().find(|r| r.queue.name == d))
@@ -729,10 +734,7 @@ impl App {
             return Vec::new();
         }
         let id = h.message.message_id.clone();
-        let to = h
-            .source_queue()
-            .map(str::to_string)
-            .or_else(|| (b.sources.len() == 1).then(|| b.sources[0].clone()));
+        let to = h.destination(&b.sources);
         match to {
             Some(to) => {
                 self.popup = Some(self.requeue_confirmation(id, to));

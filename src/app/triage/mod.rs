@@ -638,15 +638,10 @@ impl App {
         let Some(g) = t.selected_group() else {
             return;
         };
-        let fallback = (t.sources.len() == 1).then(|| t.sources[0].clone());
         let mut to: std::collections::BTreeMap<String, usize> = Default::default();
         let mut nowhere = 0;
         for h in &messages {
-            match h
-                .source_queue()
-                .map(str::to_string)
-                .or_else(|| fallback.clone())
-            {
+            match h.destination(&t.sources) {
                 Some(q) => *to.entry(q).or_default() += 1,
                 None => nowhere += 1,
             }
@@ -694,18 +689,13 @@ impl App {
         let Some(t) = self.triage.as_mut() else {
             return Vec::new();
         };
-        let fallback = (t.sources.len() == 1).then(|| t.sources[0].clone());
-        let from = t.queue.clone();
+        let (from, sources) = (t.queue.clone(), t.sources.clone());
         let mut requests = Vec::new();
         for id in &ids {
             let Some(h) = t.find(id).filter(|h| h.is_held()) else {
                 continue;
             };
-            let Some(to) = h
-                .source_queue()
-                .map(str::to_string)
-                .or_else(|| fallback.clone())
-            else {
+            let Some(to) = h.destination(&sources) else {
                 continue;
             };
             h.state = HeldState::Working("requeueing");
