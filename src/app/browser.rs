@@ -593,11 +593,7 @@ impl App {
         let Some(action) = self.keymap.action_in(&key, Scope::Browser) else {
             return Vec::new();
         };
-        if action.mutates() && self.read_only {
-            self.notify(
-                format!("read-only: {} is turned off", action.describe()),
-                true,
-            );
+        if self.refuses(action) {
             return Vec::new();
         }
         let Some(b) = self.browser.as_mut() else {
@@ -718,6 +714,18 @@ impl App {
             _ => {}
         }
         Vec::new()
+    }
+
+    /// Whether read-only mode refuses `action` (and says so).
+    pub(super) fn refuses(&mut self, action: Action) -> bool {
+        let refused = action.mutates() && self.read_only;
+        if refused {
+            self.notify(
+                format!("read-only: {} is turned off", action.describe()),
+                true,
+            );
+        }
+        refused
     }
 
     /// `r`: confirm the destination, or ask for one.

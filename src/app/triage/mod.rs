@@ -429,11 +429,7 @@ impl App {
         let Some(action) = action else {
             return Vec::new();
         };
-        if action.mutates() && self.read_only {
-            self.notify(
-                format!("read-only: {} is turned off", action.describe()),
-                true,
-            );
+        if self.refuses(action) {
             return Vec::new();
         }
         let Some(t) = self.triage.as_mut() else {
