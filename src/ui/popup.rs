@@ -60,15 +60,32 @@ pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, theme: &Theme) {
             ("Pick a destination".to_string(), lines)
         }
     };
-    let width = 90.min(area.width);
-    let height = (lines.len() as u16 + 4).min(area.height);
+    // Two spare lines for what wraps.
+    boxed(frame, area, &title, lines, 90, 2, theme.warn, theme);
+}
+
+/// A dialog centred on `area`: at most `width` wide, as tall as its lines plus
+/// borders and `spare` lines, cleared beneath, lines wrapped.
+#[allow(clippy::too_many_arguments)]
+pub fn boxed(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    lines: Vec<Line>,
+    width: u16,
+    spare: u16,
+    border: ratatui::style::Style,
+    theme: &Theme,
+) {
+    let width = width.min(area.width);
+    let height = (lines.len() as u16 + 2 + spare).min(area.height);
     let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
     frame.render_widget(Clear, rect);
     frame.render_widget(
         Paragraph::new(lines).wrap(Wrap { trim: false }).block(
             Block::default()
                 .borders(Borders::ALL)
-                .border_style(theme.warn)
+                .border_style(border)
                 .title(Span::styled(format!(" {title} "), theme.title)),
         ),
         rect,

@@ -3,7 +3,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Gauge, Paragraph, Wrap};
+use ratatui::widgets::{Block, Borders, Gauge, Paragraph, Wrap};
 
 use super::theme::Theme;
 use crate::app::App;
@@ -63,22 +63,8 @@ pub fn draw_form(frame: &mut Frame, area: Rect, form: &RedriveForm, theme: &Them
     if let Some(e) = &form.error {
         lines.push(Line::styled(format!("✖ {e}"), theme.bad));
     }
-    let width = 90.min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(theme.focus_border)
-                .title(Span::styled(
-                    format!(" Redrive {} ", form.dlq.name),
-                    theme.title,
-                )),
-        ),
-        rect,
-    );
+    let title = format!("Redrive {}", form.dlq.name);
+    super::popup::boxed(frame, area, &title, lines, 90, 0, theme.focus_border, theme);
 }
 
 pub fn draw_progress(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {

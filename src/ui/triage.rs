@@ -4,7 +4,7 @@
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Clear, Gauge, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Gauge, Paragraph, Row, Table, Wrap};
 
 use super::theme::Theme;
 use crate::app::App;
@@ -239,17 +239,14 @@ pub fn draw_fix(frame: &mut Frame, area: Rect, t: &Triage, fix: &Fix, theme: &Th
             theme.dim,
         )),
     }
-    let width = 100.min(area.width);
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
-    frame.render_widget(Clear, rect);
-    frame.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_style(theme.warn)
-                .title(Span::styled(" Fix the group ", theme.title)),
-        ),
-        rect,
+    super::popup::boxed(
+        frame,
+        area,
+        "Fix the group",
+        lines,
+        100,
+        0,
+        theme.warn,
+        theme,
     );
 }
