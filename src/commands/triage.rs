@@ -132,7 +132,7 @@ pub async fn run(
     let rules = &config.display.redact;
     let answer = TriageJson {
         queue: queue.name.clone(),
-        by: by_name(by),
+        by: by.arg(),
         scanned: messages.len(),
         approximate_total: Some(total),
         complete,
@@ -157,18 +157,6 @@ pub async fn run(
     } else {
         Exit::Ok.into()
     })
-}
-
-/// How `--by` is written back (`shape`, `attr:NAME`, `store_id`).
-fn by_name(by: &GroupBy) -> String {
-    match by {
-        GroupBy::Shape => "shape".into(),
-        GroupBy::Field(p) => p.clone(),
-        GroupBy::Attribute(n) => format!("attr:{n}"),
-        GroupBy::Source => "source".into(),
-        GroupBy::Receives => "receives".into(),
-        GroupBy::Hour => "hour".into(),
-    }
 }
 
 fn group_json(g: &Group, messages: &[crate::broker::Message], rules: &[String]) -> GroupJson {

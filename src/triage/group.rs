@@ -40,6 +40,21 @@ impl GroupBy {
     }
 }
 
+impl GroupBy {
+    /// How `--by` writes it (`shape`, `attr:NAME`, `store_id`): what
+    /// [`GroupBy::from_str`] reads back.
+    pub fn arg(&self) -> String {
+        match self {
+            GroupBy::Shape => "shape".into(),
+            GroupBy::Field(p) => p.clone(),
+            GroupBy::Attribute(n) => format!("attr:{n}"),
+            GroupBy::Source => "source".into(),
+            GroupBy::Receives => "receives".into(),
+            GroupBy::Hour => "hour".into(),
+        }
+    }
+}
+
 impl fmt::Display for GroupBy {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
