@@ -216,7 +216,7 @@ fn notice(app: &App) -> String {
 }
 
 fn confirm_lines(app: &App) -> (String, Vec<String>, Pending) {
-    match &app.popup {
+    match app.overlays.popup() {
         Some(Popup::Confirm {
             title,
             lines,
@@ -324,7 +324,7 @@ fn enter_on_a_dlq_row_asks_to_load_its_messages() {
         })]
     );
     assert!(
-        app.popup.is_none(),
+        app.overlays.popup().is_none(),
         "a DLQ has no redrive policy: no warning"
     );
     let b = app.browser.as_ref().expect("browser open");
@@ -359,14 +359,14 @@ fn enter_on_a_queue_with_a_redrive_policy_warns_first_and_n_cancels() {
 
     let cmds = app.update(ch('n'));
     assert!(cmds.is_empty(), "{cmds:?}");
-    assert!(app.popup.is_none());
+    assert!(app.overlays.popup().is_none());
     assert!(app.browser.is_none());
 
     // Esc cancels too.
     app.update(key(KeyCode::Enter));
-    assert!(app.popup.is_some());
+    assert!(app.overlays.popup().is_some());
     assert!(app.update(key(KeyCode::Esc)).is_empty());
-    assert!(app.popup.is_none() && app.browser.is_none());
+    assert!(app.overlays.popup().is_none() && app.browser.is_none());
 }
 
 #[test]
@@ -383,7 +383,7 @@ fn enter_on_a_queue_with_a_redrive_policy_then_y_loads() {
             cap: 500,
         })]
     );
-    assert!(app.popup.is_none());
+    assert!(app.overlays.popup().is_none());
     assert_eq!(
         app.browser.as_ref().map(|b| b.max_receive_count),
         Some(Some(3))
@@ -570,7 +570,7 @@ fn the_editor_checks_json_as_you_type_and_asks_before_keeping_raw_text() {
     assert!(lines.join(" ").contains("line 3, column 3"), "{lines:?}");
     assert!(lines.join(" ").contains("raw text"), "{lines:?}");
     app.update(ch('n'));
-    assert!(app.popup.is_none());
+    assert!(app.overlays.popup().is_none());
     assert!(app.browser.as_ref().is_some_and(|b| b.editor.is_some()));
     assert_eq!(edited(&app, "m-1"), None);
 
@@ -579,7 +579,10 @@ fn the_editor_checks_json_as_you_type_and_asks_before_keeping_raw_text() {
     let text = big(&app).text();
     assert!(text.contains("✔ valid JSON"), "{text}");
     assert!(app.update(ctrl('s')).is_empty());
-    assert!(app.popup.is_none(), "valid JSON is kept without asking");
+    assert!(
+        app.overlays.popup().is_none(),
+        "valid JSON is kept without asking"
+    );
     assert!(app.browser.as_ref().is_some_and(|b| b.editor.is_none()));
     assert_eq!(
         edited(&app, "m-1").as_deref(),
@@ -602,7 +605,7 @@ fn raw_text_is_kept_after_the_confirmation() {
     typed(&mut app, "oops ");
     app.update(ctrl('s'));
     assert!(app.update(ch('y')).is_empty());
-    assert!(app.popup.is_none());
+    assert!(app.overlays.popup().is_none());
     assert!(app.browser.as_ref().is_some_and(|b| b.editor.is_none()));
     let kept = edited(&app, "m-1").expect("kept");
     assert!(kept.starts_with("oops {\n  \"order_id\""), "{kept}");
@@ -619,7 +622,7 @@ fn esc_cancels_an_edit_with_no_change() {
     assert!(b.editor.is_none());
     assert_eq!(edited(&app, "m-1"), None);
     assert_eq!(b.messages[0].body(), BODY_1);
-    assert!(app.popup.is_none());
+    assert!(app.overlays.popup().is_none());
     assert!(notice(&app).contains("cancelled"), "{}", notice(&app));
     assert_eq!(big(&app).cell("m-1", "State"), "● held");
 }
@@ -653,7 +656,7 @@ fn a_message_over_its_destinations_limit_cannot_be_kept() {
 
     assert!(app.update(ctrl('s')).is_empty());
     assert!(
-        app.popup.is_none(),
+        app.overlays.popup().is_none(),
         "no way to keep it, not even as raw text"
     );
     assert!(app.browser.as_ref().is_some_and(|b| b.editor.is_some()));
@@ -714,7 +717,7 @@ fn edited_and_confirmed(app: &mut App) -> RequeueRequest {
     );
     let cmds = app.update(ch('y'));
     let req = requeue_of(&cmds);
-    assert!(app.popup.is_none());
+    assert!(app.overlays.popup().is_none());
     req
 }
 
@@ -760,7 +763,7 @@ fn r_confirms_and_requeues_the_edited_body_to_the_source_queue() {
 
     // A requeued message is no longer ours: no second requeue, and Esc releases the rest.
     app.update(ch('r'));
-    assert!(app.popup.is_none());
+    assert!(app.overlays.popup().is_none());
     assert!(notice(&app).contains("no longer held"), "{}", notice(&app));
     let cmds = app.update(key(KeyCode::Esc));
     assert_eq!(
@@ -782,7 +785,7 @@ fn an_unedited_requeue_says_so_and_n_cancels() {
     assert!(lines.join(" ").contains("unchanged"), "{lines:?}");
     assert!(lines.join(" ").contains("Send m-3 to orders"), "{lines:?}");
     assert!(app.update(ch('n')).is_empty());
-    assert!(app.popup.is_none());
+    assert!(app.overlays.popup().is_none());
     assert_eq!(held_state(&app, "m-3"), HeldState::Held);
 }
 
@@ -911,7 +914,7 @@ fn a_message_in_both_queues_stays_marked_after_a_reload() {
         "it was already sent: a second r would send a second copy"
     );
     assert!(app.update(ch('r')).is_empty());
-    assert!(app.popup.is_none(), "{:?}", app.popup);
+    assert!(app.overlays.popup().is_none(), "{:?}", app.overlays.popup());
     let cmds = app.update(shift('D'));
     assert_eq!(
         cmds,
@@ -957,9 +960,9 @@ fn with_no_known_source_r_asks_for_a_destination() {
         message_id,
         queues,
         selected,
-    }) = app.popup.clone()
+    }) = app.overlays.popup().cloned()
     else {
-        panic!("expected a picker, got {:?}", app.popup);
+        panic!("expected a picker, got {:?}", app.overlays.popup());
     };
     assert_eq!(message_id, "m-anon");
     assert_eq!(selected, 0);
@@ -1178,7 +1181,7 @@ fn ctrl_c_quits_and_releases_from_the_editor_a_filter_and_a_dialog() {
 
     let (mut app, _) = browsing(false, failed_orders());
     app.update(ch('d'));
-    assert!(app.popup.is_some());
+    assert!(app.overlays.popup().is_some());
     quits_releasing(&app.update(ctrl('c')), "confirmation");
     assert!(app.quit);
 }
@@ -1197,7 +1200,11 @@ fn read_only_refuses_edit_requeue_delete_and_retry_with_a_notice() {
         app.notice = None;
         let cmds = app.update(c);
         assert!(cmds.is_empty(), "{what}: {cmds:?}");
-        assert!(app.popup.is_none(), "{what}: {:?}", app.popup);
+        assert!(
+            app.overlays.popup().is_none(),
+            "{what}: {:?}",
+            app.overlays.popup()
+        );
         assert!(app.browser.as_ref().is_some_and(|b| b.editor.is_none()));
         let n = notice(&app);
         assert!(n.contains("read-only"), "{what}: {n}");
@@ -1223,7 +1230,7 @@ fn read_only_refuses_to_browse_a_queue_whose_reads_count_towards_its_dlq() {
     select_queue(&mut app, "orders");
     let cmds = app.update(key(KeyCode::Enter));
     assert!(cmds.is_empty(), "{cmds:?}");
-    assert!(app.browser.is_none() && app.popup.is_none());
+    assert!(app.browser.is_none() && app.overlays.popup().is_none());
     let n = notice(&app);
     assert!(
         n.contains("read-only: browsing orders is turned off"),
@@ -1316,7 +1323,7 @@ fn export_of(cmds: &[Cmd]) -> (String, String, usize) {
 /// Presses `k`, which asks before writing an unmasked export, and says yes.
 fn export_confirmed(app: &mut App, k: Msg) -> (String, String, usize) {
     assert!(app.update(k).is_empty(), "asks first");
-    let popup = format!("{:?}", app.popup);
+    let popup = format!("{:?}", app.overlays.popup());
     assert!(popup.contains("Export unmasked?"), "{popup}");
     assert!(popup.contains("customer data"), "{popup}");
     export_of(&app.update(ch('y')))

@@ -109,9 +109,9 @@ fn a_double_click_opens_what_enter_opens() {
     click(&mut app, 10, 3);
     // orders has a redrive policy: Enter asks before browsing it.
     assert!(
-        matches!(app.popup, Some(Popup::Confirm { .. })),
+        matches!(app.overlays.popup(), Some(Popup::Confirm { .. })),
         "{:?}",
-        app.popup
+        app.overlays.popup()
     );
     app.update(Msg::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
     // Two clicks a second apart are two clicks.
@@ -119,7 +119,7 @@ fn a_double_click_opens_what_enter_opens() {
     click(&mut app, 10, 2);
     app.update(Msg::Tick(t0 + Duration::from_secs(6)));
     click(&mut app, 10, 2);
-    assert!(app.popup.is_none() && app.browser.is_none());
+    assert!(app.overlays.popup().is_none() && app.browser.is_none());
     // A click while a dialog is open does nothing.
     app.update(Msg::Key(KeyEvent::new(
         KeyCode::Char('?'),

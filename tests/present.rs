@@ -210,9 +210,9 @@ fn browsing(redact: &[&str], read_only: bool) -> App {
 /// `X`; an unmasked export asks first, and is confirmed.
 fn export_contents(app: &mut App) -> String {
     let mut cmds = app.update(key(KeyCode::Char('X')));
-    if app.popup.is_some() {
+    if app.overlays.popup().is_some() {
         assert!(app.redaction().is_empty(), "a masked export does not ask");
-        assert!(format!("{:?}", app.popup).contains("customer data"));
+        assert!(format!("{:?}", app.overlays.popup()).contains("customer data"));
         cmds = app.update(key(KeyCode::Char('y')));
     }
     cmds.into_iter()

@@ -166,7 +166,7 @@ fn frames(app: &App) -> Vec<String> {
 
 fn assert_hidden(app: &App, secrets: &[String], view: &str) {
     let mut shown = frames(app);
-    if let Some(popup) = &app.popup {
+    if let Some(popup) = app.overlays.popup() {
         shown.push(format!("{popup:?}"));
     }
     if let Some(n) = &app.notice {

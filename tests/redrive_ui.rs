@@ -89,7 +89,10 @@ impl Rig {
         self.send(key(KeyCode::Tab));
         self.send(key(KeyCode::Left));
         self.send(key(KeyCode::Enter));
-        assert!(self.until(50, Duration::ZERO, |a| a.popup.is_some()).await);
+        assert!(
+            self.until(50, Duration::ZERO, |a| a.overlays.popup().is_some())
+                .await
+        );
         self.send(key(KeyCode::Char('y')));
         assert!(
             self.until(100, Duration::ZERO, |a| a.redrives[0].control.is_some())
@@ -196,14 +199,14 @@ impl Rig {
     }
 
     fn popup_title(&self) -> Option<String> {
-        match &self.app.popup {
+        match self.app.overlays.popup() {
             Some(Popup::Confirm { title, .. }) => Some(title.clone()),
             _ => None,
         }
     }
 
     fn popup_text(&self) -> String {
-        match &self.app.popup {
+        match self.app.overlays.popup() {
             Some(Popup::Confirm { lines, .. }) => lines.join("\n"),
             _ => String::new(),
         }
@@ -219,7 +222,7 @@ async fn r_on_a_queue_that_is_no_dlq_says_so() {
         KeyCode::Char('R'),
         KeyModifiers::SHIFT,
     )));
-    assert!(rig.app.redrive_form.is_none());
+    assert!(rig.app.overlays.form().is_none());
     let notice = rig.app.notice.clone().expect("a notice");
     assert!(
         notice.text.contains("not a dead-letter queue"),
@@ -236,7 +239,7 @@ async fn the_dialog_checks_its_fields_before_planning() {
         KeyCode::Char('R'),
         KeyModifiers::SHIFT,
     )));
-    let form = rig.app.redrive_form.clone().expect("the dialog");
+    let form = rig.app.overlays.form().cloned().expect("the dialog");
     assert_eq!(form.rate, "10", "the configured default rate");
     assert_eq!(form.destinations[0], "own source");
     // rate field: type a bad value
@@ -246,7 +249,7 @@ async fn the_dialog_checks_its_fields_before_planning() {
     rig.send(key(KeyCode::Char('x')));
     let cmds = rig.app.update(key(KeyCode::Enter));
     assert!(cmds.is_empty(), "{cmds:?}");
-    let err = rig.app.redrive_form.as_ref().and_then(|f| f.error.clone());
+    let err = rig.app.overlays.form().and_then(|f| f.error.clone());
     assert!(err.is_some_and(|e| e.contains("rate")));
     rig.send(key(KeyCode::Backspace));
     rig.send(key(KeyCode::Char('5')));
@@ -268,7 +271,7 @@ async fn the_dialog_checks_its_fields_before_planning() {
         KeyModifiers::SHIFT,
     )));
     let cmds = rig2.app.update(key(KeyCode::Esc));
-    assert!(cmds.is_empty() && rig2.app.redrive_form.is_none());
+    assert!(cmds.is_empty() && rig2.app.overlays.form().is_none());
 }
 
 #[tokio::test]
@@ -281,7 +284,10 @@ async fn an_open_breaker_refuses_the_redrive_until_forced_or_closed() {
         KeyModifiers::SHIFT,
     )));
     rig.send(key(KeyCode::Enter));
-    assert!(rig.until(50, Duration::ZERO, |a| a.popup.is_some()).await);
+    assert!(
+        rig.until(50, Duration::ZERO, |a| a.overlays.popup().is_some())
+            .await
+    );
     assert_eq!(
         rig.popup_title().as_deref(),
         Some("Breaker OPEN: redrive refused")
@@ -303,7 +309,10 @@ async fn an_open_breaker_refuses_the_redrive_until_forced_or_closed() {
         KeyModifiers::SHIFT,
     )));
     rig.send(key(KeyCode::Enter));
-    assert!(rig.until(50, Duration::ZERO, |a| a.popup.is_some()).await);
+    assert!(
+        rig.until(50, Duration::ZERO, |a| a.overlays.popup().is_some())
+            .await
+    );
     assert_eq!(rig.popup_title().as_deref(), Some("Start this redrive?"));
     let preview = rig.popup_text();
     assert!(
@@ -375,7 +384,10 @@ async fn a_client_side_redrive_moves_only_what_the_filter_selects() {
         rig.send(key(KeyCode::Char(c)));
     }
     rig.send(key(KeyCode::Enter));
-    assert!(rig.until(50, Duration::ZERO, |a| a.popup.is_some()).await);
+    assert!(
+        rig.until(50, Duration::ZERO, |a| a.overlays.popup().is_some())
+            .await
+    );
     assert!(rig.popup_text().contains("where"), "{}", rig.popup_text());
     assert!(
         rig.popup_text().contains("client-side"),
@@ -514,7 +526,7 @@ fn read_only_refuses_the_redrive_dialog() {
         KeyCode::Char('R'),
         KeyModifiers::SHIFT,
     )));
-    assert!(app.redrive_form.is_none());
+    assert!(app.overlays.form().is_none());
     assert!(app.notice.is_some_and(|n| n.text.contains("read-only")));
 }
 
@@ -548,7 +560,7 @@ fn move_tasks_started_elsewhere_show_and_can_be_cancelled() {
     let first = app.visible_rows()[0];
     assert_eq!(app.queues[first].queue, other, "sorted by name");
     assert!(app.update(key(KeyCode::Char('c'))).is_empty());
-    assert!(app.popup.is_none());
+    assert!(app.overlays.popup().is_none());
     assert!(
         app.notice.as_ref().is_some_and(|n| n
             .text
@@ -559,7 +571,7 @@ fn move_tasks_started_elsewhere_show_and_can_be_cancelled() {
     // On the DLQ: a confirmation naming it, then the cancel.
     app.update(key(KeyCode::Down));
     assert!(app.update(key(KeyCode::Char('c'))).is_empty());
-    let text = format!("{:?}", app.popup);
+    let text = format!("{:?}", app.overlays.popup());
     assert!(
         text.contains("Cancel the move task on orders-dlq"),
         "{text}"
@@ -631,7 +643,7 @@ async fn sigterm_to_the_dashboard_stops_a_redrive_without_asking() {
     let mut rig = Rig::after_an_outage().await;
     rig.start_slow_redrive().await;
     rig.send(Msg::Terminate);
-    assert!(rig.app.popup.is_none(), "no question on SIGTERM");
+    assert!(rig.app.overlays.popup().is_none(), "no question on SIGTERM");
     assert!(rig.until(300, Duration::ZERO, |a| a.quit).await);
     assert!(rig.app.redrives[0].report.is_some());
 }

@@ -373,7 +373,7 @@ fn tiny_and_odd_sizes_do_not_panic() {
         assert_eq!(s.lines().count(), h as usize);
     }
     let (mut app, _) = incident();
-    app.show_help = true;
+    app.overlays.open_help();
     for (w, h) in [(1, 1), (20, 5), (80, 24)] {
         render(&app, w, h);
     }
@@ -645,7 +645,7 @@ fn keymap_overrides_show_up_in_help_and_hints() {
     let (mut app, t0) = new_app(false, Vec::new(), keymap);
     app.update(Msg::Tick(t0));
     app.update(Msg::Key(KeyEvent::new(KeyCode::F(1), KeyModifiers::NONE)));
-    assert!(app.show_help, "F1 opens help");
+    assert!(app.overlays.help().is_some(), "F1 opens help");
     let s = render(&app, 200, 60);
     assert_has(line_with(&s, Action::Quit.describe()), &["x/Ctrl-q"]);
     assert_has(line_with(&s, Action::Help.describe()), &["h/F1"]);
@@ -827,7 +827,7 @@ fn the_redrive_views_read_at_every_size() {
         insta::assert_snapshot!(format!("redrive_progress_{w}x{h}"), s);
     }
     app.update(key(KeyCode::Char('R')));
-    assert!(app.redrive_form.is_some(), "R opens the dialog");
+    assert!(app.overlays.form().is_some(), "R opens the dialog");
     for (w, h) in [(80, 24), (120, 35), (200, 60)] {
         let s = render(&app, w, h);
         assert_has(

@@ -274,11 +274,14 @@ fn delete_asks_for_the_count_typed_then_deletes_the_group() {
     let (mut app, _, _) = scanned(false);
     app.update(ch('j'));
     app.update(ch('d'));
-    assert!(matches!(app.popup, Some(Popup::TypeCount { .. })));
+    assert!(matches!(
+        app.overlays.popup(),
+        Some(Popup::TypeCount { .. })
+    ));
     typed(&mut app, "4");
     let cmds = app.update(key(KeyCode::Enter));
     assert!(cmds.is_empty(), "a wrong count deletes nothing");
-    assert!(app.popup.is_some());
+    assert!(app.overlays.popup().is_some());
     app.update(key(KeyCode::Backspace));
     typed(&mut app, "5");
     let cmds = app.update(key(KeyCode::Enter));
@@ -392,7 +395,7 @@ fn read_only_refuses_changes_but_triages_a_dlq() {
     let (mut app, _, _) = scanned(true);
     for c in ['d', 'r', 'e'] {
         assert!(app.update(ch(c)).is_empty());
-        assert!(app.popup.is_none(), "{c}");
+        assert!(app.overlays.popup().is_none(), "{c}");
         let n = app
             .notice
             .as_ref()
@@ -449,7 +452,7 @@ fn r_opens_the_redrive_dialog_for_just_the_group_after_giving_everything_back() 
     let cmds = app.update(ch('R'));
     assert_eq!(released(&cmds).len(), 19, "{cmds:?}");
     assert!(app.triage.is_none());
-    let form = app.redrive_form.as_ref().expect("the redrive dialog");
+    let form = app.overlays.form().expect("the redrive dialog");
     assert_eq!(form.dlq.name, "orders-dlq");
     let group = form.group.clone().expect("the group as the filter");
     let all = dlq_messages();

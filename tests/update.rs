@@ -350,7 +350,7 @@ fn tab_cycles_the_panes() {
 fn slash_then_typing_filters_rows_and_esc_clears() {
     let (mut app, _) = app_with(&[("orders", 3), ("orders-dlq", 2), ("invoices.fifo", 1)]);
     app.update(ch('/'));
-    assert!(app.filter_editing);
+    assert!(app.overlays.filtering());
     for c in "DLQ".chars() {
         app.update(ch(c));
     }
@@ -369,7 +369,7 @@ fn slash_then_typing_filters_rows_and_esc_clears() {
 
     // Enter keeps the filter and leaves editing; then Esc clears it.
     app.update(key(KeyCode::Enter));
-    assert!(!app.filter_editing);
+    assert!(!app.overlays.filtering());
     assert_eq!(visible_names(&app), ["orders", "orders-dlq"]);
     assert!(
         app.browser.is_none(),
@@ -384,7 +384,7 @@ fn slash_then_typing_filters_rows_and_esc_clears() {
     app.update(ch('x'));
     assert!(visible_names(&app).is_empty());
     app.update(key(KeyCode::Esc));
-    assert!(!app.filter_editing);
+    assert!(!app.overlays.filtering());
     assert_eq!(app.filter, "");
     assert_eq!(visible_names(&app).len(), 3);
 }
@@ -396,7 +396,7 @@ fn keys_bound_to_actions_type_into_the_filter() {
     let cmds: Vec<Cmd> = "qjs?".chars().flat_map(|c| app.update(ch(c))).collect();
     assert!(cmds.is_empty(), "{cmds:?}");
     assert!(!app.quit);
-    assert!(!app.show_help);
+    assert!(!app.overlays.help().is_some());
     assert_eq!(app.sort, SortKey::Depth);
     assert_eq!(app.filter, "qjs?");
 }
@@ -443,17 +443,17 @@ fn rows_without_data_sort_last_by_depth() {
 fn question_mark_opens_help_and_esc_closes_it() {
     let (mut app, _) = new_app(false);
     app.update(ch('?'));
-    assert!(app.show_help);
+    assert!(app.overlays.help().is_some());
     // Keys do not reach the dashboard behind the popup.
     app.update(key(KeyCode::Tab));
     app.update(ch('s'));
     assert_eq!(app.focus, Pane::Queues);
     assert_eq!(app.sort, SortKey::Depth);
     app.update(key(KeyCode::Esc));
-    assert!(!app.show_help);
+    assert!(!app.overlays.help().is_some());
     app.update(ch('?'));
     app.update(ch('?'));
-    assert!(!app.show_help, "? toggles");
+    assert!(!app.overlays.help().is_some(), "? toggles");
 }
 
 #[test]

@@ -282,7 +282,7 @@ impl App {
             return None;
         }
         let dlq = name_from_arn(&policy.dlq_arn).to_string();
-        self.popup = Some(Popup::Confirm {
+        self.overlays.show_popup(Popup::Confirm {
             title: format!("{verb} {}?", queue.name),
             lines: vec![
                 format!(
@@ -602,7 +602,7 @@ impl App {
         let count = b.visible().len();
         match action {
             Action::Quit => return self.quit(),
-            Action::Help => self.show_help = true,
+            Action::Help => self.overlays.open_help(),
             Action::Back => {
                 if b.detail.is_some() {
                     b.detail = None;
@@ -676,7 +676,7 @@ impl App {
                     &crate::json_text::one_line(&crate::redact::body(h.body(), &rules)),
                     60,
                 );
-                self.popup = Some(Popup::Confirm {
+                self.overlays.show_popup(Popup::Confirm {
                     title: "Delete this message?".into(),
                     lines: vec![
                         format!("Delete {id} from {} for good?", b.queue.name),
@@ -745,7 +745,7 @@ impl App {
         let to = h.destination(&b.sources);
         match to {
             Some(to) => {
-                self.popup = Some(self.requeue_confirmation(id, to));
+                self.overlays.show_popup(self.requeue_confirmation(id, to));
             }
             None => {
                 let queues: Vec<String> = self
@@ -757,7 +757,7 @@ impl App {
                 if queues.is_empty() {
                     self.notify("no other queue to requeue to", true);
                 } else {
-                    self.popup = Some(Popup::PickQueue {
+                    self.overlays.show_popup(Popup::PickQueue {
                         message_id: id,
                         queues,
                         selected: 0,

@@ -135,7 +135,7 @@ impl App {
                     message,
                 } = editor.check.clone()
                 {
-                    self.popup = Some(Popup::Confirm {
+                    self.overlays.show_popup(Popup::Confirm {
                         title: "Not valid JSON".into(),
                         lines: vec![
                             format!("line {line}, column {column}: {message}"),

@@ -51,7 +51,7 @@ impl App {
             contents,
             count,
         };
-        self.popup = Some(Popup::Confirm {
+        self.overlays.show_popup(Popup::Confirm {
             title: "Export unmasked?".into(),
             lines,
             on_yes: export,

@@ -7,6 +7,7 @@ pub mod browser;
 pub mod editor;
 mod export;
 pub mod mouse;
+pub mod overlay;
 pub mod popup;
 pub mod redrive;
 mod settings;
@@ -29,8 +30,8 @@ use crate::health::{self, Drain, Flag, QueueFacts};
 use crate::keymap::Keymap;
 use crate::poll::{Jitter, Schedule};
 use browser::{Browser, BrowserCmd, BrowserMsg};
-use popup::Popup;
-use redrive::{RedriveCmd, RedriveForm, RedriveMsg, RedriveRun};
+use overlay::Overlays;
+use redrive::{RedriveCmd, RedriveMsg, RedriveRun};
 
 pub use crate::config::RedriveConfig;
 pub use settings::Settings;
@@ -318,10 +319,8 @@ pub struct App {
     pub focus: Pane,
     pub sort: SortKey,
     pub filter: String,
-    pub filter_editing: bool,
-    pub show_help: bool,
-    /// The first line of help shown, when it does not fit.
-    pub help_scroll: usize,
+    /// Help, dialogs, the redrive form and the filter being typed, over the view.
+    pub overlays: Overlays,
     /// The selected queue, by URL, so sorting does not move the selection.
     pub selected: Option<String>,
     pub breaker_scroll: usize,
@@ -333,8 +332,6 @@ pub struct App {
     pub next_triage_id: u64,
     /// Most messages a triage holds.
     pub triage_cap: usize,
-    /// A dialog that gets keys before anything else but help.
-    pub popup: Option<Popup>,
     pub read_only: bool,
     pub browse_cap: usize,
     pub audit_path: Option<String>,
@@ -349,8 +346,6 @@ pub struct App {
     /// How many lines of the simulation's own story were already taken.
     pub story_seen: usize,
     pub story_schedule: Schedule,
-    /// The `R` dialog, when open.
-    pub redrive_form: Option<RedriveForm>,
     /// Redrives started here, oldest first.
     pub redrives: Vec<RedriveRun>,
     pub next_redrive_id: u64,
@@ -428,9 +423,7 @@ impl App {
             focus: Pane::Queues,
             sort: SortKey::Depth,
             filter: String::new(),
-            filter_editing: false,
-            show_help: false,
-            help_scroll: 0,
+            overlays: Overlays::default(),
             selected: None,
             breaker_scroll: 0,
             notice: None,
@@ -438,7 +431,6 @@ impl App {
             triage: None,
             next_triage_id: 0,
             triage_cap,
-            popup: None,
             read_only,
             browse_cap,
             audit_path,
@@ -448,7 +440,6 @@ impl App {
             events: VecDeque::new(),
             story_seen: 0,
             story_schedule,
-            redrive_form: None,
             redrives: Vec::new(),
             next_redrive_id: 0,
             redrive_settings,

@@ -41,9 +41,7 @@ impl App {
 
     fn on_click(&mut self, x: u16, y: u16) -> Vec<Cmd> {
         // Dialogs and help take keys only.
-        let dialog = self.show_help
-            || self.popup.is_some()
-            || self.redrive_form.is_some()
+        let dialog = !self.overlays.is_empty()
             || self.triage.as_ref().is_some_and(|t| t.fix.is_some())
             || self.browser.as_ref().is_some_and(|b| b.editor.is_some());
         if dialog || self.present {

@@ -83,17 +83,17 @@ pub enum Pending {
 impl App {
     /// A key while a popup is open.
     pub(super) fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
-        match &mut self.popup {
+        match self.overlays.popup_mut() {
             None => Vec::new(),
             Some(Popup::Confirm { on_yes, .. }) => match self.keymap.action_in(&key, Scope::Dialog)
             {
                 Some(Action::Confirm) => {
                     let pending = on_yes.clone();
-                    self.popup = None;
+                    self.overlays.close_popup();
                     self.confirmed(pending)
                 }
                 Some(Action::Decline | Action::Cancel | Action::Back) => {
-                    self.popup = None;
+                    self.overlays.close_popup();
                     Vec::new()
                 }
                 _ => Vec::new(),
@@ -105,10 +105,10 @@ impl App {
                 ..
             }) => {
                 match (self.keymap.action_in_text(&key, Scope::Dialog), key.code) {
-                    (Some(Action::Cancel), _) => self.popup = None,
+                    (Some(Action::Cancel), _) => self.overlays.close_popup(),
                     (Some(Action::Confirm), _) if typed == expected => {
                         let pending = on_yes.clone();
-                        self.popup = None;
+                        self.overlays.close_popup();
                         return self.confirmed(pending);
                     }
                     (Some(Action::Confirm), _) => {
@@ -135,9 +135,9 @@ impl App {
                     }
                     Some(Action::Open) => {
                         let (id, to) = (message_id.clone(), queues[*selected].clone());
-                        self.popup = Some(self.requeue_confirmation(id, to));
+                        self.overlays.show_popup(self.requeue_confirmation(id, to));
                     }
-                    Some(Action::Back) | Some(Action::Quit) => self.popup = None,
+                    Some(Action::Back) | Some(Action::Quit) => self.overlays.close_popup(),
                     _ => {}
                 }
                 Vec::new()

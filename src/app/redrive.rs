@@ -7,6 +7,7 @@ use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
+use super::overlay::Overlay;
 use super::popup::{Pending, Popup};
 use super::{App, Cmd};
 use crate::breaker::BreakerState;
@@ -223,7 +224,7 @@ impl App {
                 .map(|r| r.queue.name.clone())
                 .filter(|n| *n != dlq.name),
         );
-        self.redrive_form = Some(RedriveForm {
+        self.overlays.push(Overlay::RedriveForm(RedriveForm {
             dlq,
             destinations,
             destination: 0,
@@ -235,19 +236,19 @@ impl App {
             field: RedriveField::Destination,
             error: None,
             planning: false,
-        });
+        }));
         Vec::new()
     }
 
     pub(super) fn on_redrive_form_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         let queues: Vec<QueueRef> = self.queues.iter().map(|r| r.queue.clone()).collect();
-        let Some(form) = self.redrive_form.as_mut() else {
+        let Some(form) = self.overlays.form_mut() else {
             return Vec::new();
         };
         let action = self.keymap.action_in_text(&key, Scope::Dialog);
         if form.planning {
             if action == Some(Action::Cancel) {
-                self.redrive_form = None;
+                self.overlays.close_form();
             }
             return Vec::new();
         }
@@ -255,7 +256,7 @@ impl App {
             |i: usize, n: usize, back: bool| if back { (i + n - 1) % n } else { (i + 1) % n };
         match action {
             Some(Action::Cancel) => {
-                self.redrive_form = None;
+                self.overlays.close_form();
                 return Vec::new();
             }
             Some(Action::NextField) => {
@@ -366,7 +367,7 @@ impl App {
         match msg {
             RedriveMsg::Planned { auto, result } => {
                 if !auto {
-                    let Some(form) = self.redrive_form.as_mut() else {
+                    let Some(form) = self.overlays.form_mut() else {
                         return Vec::new();
                     };
                     form.planning = false;
@@ -376,7 +377,7 @@ impl App {
                             return Vec::new();
                         }
                         Ok(plan) => {
-                            self.redrive_form = None;
+                            self.overlays.close_form();
                             self.confirm_redrive(*plan);
                         }
                     }
@@ -490,7 +491,7 @@ impl App {
             GateDecision::Refused { reason } => {
                 lines.push(format!("✖ {reason}"));
                 lines.push("y/Enter: FORCE it anyway, n/Esc: cancel".into());
-                self.popup = Some(Popup::Confirm {
+                self.overlays.show_popup(Popup::Confirm {
                     title: "Breaker OPEN: redrive refused".into(),
                     lines,
                     on_yes: Pending::Redrive {
@@ -504,7 +505,7 @@ impl App {
                     lines.extend(warnings.iter().map(|w| format!("⚠ {w}")));
                 }
                 lines.push("y/Enter: start, n/Esc: cancel".into());
-                self.popup = Some(Popup::Confirm {
+                self.overlays.show_popup(Popup::Confirm {
                     title: "Start this redrive?".into(),
                     lines,
                     on_yes: Pending::Redrive {
@@ -599,7 +600,7 @@ impl App {
             Pending::CancelRedrive { .. } => format!("the redrive of {}", queue.name),
             _ => format!("the move task on {} (started elsewhere)", queue.name),
         };
-        self.popup = Some(Popup::Confirm {
+        self.overlays.show_popup(Popup::Confirm {
             title: format!("Cancel {what}?"),
             lines: vec![
                 format!(

@@ -2,6 +2,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
+use super::overlay::Overlay;
 use super::popup::{Pending, Popup};
 use super::redrive::RedriveCmd;
 use super::{App, Cmd, HISTORY_LEN, Msg, Pane, QueueRow, RateSample};
@@ -363,7 +364,9 @@ impl App {
     /// Keys while help is open: it scrolls, and q, Esc or ? close it.
     fn on_help_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         let most = crate::ui::help::most_lines(self);
-        let scroll = &mut self.help_scroll;
+        let Some(scroll) = self.overlays.help_mut() else {
+            return Vec::new();
+        };
         match self.keymap.action(&key) {
             Some(Action::Down) => *scroll = (*scroll + 1).min(most),
             Some(Action::Up) => *scroll = scroll.saturating_sub(1),
@@ -372,7 +375,7 @@ impl App {
             Some(Action::Top) => *scroll = 0,
             Some(Action::Bottom) => *scroll = most,
             Some(Action::Quit) if key.code != KeyCode::Char('q') => return self.quit(),
-            Some(Action::Help | Action::Back | Action::Quit) => self.show_help = false,
+            Some(Action::Help | Action::Back | Action::Quit) => self.overlays.close_help(),
             _ => {}
         }
         Vec::new()
@@ -392,14 +395,12 @@ impl App {
         {
             return self.quit();
         }
-        if self.show_help {
-            return self.on_help_key(key);
-        }
-        if self.popup.is_some() {
-            return self.on_popup_key(key);
-        }
-        if self.redrive_form.is_some() {
-            return self.on_redrive_form_key(key);
+        match self.overlays.top() {
+            Some(Overlay::Help { .. }) => return self.on_help_key(key),
+            Some(Overlay::Popup(_)) => return self.on_popup_key(key),
+            Some(Overlay::RedriveForm(_)) => return self.on_redrive_form_key(key),
+            Some(Overlay::QueueFilter) => return self.on_filter_key(key),
+            None => {}
         }
         if self.browser.is_some() {
             return self.on_browser_key(key);
@@ -407,18 +408,12 @@ impl App {
         if self.triage.is_some() {
             return self.on_triage_key(key);
         }
-        if self.filter_editing {
-            return self.on_filter_key(key);
-        }
         let Some(action) = self.keymap.action(&key) else {
             return Vec::new();
         };
         match action {
             Action::Quit => return self.quit(),
-            Action::Help => {
-                self.show_help = true;
-                self.help_scroll = 0;
-            }
+            Action::Help => self.overlays.open_help(),
             Action::PageUp => self.move_selection(-(PAGE as i64)),
             Action::PageDown => self.move_selection(PAGE as i64),
             Action::Open => return self.open_browser(),
@@ -437,7 +432,7 @@ impl App {
             Action::Bottom => self.move_selection(i64::MAX / 2),
             Action::NextPane => self.focus = self.focus.next(),
             Action::Filter => {
-                self.filter_editing = true;
+                self.overlays.push(Overlay::QueueFilter);
                 self.focus = Pane::Queues;
             }
             Action::Sort => {
@@ -465,9 +460,9 @@ impl App {
 
     fn on_filter_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
         match key.code {
-            KeyCode::Enter => self.filter_editing = false,
+            KeyCode::Enter => self.overlays.close_filter(),
             KeyCode::Esc => {
-                self.filter_editing = false;
+                self.overlays.close_filter();
                 self.filter.clear();
             }
             KeyCode::Backspace => {
@@ -526,16 +521,16 @@ impl App {
             return self.quit_now();
         }
         if matches!(
-            &self.popup,
+            self.overlays.popup(),
             Some(Popup::Confirm {
                 on_yes: Pending::StopAndQuit,
                 ..
             })
         ) {
-            self.popup = None;
+            self.overlays.close_popup();
             return self.stop_and_quit();
         }
-        self.popup = Some(Popup::Confirm {
+        self.overlays.show_popup(Popup::Confirm {
             title: "Quit?".into(),
             lines: vec![
                 "A redrive is running — stop it and quit?".into(),

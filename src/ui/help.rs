@@ -14,7 +14,7 @@ use crate::keymap::Scope;
 /// Width of the key column.
 const KEYS: usize = 16;
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, scroll: usize, theme: &Theme) {
     // Two columns side by side on a wide screen, else one that scrolls.
     let columns: usize = if area.width >= 150 { 2 } else { 1 };
     let width = (if columns == 1 { 90 } else { 160 }).min(area.width);
@@ -25,7 +25,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let total = per_column + rest.len();
     let height = (total + 2).min(area.height as usize) as u16;
     let room = height.saturating_sub(2) as usize;
-    let scroll = app.help_scroll.min(total.saturating_sub(room));
+    let scroll = scroll.min(total.saturating_sub(room));
     let title = if total > room {
         format!(
             " Help: lines {}–{} of {total} (↑↓ PgUp PgDn scroll, Esc closes) ",

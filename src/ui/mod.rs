@@ -16,6 +16,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout};
 
 use crate::app::App;
+use crate::app::overlay::Overlay;
 use theme::Theme;
 
 /// Draws the whole dashboard.
@@ -47,18 +48,17 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
 }
 
 fn draw_popups(frame: &mut Frame, area: ratatui::layout::Rect, app: &App, theme: &Theme) {
-    if let Some(form) = &app.redrive_form {
-        redrive::draw_form(frame, area, form, theme);
-    }
     if let Some(t) = app.triage.as_ref().filter(|_| app.browser.is_none())
         && let Some(fix) = &t.fix
     {
         triage::draw_fix(frame, area, t, fix, theme);
     }
-    if let Some(popup) = &app.popup {
-        popup::draw(frame, area, popup, theme);
-    }
-    if app.show_help {
-        help::draw(frame, area, app, theme);
+    for overlay in app.overlays.iter() {
+        match overlay {
+            Overlay::RedriveForm(form) => redrive::draw_form(frame, area, form, theme),
+            Overlay::Popup(popup) => popup::draw(frame, area, popup, theme),
+            Overlay::Help { scroll } => help::draw(frame, area, app, *scroll, theme),
+            Overlay::QueueFilter => {}
+        }
     }
 }

@@ -122,11 +122,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             },
             app.sort.label()
         );
-        if app.filter_editing || !app.filter.is_empty() {
+        if app.overlays.filtering() || !app.filter.is_empty() {
             t.push_str(&format!(
                 "filter: /{}{} ",
                 app.filter,
-                if app.filter_editing { "▏" } else { "" }
+                if app.overlays.filtering() { "▏" } else { "" }
             ));
         }
         t

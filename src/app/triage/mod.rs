@@ -439,8 +439,7 @@ impl App {
         match action {
             Action::Quit => return self.quit(),
             Action::Help => {
-                self.show_help = true;
-                self.help_scroll = 0;
+                self.overlays.open_help();
             }
             Action::Back => return self.close_triage(),
             Action::Up
@@ -516,7 +515,7 @@ impl App {
         let mut cmds = self.close_triage();
         self.selected = Some(queue.url);
         cmds.extend(self.open_redrive());
-        if let Some(form) = self.redrive_form.as_mut() {
+        if let Some(form) = self.overlays.form_mut() {
             form.group = Some(group);
             if fixed > 0 {
                 form.error = Some(format!(
@@ -605,7 +604,7 @@ impl App {
             return;
         }
         let n = messages.len();
-        self.popup = Some(Popup::TypeCount {
+        self.overlays.show_popup(Popup::TypeCount {
             title: format!("Delete {n} messages?"),
             lines: vec![
                 format!(
@@ -652,7 +651,7 @@ impl App {
         let edited = messages.iter().filter(|h| h.edited.is_some()).count();
         let n = messages.len();
         let dests: Vec<String> = to.iter().map(|(q, c)| format!("{q} ({c})")).collect();
-        self.popup = Some(Popup::Confirm {
+        self.overlays.show_popup(Popup::Confirm {
             title: format!("Requeue {n} messages?"),
             lines: vec![
                 format!(
