@@ -396,7 +396,7 @@ fn keys_bound_to_actions_type_into_the_filter() {
     let cmds: Vec<Cmd> = "qjs?".chars().flat_map(|c| app.update(ch(c))).collect();
     assert!(cmds.is_empty(), "{cmds:?}");
     assert!(!app.quit);
-    assert!(!app.overlays.help().is_some());
+    assert!(app.overlays.help().is_none());
     assert_eq!(app.sort, SortKey::Depth);
     assert_eq!(app.filter, "qjs?");
 }
@@ -450,10 +450,10 @@ fn question_mark_opens_help_and_esc_closes_it() {
     assert_eq!(app.focus, Pane::Queues);
     assert_eq!(app.sort, SortKey::Depth);
     app.update(key(KeyCode::Esc));
-    assert!(!app.overlays.help().is_some());
+    assert!(app.overlays.help().is_none());
     app.update(ch('?'));
     app.update(ch('?'));
-    assert!(!app.overlays.help().is_some(), "? toggles");
+    assert!(app.overlays.help().is_none(), "? toggles");
 }
 
 #[test]
