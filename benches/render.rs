@@ -137,7 +137,7 @@ fn breaker_reading() -> BreakerReading {
 fn app_with(n: usize) -> (App, Instant) {
     let qs = queues(n);
     let t0 = Instant::now();
-    let mut app = App::new(settings(&qs[0].name), t0);
+    let mut app = App::new(settings(&qs[0].name), t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(qs.clone())));
     let mut now = t0;

@@ -181,6 +181,7 @@ impl Cli {
                 time_scale: speed,
             },
             now,
+            chrono::Utc::now(),
         );
         Ok(Setup {
             broker: conn.broker,

@@ -12,14 +12,14 @@ use ratatui::backend::Backend;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::app::browser::{BrowserCmd, BrowserMsg};
-use crate::app::redrive::{RedriveCmd, RedriveMsg};
+use crate::app::redrive::{RedriveCmd, RedriveMsg, Steer};
 use crate::app::triage::{TriageCmd, TriageMsg};
 use crate::app::{App, Cmd, Msg};
 use crate::breaker;
 use crate::broker::Broker;
 use crate::broker::sim::SimBroker;
 use crate::recovery::{self, audit::Audit};
-use crate::redrive::{self, Plan};
+use crate::redrive::{self, Control, ControlError, Plan};
 use crate::triage;
 use crate::ui;
 use crate::ui::theme::Theme;
@@ -43,6 +43,8 @@ pub struct Executor {
     sim: Option<SimBroker>,
     /// Triage scans told to stop, by id.
     stopped_scans: Arc<std::sync::Mutex<std::collections::HashSet<u64>>>,
+    /// The steering of each running redrive, by id.
+    controls: Arc<std::sync::Mutex<std::collections::HashMap<u64, Control>>>,
 }
 
 impl Executor {
@@ -59,6 +61,7 @@ impl Executor {
             audit,
             sim: None,
             stopped_scans: Arc::default(),
+            controls: Arc::default(),
         }
     }
 
@@ -155,9 +158,7 @@ impl Executor {
                         batch: batch.to_vec(),
                     });
                 };
-                let stop = || {
-                    self.tx.is_closed() || self.stopped_scans.lock().is_ok_and(|s| s.contains(&id))
-                };
+                let stop = || self.tx.is_closed() || lock(&self.stopped_scans).contains(&id);
                 let scan = triage::scan::scan(b, &queue, cap, &progress, &stop).await;
                 send(TriageMsg::ScanDone {
                     id,
@@ -166,9 +167,7 @@ impl Executor {
                 });
             }
             TriageCmd::StopScan { id } => {
-                if let Ok(mut s) = self.stopped_scans.lock() {
-                    s.insert(id);
-                }
+                lock(&self.stopped_scans).insert(id);
             }
             TriageCmd::Extend {
                 id,
@@ -229,6 +228,7 @@ impl Executor {
         let broker = self.broker.clone();
         let tx = self.tx.clone();
         let audit = self.audit.clone();
+        let controls = self.controls.clone();
         tokio::spawn(async move {
             let send = |m: RedriveMsg| tx.send(Msg::Redrive(m)).is_ok();
             let handle = match redrive::start(broker, &plan, &audit).await {
@@ -241,10 +241,8 @@ impl Executor {
                     return;
                 }
             };
-            send(RedriveMsg::Started {
-                id,
-                result: Ok(handle.control.clone()),
-            });
+            lock(&controls).insert(id, handle.control.clone());
+            send(RedriveMsg::Started { id, result: Ok(()) });
             let mut progress = handle.progress.clone();
             while progress.changed().await.is_ok() {
                 let p = progress.borrow_and_update().clone();
@@ -258,6 +256,7 @@ impl Executor {
                 }
             }
             let report = handle.wait().await;
+            lock(&controls).remove(&id);
             redrive::record::finished(&audit, &plan, &report);
             send(RedriveMsg::Done {
                 id,
@@ -284,6 +283,21 @@ impl Executor {
                 result: redrive::record::cancel_move_task(b, &self.audit, &queue, &handle).await,
                 queue,
             },
+            RedriveCmd::Steer { id, steer } => {
+                let control = lock(&self.controls).get(&id).cloned();
+                let result = match control {
+                    None => Err(ControlError::Finished),
+                    Some(c) => match steer {
+                        Steer::Pause => c.pause(),
+                        Steer::Resume => c.resume(),
+                        Steer::Cancel => {
+                            c.cancel();
+                            Ok(())
+                        }
+                    },
+                };
+                RedriveMsg::Steered { id, steer, result }
+            }
             // Started by `spawn`, never here.
             RedriveCmd::Start { .. } => return None,
         })
@@ -536,4 +550,9 @@ async fn dispatch(executor: &Executor, cmds: Vec<Cmd>) {
             executor.spawn(cmd);
         }
     }
+}
+
+/// A lock that a panicked holder does not poison for the others.
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -106,7 +106,7 @@ struct Loop {
 impl Loop {
     fn new(broker: Arc<dyn Broker>, settings: Settings) -> Loop {
         let (tx, rx) = mpsc::unbounded_channel();
-        let app = App::new(settings, Instant::now());
+        let app = App::new(settings, Instant::now(), chrono::Utc::now());
         let executor = Executor::new(broker, tx, app.refresh.max_concurrency, Audit::default());
         Loop {
             app,
@@ -839,7 +839,7 @@ fn check_error_backs_off(error: BrokerError, expect_in_reason: &str) {
     let mut s = settings(QueueSelection::default(), Vec::new());
     s.refresh.attributes_secs = 5.0;
     let interval = 5.0;
-    let mut app = App::new(s, t0);
+    let mut app = App::new(s, t0, chrono::Utc::now());
     let q = QueueRef {
         name: "orders".into(),
         url: "http://127.0.0.1:4566/queue/us-east-1/000000000000/orders".into(),
@@ -930,7 +930,11 @@ fn credential_errors_mark_the_row_stale_and_back_off() {
 #[test]
 fn access_denied_on_one_queue_leaves_the_others_fresh() {
     let t0 = Instant::now();
-    let mut app = App::new(settings(QueueSelection::default(), Vec::new()), t0);
+    let mut app = App::new(
+        settings(QueueSelection::default(), Vec::new()),
+        t0,
+        chrono::Utc::now(),
+    );
     let q = |name: &str| QueueRef {
         name: name.into(),
         url: format!("http://127.0.0.1:4566/queue/us-east-1/000000000000/{name}"),

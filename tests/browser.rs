@@ -67,7 +67,7 @@ fn dlq() -> QueueRef {
 /// and `orders-dlq` (3 messages), plus `extra` queues with no DLQ.
 fn dashboard(read_only: bool, extra: &[&str]) -> (App, Instant) {
     let t0 = Instant::now();
-    let mut app = App::new(settings(read_only), t0);
+    let mut app = App::new(settings(read_only), t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
     let mut refs = vec![queue_ref("orders"), dlq()];
     refs.extend(extra.iter().map(|n| queue_ref(n)));

@@ -82,6 +82,7 @@ async fn browsing(lab: &Lab, source: &QueueRef, dlq: &QueueRef, held: Vec<Messag
             ..Settings::default()
         },
         t0,
+        chrono::Utc::now(),
     );
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(vec![source.clone(), dlq.clone()])));

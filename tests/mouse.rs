@@ -46,7 +46,7 @@ fn click(app: &mut App, column: u16, row: u16) {
 /// lines 2, 3 and 4 of a 120×35 screen.
 fn dashboard() -> (App, Instant) {
     let t0 = Instant::now();
-    let mut app = App::new(Settings::default(), t0);
+    let mut app = App::new(Settings::default(), t0, chrono::Utc::now());
     app.update(Msg::Resize(120, 35));
     app.update(Msg::Discovered(Ok(vec![
         queue_ref("orders"),

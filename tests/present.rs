@@ -91,7 +91,11 @@ async fn broken_coffee_shop(present: bool) -> (App, SimBroker) {
     sim.advance(Duration::from_secs(20));
     sim.control(DemoAction::ToggleFault);
     sim.advance(Duration::from_secs(25));
-    let mut app = App::new(settings(Vec::new(), present, false), Instant::now());
+    let mut app = App::new(
+        settings(Vec::new(), present, false),
+        Instant::now(),
+        chrono::Utc::now(),
+    );
     drive(&mut app, sim.clone(), 12).await;
     (app, sim)
 }
@@ -188,7 +192,11 @@ fn card_message() -> Message {
 /// An app with a browser open on orders-dlq holding the card message.
 fn browsing(redact: &[&str], read_only: bool) -> App {
     let rules = redact.iter().map(|s| s.to_string()).collect();
-    let mut app = App::new(settings(rules, false, read_only), Instant::now());
+    let mut app = App::new(
+        settings(rules, false, read_only),
+        Instant::now(),
+        chrono::Utc::now(),
+    );
     let dlq = QueueRef {
         name: "orders-dlq".into(),
         url: "sim://orders-dlq".into(),

@@ -29,6 +29,7 @@ fn watching(t0: Instant, queues: &[&QueueRef]) -> App {
             ..Settings::default()
         },
         t0,
+        chrono::Utc::now(),
     );
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(queues

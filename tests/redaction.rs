@@ -193,7 +193,7 @@ fn open(read_only: bool, present: bool, seed: u64) -> (App, Vec<String>) {
         ..Settings::default()
     };
     let t0 = Instant::now();
-    let mut app = App::new(settings, t0);
+    let mut app = App::new(settings, t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(vec![
         queue_ref("orders"),

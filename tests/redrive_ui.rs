@@ -65,7 +65,7 @@ impl Rig {
         let dir = tempfile::tempdir().expect("dir");
         let audit = Audit::new(Some(dir.path().join("audit.jsonl")));
         Rig {
-            app: App::new(settings(redrive), Instant::now()),
+            app: App::new(settings(redrive), Instant::now(), chrono::Utc::now()),
             exec: Executor::new(broker, tx, 8, audit).with_simulation(Some(sim.clone())),
             sim,
             rx,
@@ -95,7 +95,7 @@ impl Rig {
         );
         self.send(key(KeyCode::Char('y')));
         assert!(
-            self.until(100, Duration::ZERO, |a| a.redrives[0].control.is_some())
+            self.until(100, Duration::ZERO, |a| a.redrives[0].started_ok)
                 .await
         );
     }
@@ -521,7 +521,7 @@ async fn auto_redrive_is_off_by_default() {
 fn read_only_refuses_the_redrive_dialog() {
     let mut s = settings(RedriveConfig::default());
     s.read_only = true;
-    let mut app = App::new(s, Instant::now());
+    let mut app = App::new(s, Instant::now(), chrono::Utc::now());
     app.update(Msg::Key(KeyEvent::new(
         KeyCode::Char('R'),
         KeyModifiers::SHIFT,
@@ -532,7 +532,11 @@ fn read_only_refuses_the_redrive_dialog() {
 
 #[test]
 fn move_tasks_started_elsewhere_show_and_can_be_cancelled() {
-    let mut app = App::new(settings(RedriveConfig::default()), Instant::now());
+    let mut app = App::new(
+        settings(RedriveConfig::default()),
+        Instant::now(),
+        chrono::Utc::now(),
+    );
     let dlq = lazysqs::broker::sim::model::queue_ref("orders-dlq");
     let other = lazysqs::broker::sim::model::queue_ref("a-queue-before-it");
     app.update(Msg::Discovered(Ok(vec![other.clone(), dlq.clone()])));

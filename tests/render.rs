@@ -47,7 +47,7 @@ fn settings(demo: bool, breakers: Vec<BreakerConfig>, keymap: Keymap) -> Setting
 /// An app whose wall clock starts at a fixed time, so "since" figures are stable.
 fn new_app(demo: bool, breakers: Vec<BreakerConfig>, keymap: Keymap) -> (App, Instant) {
     let t0 = Instant::now();
-    let mut app = App::new(settings(demo, breakers, keymap), t0);
+    let mut app = App::new(settings(demo, breakers, keymap), t0, chrono::Utc::now());
     app.started_wall = wall0();
     (app, t0)
 }

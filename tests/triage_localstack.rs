@@ -350,7 +350,7 @@ impl Dash {
             },
             ..Settings::default()
         };
-        let app = App::new(settings, std::time::Instant::now());
+        let app = App::new(settings, std::time::Instant::now(), chrono::Utc::now());
         let executor = lazysqs::runtime::Executor::new(
             lab.dyn_broker(),
             tx,

@@ -94,6 +94,7 @@ fn watching(read_only: bool) -> (App, Instant) {
             ..Settings::default()
         },
         t0,
+        chrono::Utc::now(),
     );
     // A fixed wall clock, an hour after the first message was sent: ages are stable.
     app.started_wall = chrono::DateTime::from_timestamp(1_770_003_600, 0).expect("a time");

@@ -26,7 +26,10 @@ fn settings(demo: bool, breakers: Vec<BreakerConfig>) -> Settings {
 
 fn new_app(demo: bool) -> (App, Instant) {
     let t0 = Instant::now();
-    (App::new(settings(demo, Vec::new()), t0), t0)
+    (
+        App::new(settings(demo, Vec::new()), t0, chrono::Utc::now()),
+        t0,
+    )
 }
 
 fn at(t0: Instant, secs: f64) -> Instant {
@@ -569,7 +572,7 @@ fn age_threshold_comes_from_the_settings() {
     let t0 = Instant::now();
     let mut s = settings(false, Vec::new());
     s.thresholds.max_age_secs = 10;
-    let mut app = App::new(s, t0);
+    let mut app = App::new(s, t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(refs(&["a"]))));
     app.update(Msg::Metrics(refs(&["a"]), Ok(vec![metrics(1.0, 1.0, 11)])));
@@ -600,7 +603,11 @@ fn reading(state: BreakerState, detail: &str) -> BreakerReading {
 #[test]
 fn breaker_readings_change_state_and_record_transitions() {
     let t0 = Instant::now();
-    let mut app = App::new(settings(false, vec![alarm_breaker()]), t0);
+    let mut app = App::new(
+        settings(false, vec![alarm_breaker()]),
+        t0,
+        chrono::Utc::now(),
+    );
     let cmds = app.update(Msg::Tick(t0));
     assert!(
         cmds.contains(&Cmd::ReadBreaker(alarm_breaker())),
@@ -672,7 +679,11 @@ fn breaker_readings_change_state_and_record_transitions() {
 #[test]
 fn an_open_breaker_flags_the_queue_it_guards() {
     let t0 = Instant::now();
-    let mut app = App::new(settings(false, vec![alarm_breaker()]), t0);
+    let mut app = App::new(
+        settings(false, vec![alarm_breaker()]),
+        t0,
+        chrono::Utc::now(),
+    );
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(refs(&["orders", "other"]))));
     app.update(Msg::Breaker(
@@ -686,7 +697,11 @@ fn an_open_breaker_flags_the_queue_it_guards() {
 #[test]
 fn a_breaker_read_error_marks_it_stale_and_keeps_the_state() {
     let t0 = Instant::now();
-    let mut app = App::new(settings(false, vec![alarm_breaker()]), t0);
+    let mut app = App::new(
+        settings(false, vec![alarm_breaker()]),
+        t0,
+        chrono::Utc::now(),
+    );
     app.update(Msg::Tick(t0));
     app.update(Msg::Breaker(
         "payments".into(),
@@ -713,7 +728,7 @@ fn a_demo_breaker_reading_brings_its_own_history() {
         },
     };
     let t0 = Instant::now();
-    let mut app = App::new(settings(true, vec![cfg]), t0);
+    let mut app = App::new(settings(true, vec![cfg]), t0, chrono::Utc::now());
     let sim = lazysqs::broker::sim::SimBroker::coffee_shop().expect("scenario");
     sim.control(DemoAction::ToggleFault);
     sim.advance(Duration::from_secs(30));
@@ -739,7 +754,7 @@ fn a_dlq_rule_breaker_opens_when_the_dlq_inflow_exceeds_the_threshold() {
         },
     };
     let t0 = Instant::now();
-    let mut app = App::new(settings(false, vec![cfg]), t0);
+    let mut app = App::new(settings(false, vec![cfg]), t0, chrono::Utc::now());
     let cmds = app.update(Msg::Tick(t0));
     assert!(
         !cmds.iter().any(|c| matches!(c, Cmd::ReadBreaker(_))),
@@ -792,7 +807,7 @@ fn a_dlq_rule_breaker_closes_once_the_inflow_leaves_the_window() {
         },
     };
     let t0 = Instant::now();
-    let mut app = App::new(settings(false, vec![cfg]), t0);
+    let mut app = App::new(settings(false, vec![cfg]), t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(refs(&["dlq"]))));
     app.update(Msg::Attributes(queue_ref("dlq"), Ok(attrs(0, 0, 0))));
@@ -820,7 +835,7 @@ fn keymap_overrides_from_config_apply() {
     let t0 = Instant::now();
     let mut s = settings(false, Vec::new());
     s.keymap = keymap;
-    let mut app = App::new(s, t0);
+    let mut app = App::new(s, t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(refs(&["a", "b"]))));
 

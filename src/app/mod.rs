@@ -378,7 +378,8 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(settings: Settings, now: Instant) -> Self {
+    /// The app as it starts at `now`, which is `wall` on the clock.
+    pub fn new(settings: Settings, now: Instant, wall: DateTime<Utc>) -> Self {
         let Settings {
             source,
             demo,
@@ -452,7 +453,7 @@ impl App {
             metrics_error: None,
             last_refresh: None,
             started: now,
-            started_wall: Utc::now(),
+            started_wall: wall,
             now,
             sqs_requests: 0,
             metrics_requested: 0,

@@ -14,7 +14,8 @@ use crate::breaker::BreakerState;
 use crate::broker::{BrokerError, MoveTask, QueueRef};
 use crate::redrive::gate::{self, GateDecision, Guard};
 use crate::redrive::{
-    ClientOptions, Control, Destination, Filter, ModePreference, Plan, Progress, Report, Request,
+    ClientOptions, ControlError, Destination, Filter, ModePreference, Plan, Progress, Report,
+    Request,
 };
 
 /// A field of the redrive dialog.
@@ -141,12 +142,23 @@ impl RedriveForm {
     }
 }
 
+/// What the user asks of a running redrive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steer {
+    Pause,
+    Resume,
+    Cancel,
+}
+
 /// A redrive started from this dashboard.
 #[derive(Debug, Clone)]
 pub struct RedriveRun {
     pub id: u64,
     pub plan: Plan,
-    pub control: Option<Control>,
+    /// Set once the redrive has started and can be steered.
+    pub started_ok: bool,
+    /// The last pause or resume asked for, until progress says which it is.
+    pub asked: Option<Steer>,
     pub progress: Option<Progress>,
     pub report: Option<Report>,
     pub error: Option<String>,
@@ -168,7 +180,13 @@ pub enum RedriveMsg {
     },
     Started {
         id: u64,
-        result: Result<Control, String>,
+        result: Result<(), String>,
+    },
+    /// The answer to a [`RedriveCmd::Steer`].
+    Steered {
+        id: u64,
+        steer: Steer,
+        result: Result<(), ControlError>,
     },
     Progress {
         id: u64,
@@ -192,10 +210,27 @@ pub enum RedriveMsg {
 /// Redrive commands for the runtime.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RedriveCmd {
-    Plan { request: Box<Request>, auto: bool },
-    Start { id: u64, plan: Box<Plan> },
-    FetchMoveTasks { queue: QueueRef, arn: String },
-    CancelMoveTask { queue: QueueRef, handle: String },
+    Plan {
+        request: Box<Request>,
+        auto: bool,
+    },
+    Start {
+        id: u64,
+        plan: Box<Plan>,
+    },
+    /// Pause, resume or cancel one of our running redrives.
+    Steer {
+        id: u64,
+        steer: Steer,
+    },
+    FetchMoveTasks {
+        queue: QueueRef,
+        arn: String,
+    },
+    CancelMoveTask {
+        queue: QueueRef,
+        handle: String,
+    },
 }
 
 impl App {
@@ -350,7 +385,8 @@ impl App {
         self.redrives.push(RedriveRun {
             id,
             plan: plan.clone(),
-            control: None,
+            started_ok: false,
+            asked: None,
             progress: None,
             report: None,
             error: None,
@@ -403,7 +439,7 @@ impl App {
                     return Vec::new();
                 };
                 match result {
-                    Ok(control) => run.control = Some(control),
+                    Ok(()) => run.started_ok = true,
                     Err(e) => {
                         let text = format!(
                             "redrive of {} failed to start: {e}",
@@ -413,6 +449,10 @@ impl App {
                         self.notify(text, true);
                     }
                 }
+                Vec::new()
+            }
+            RedriveMsg::Steered { id, steer, result } => {
+                self.on_steered(id, steer, result);
                 Vec::new()
             }
             RedriveMsg::Progress { id, progress } => {
@@ -537,36 +577,53 @@ impl App {
 
     /// Space: pause or resume the running redrive.
     pub(super) fn redrive_pause(&mut self) -> Vec<Cmd> {
-        let Some(run) = self.redrives.iter().rev().find(|r| r.is_active()) else {
+        let Some(run) = self.redrives.iter_mut().rev().find(|r| r.is_active()) else {
             self.notify("no redrive is running", true);
             return Vec::new();
         };
-        let Some(control) = run.control.clone() else {
+        if !run.started_ok {
             self.notify("the redrive is still starting", true);
             return Vec::new();
+        }
+        if run.plan.mode != crate::redrive::Mode::ClientSide {
+            self.notify(ControlError::NotPausable.to_string(), true);
+            return Vec::new();
+        }
+        let paused = match run.asked {
+            Some(asked) => asked == Steer::Pause,
+            None => run
+                .progress
+                .as_ref()
+                .is_some_and(|p| p.state == crate::redrive::RunState::Paused),
+        };
+        let steer = if paused { Steer::Resume } else { Steer::Pause };
+        run.asked = Some(steer);
+        vec![Cmd::Redrive(RedriveCmd::Steer { id: run.id, steer })]
+    }
+
+    /// The answer to a pause, resume or cancel.
+    fn on_steered(&mut self, id: u64, steer: Steer, result: Result<(), ControlError>) {
+        let Some(run) = self.redrives.iter_mut().find(|r| r.id == id) else {
+            return;
         };
         let name = run.plan.request.source.name.clone();
-        let paused = run
-            .progress
-            .as_ref()
-            .is_some_and(|p| p.state == crate::redrive::RunState::Paused)
-            || control.directive() == crate::redrive::Directive::Pause;
-        let result = if paused {
-            control.resume()
-        } else {
-            control.pause()
-        };
         match result {
-            Ok(()) => self.notify(
-                format!(
-                    "redrive of {name} {}",
-                    if paused { "resumed" } else { "pausing…" }
-                ),
-                false,
-            ),
-            Err(e) => self.notify(e.to_string(), true),
+            Err(e) => {
+                run.asked = None;
+                self.notify(e.to_string(), true);
+            }
+            Ok(()) => {
+                let text = match steer {
+                    Steer::Pause => format!("redrive of {name} pausing…"),
+                    Steer::Resume => format!("redrive of {name} resumed"),
+                    Steer::Cancel => {
+                        self.tell(format!("redrive of {name} cancelled by the user"));
+                        format!("cancelling the redrive of {name}…")
+                    }
+                };
+                self.notify(text, false);
+            }
         }
-        Vec::new()
     }
 
     /// `c`: cancel the redrive or move task of the selected queue, after a
@@ -620,15 +677,14 @@ impl App {
             self.notify("that redrive has already finished", false);
             return Vec::new();
         };
-        let name = run.plan.request.source.name.clone();
-        let Some(control) = run.control.clone() else {
+        if !run.started_ok {
             self.notify("the redrive is still starting", true);
             return Vec::new();
-        };
-        control.cancel();
-        self.tell(format!("redrive of {name} cancelled by the user"));
-        self.notify(format!("cancelling the redrive of {name}…"), false);
-        Vec::new()
+        }
+        vec![Cmd::Redrive(RedriveCmd::Steer {
+            id,
+            steer: Steer::Cancel,
+        })]
     }
 
     /// Auto-redrive: when a breaker closes and the DLQ behind its queue holds

@@ -555,17 +555,23 @@ impl App {
         if !self.redriving() {
             return self.quit_now();
         }
-        for run in self.redrives.iter().filter(|r| r.is_active()) {
-            if let Some(control) = &run.control {
-                control.cancel();
-            }
-        }
+        let cmds = self
+            .redrives
+            .iter()
+            .filter(|r| r.is_active() && r.started_ok)
+            .map(|r| {
+                Cmd::Redrive(RedriveCmd::Steer {
+                    id: r.id,
+                    steer: super::redrive::Steer::Cancel,
+                })
+            })
+            .collect();
         self.stopping = Some(self.now + STOP_GRACE);
         self.notify(
             "stopping the redrive: finishing the batches in hand and giving back what it holds, then quitting…",
             false,
         );
-        Vec::new()
+        cmds
     }
 
     /// Quits once stopping is over: no client-side redrive runs, or time is up.

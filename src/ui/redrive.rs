@@ -140,7 +140,7 @@ pub fn draw_progress(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             lines.push(Line::styled(format!("✖ {e}"), theme.bad));
         }
         if run.is_active() {
-            let pause = if run.control.as_ref().is_some_and(|c| c.can_pause()) {
+            let pause = if run.plan.mode == crate::redrive::Mode::ClientSide {
                 format!("{} pause/resume · ", app.keymap.label(Action::RedrivePause))
             } else {
                 String::new()
