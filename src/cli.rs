@@ -202,7 +202,7 @@ fn parse_workers(s: &str) -> Result<usize, String> {
 }
 
 impl RedriveArgs {
-    pub fn preference(&self) -> ModePreference {
+    pub(crate) fn preference(&self) -> ModePreference {
         if self.client_side {
             ModePreference::ClientSide
         } else if self.move_task {

@@ -418,10 +418,10 @@ ranged!(
 );
 
 /// The demo's speed: model seconds per real second, above 0 and at most this.
-pub const MAX_SPEED: f64 = 1000.0;
+pub(crate) const MAX_SPEED: f64 = 1000.0;
 
 /// Checks a demo speed (the config's `demo.speed` and `--speed`).
-pub fn check_speed(v: f64) -> Result<f64, String> {
+pub(crate) fn check_speed(v: f64) -> Result<f64, String> {
     if v > 0.0 && v <= MAX_SPEED {
         Ok(v)
     } else {
@@ -554,13 +554,13 @@ impl Config {
     }
 
     /// The default place for the config file.
-    pub fn default_path() -> Option<PathBuf> {
+    pub(crate) fn default_path() -> Option<PathBuf> {
         dirs::config_dir().map(|d| d.join("lazysqs").join("config.toml"))
     }
 }
 
 /// A TOML error as "file:line:column: problem".
-pub fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
+pub(crate) fn parse_error(path: &Path, text: &str, e: &toml::de::Error) -> ConfigError {
     let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
     ConfigError::Parse {
         path: path.to_path_buf(),

@@ -31,7 +31,7 @@ pub struct Connection {
 }
 
 impl Connection {
-    pub fn is_demo(&self) -> bool {
+    pub(crate) fn is_demo(&self) -> bool {
         self.sim.is_some()
     }
 
@@ -65,7 +65,7 @@ impl Cli {
         }
     }
 
-    pub fn aws_options(&self, config: &Config) -> AwsOptions {
+    pub(crate) fn aws_options(&self, config: &Config) -> AwsOptions {
         AwsOptions {
             profile: self.profile.clone().or(config.aws.profile.clone()),
             region: self.region.clone().or(config.aws.region.clone()),
@@ -92,7 +92,7 @@ impl Cli {
     }
 
     /// Whether to run the demo: asked for, or nothing points at AWS.
-    pub fn wants_demo(&self, config: &Config) -> bool {
+    pub(crate) fn wants_demo(&self, config: &Config) -> bool {
         let opts = self.aws_options(config);
         let configured = opts.endpoint_url.is_some()
             || opts.profile.is_some()
@@ -206,7 +206,7 @@ impl Cli {
 }
 
 /// Loads a scenario file, with errors naming the file and line.
-pub fn load_scenario(path: &Path) -> anyhow::Result<SimBroker> {
+pub(crate) fn load_scenario(path: &Path) -> anyhow::Result<SimBroker> {
     let built_in = path
         .to_str()
         .and_then(crate::broker::sim::scenario::built_in)

@@ -25,7 +25,7 @@ pub fn open_append(path: &Path) -> io::Result<File> {
 
 /// Appends `line` and a newline in one write: with O_APPEND, two processes
 /// writing the same file never interleave within a line.
-pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
+pub(crate) fn append_line(path: &Path, line: &str) -> io::Result<()> {
     let mut f = open_append(path)?;
     let mut buf = String::with_capacity(line.len() + 1);
     buf.push_str(line);
@@ -37,7 +37,7 @@ pub fn append_line(path: &Path, line: &str) -> io::Result<()> {
 /// Writes a new file at `path`, or at `path` with `-2`, `-3`… before its
 /// extension when that exists: an export never overwrites another. Returns where
 /// it went.
-pub fn write_new(path: &Path, contents: &[u8]) -> io::Result<PathBuf> {
+pub(crate) fn write_new(path: &Path, contents: &[u8]) -> io::Result<PathBuf> {
     let stem = path
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -59,7 +59,7 @@ pub fn middle(s: &str, max: usize) -> String {
 
 /// Splits `text` into lines of at most `width` characters, at spaces where it
 /// can (a word longer than the width is cut).
-pub fn wrap(text: &str, width: usize) -> Vec<String> {
+pub(crate) fn wrap(text: &str, width: usize) -> Vec<String> {
     let width = width.max(1);
     let mut lines = Vec::new();
     let mut line = String::new();
@@ -95,7 +95,7 @@ pub fn wrap(text: &str, width: usize) -> Vec<String> {
 
 /// A row of block characters, one per value, scaled from 0 to the largest
 /// (`▁` for the least, `█` for the largest); a missing value is a blank.
-pub fn sparkline(values: &[Option<u64>]) -> String {
+pub(crate) fn sparkline(values: &[Option<u64>]) -> String {
     const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
     let max = values.iter().flatten().copied().max().unwrap_or(0);
     values

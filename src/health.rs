@@ -95,7 +95,7 @@ pub fn flags(f: &QueueFacts<'_>, t: &Thresholds) -> Vec<Flag> {
 
 /// The flag a breaker in `state` raises, wherever it is shown: on the queue whose
 /// consumer it guards, or on its own (`check`, for a breaker tied to no polled queue).
-pub fn breaker_flag(state: BreakerState) -> Option<Flag> {
+pub(crate) fn breaker_flag(state: BreakerState) -> Option<Flag> {
     (state == BreakerState::Open).then_some(Flag::BreakerOpen)
 }
 
@@ -104,7 +104,7 @@ pub fn breaker_flag(state: BreakerState) -> Option<Flag> {
 /// when that one sample shows consumption below arrival (with the same noise margin
 /// as [`consumption_below_arrival`]); the dashboard waits for `growing_samples`
 /// such samples in a row. Every other threshold is the same.
-pub fn one_poll_thresholds(t: &Thresholds) -> Thresholds {
+pub(crate) fn one_poll_thresholds(t: &Thresholds) -> Thresholds {
     Thresholds {
         growing_samples: 1,
         ..t.clone()
@@ -113,7 +113,7 @@ pub fn one_poll_thresholds(t: &Thresholds) -> Thresholds {
 
 /// The below-arrival streak one metric sample makes: 1 when it shows consumption
 /// below arrival, else 0 (no data counts as not below).
-pub fn one_poll_streak(m: Option<&QueueMetrics>) -> usize {
+pub(crate) fn one_poll_streak(m: Option<&QueueMetrics>) -> usize {
     usize::from(m.and_then(consumption_below_arrival) == Some(true))
 }
 

@@ -45,7 +45,7 @@ pub fn parse(text: &str) -> Option<Node> {
 }
 
 /// Whether the text is one JSON value.
-pub fn is_json(text: &str) -> bool {
+pub(crate) fn is_json(text: &str) -> bool {
     parse(text).is_some()
 }
 
@@ -77,7 +77,7 @@ pub fn compact(text: &str) -> String {
 
 /// The body on one line, for a table cell: compact JSON, or the text with its
 /// line breaks shown as `⏎`.
-pub fn one_line(text: &str) -> String {
+pub(crate) fn one_line(text: &str) -> String {
     if is_json(text) {
         compact(text)
     } else {
@@ -89,7 +89,7 @@ pub fn one_line(text: &str) -> String {
 
 /// Whether two texts hold the same tokens in the same order (they differ at
 /// most in whitespace between tokens). Texts that are not JSON must be equal.
-pub fn same_tokens(a: &str, b: &str) -> bool {
+pub(crate) fn same_tokens(a: &str, b: &str) -> bool {
     match (parse(a), parse(b)) {
         (Some(na), Some(nb)) => {
             let (mut ca, mut cb) = (String::new(), String::new());
@@ -107,7 +107,7 @@ pub fn same_tokens(a: &str, b: &str) -> bool {
 /// rewrite numbers, so every value the expression did not touch is copied from
 /// the original, byte for byte. The layout follows the original's: one line, or
 /// indented when the original spanned lines. `None` when either is not JSON.
-pub fn keep_untouched(original: &str, output: &str) -> Option<String> {
+pub(crate) fn keep_untouched(original: &str, output: &str) -> Option<String> {
     let (o, n) = (parse(original)?, parse(output)?);
     let mut out = String::with_capacity(output.len());
     merge(original, Some(&o), output, &n, &mut out);
@@ -120,7 +120,7 @@ pub fn keep_untouched(original: &str, output: &str) -> Option<String> {
 
 /// Whether an object somewhere in the text has the same key twice (a JSON
 /// engine keeps only one of them).
-pub fn has_duplicate_keys(text: &str) -> bool {
+pub(crate) fn has_duplicate_keys(text: &str) -> bool {
     fn dup(text: &str, node: &Node) -> bool {
         match &node.kind {
             Kind::Literal | Kind::Str => false,
@@ -211,7 +211,7 @@ fn merge(to: &str, old: Option<&Node>, tn: &str, new: &Node, out: &mut String) {
 }
 
 /// The decoded name of an object key (its span includes the quotes).
-pub fn key_name(text: &str, span: &Range<usize>) -> Option<String> {
+pub(crate) fn key_name(text: &str, span: &Range<usize>) -> Option<String> {
     serde_json::from_str::<String>(&text[span.clone()]).ok()
 }
 

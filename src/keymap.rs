@@ -127,7 +127,7 @@ impl Action {
         self.info().scope
     }
 
-    pub fn mutates(self) -> bool {
+    pub(crate) fn mutates(self) -> bool {
         self.info().mutates
     }
 
@@ -139,7 +139,7 @@ impl Action {
         self.info().hint
     }
 
-    pub fn is_demo(self) -> bool {
+    pub(crate) fn is_demo(self) -> bool {
         matches!(
             self,
             Action::DemoFault | Action::DemoFaster | Action::DemoSlower | Action::DemoPause
@@ -147,7 +147,7 @@ impl Action {
     }
 
     /// The action a config name stands for.
-    pub fn from_name(name: &str) -> Option<Action> {
+    pub(crate) fn from_name(name: &str) -> Option<Action> {
         Action::ALL.iter().copied().find(|a| a.info().name == name)
     }
 }
@@ -275,7 +275,7 @@ impl Keymap {
 
     /// The action a key press asks for where `scope` applies: the scope's own
     /// actions first, then those that apply everywhere. Ctrl-C always quits.
-    pub fn action_in(&self, key: &KeyEvent, scope: Scope) -> Option<Action> {
+    pub(crate) fn action_in(&self, key: &KeyEvent, scope: Scope) -> Option<Action> {
         if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
             return Some(Action::Quit);
         }
@@ -291,7 +291,7 @@ impl Keymap {
 
     /// Like [`Keymap::action_in`] where text is typed (the editor, a form's
     /// fields): a plain character is text, never an action.
-    pub fn action_in_text(&self, key: &KeyEvent, scope: Scope) -> Option<Action> {
+    pub(crate) fn action_in_text(&self, key: &KeyEvent, scope: Scope) -> Option<Action> {
         let plain =
             matches!(key.code, KeyCode::Char(_)) && !key.modifiers.contains(KeyModifiers::CONTROL);
         if plain {

@@ -81,7 +81,7 @@ pub fn triage(area: Rect) -> [Rect; 3] {
 
 /// The first row shown of a list of which `selected` is selected, when `shown`
 /// rows fit: the selection stays on screen, at the bottom when it must scroll.
-pub fn scroll_offset(selected: usize, shown: usize) -> usize {
+pub(crate) fn scroll_offset(selected: usize, shown: usize) -> usize {
     selected.saturating_sub(shown.saturating_sub(1))
 }
 

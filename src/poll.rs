@@ -62,7 +62,7 @@ impl Schedule {
     }
 
     /// Makes the next fetch due at once (after a user's action).
-    pub fn hurry(&mut self) {
+    pub(crate) fn hurry(&mut self) {
         self.next_due = None;
     }
 }

@@ -12,7 +12,7 @@ use crate::json_text::{self, Kind, Node};
 pub const MASK: &str = "••••••";
 
 /// Fields masked in presentation mode when the config names none.
-pub const PRESENTATION_DEFAULTS: &[&str] = &[
+pub(crate) const PRESENTATION_DEFAULTS: &[&str] = &[
     "email",
     "phone",
     "card_number",
@@ -34,7 +34,7 @@ pub fn body(text: &str, rules: &[String]) -> String {
 }
 
 /// Whether `rules` mask anything in this body.
-pub fn hides_something(text: &str, rules: &[String]) -> bool {
+pub(crate) fn hides_something(text: &str, rules: &[String]) -> bool {
     !rules.is_empty() && masked(text, &mut Vec::new(), rules).is_some()
 }
 
@@ -46,7 +46,7 @@ pub fn attribute(name: &str, rules: &[String]) -> bool {
 }
 
 /// An attribute's value as it may be shown.
-pub fn attribute_value<'a>(
+pub(crate) fn attribute_value<'a>(
     name: &str,
     value: &'a str,
     rules: &[String],

@@ -461,7 +461,7 @@ where
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C outside raw mode, `kill -INT`).
-pub async fn terminated() {
+pub(crate) async fn terminated() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};

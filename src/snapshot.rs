@@ -30,7 +30,7 @@ use crate::health::{self, Drain, Flag, QueueFacts};
 
 /// How far the demo's simulation is run before its one poll, so that there is
 /// traffic, rates and a few dead letters to see.
-pub const DEMO_WARMUP: Duration = Duration::from_secs(120);
+pub(crate) const DEMO_WARMUP: Duration = Duration::from_secs(120);
 
 /// What to poll, and how.
 #[derive(Debug, Clone)]
@@ -140,7 +140,7 @@ impl Snapshot {
     /// This (second) poll with the rates measured since `first`, taken `window`
     /// before: the net change of every queue's depth, and a DLQ's inflow, which
     /// becomes its arrival when CloudWatch shows less.
-    pub fn measured_since(mut self, first: &Snapshot, window: Duration) -> Snapshot {
+    pub(crate) fn measured_since(mut self, first: &Snapshot, window: Duration) -> Snapshot {
         let minutes = window.as_secs_f64() / 60.0;
         if minutes <= 0.0 {
             return self;
@@ -170,7 +170,7 @@ impl Snapshot {
     }
 
     /// Whether nothing at all could be read: queues were listed but every one failed.
-    pub fn all_failed(&self) -> bool {
+    pub(crate) fn all_failed(&self) -> bool {
         !self.queues.is_empty()
             && self
                 .queues

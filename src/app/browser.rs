@@ -13,7 +13,7 @@ use crate::keymap::{Action, Scope};
 use crate::recovery::{EXTEND_EVERY, RequeueOutcome, RequeueRequest};
 
 /// Most messages the browser holds at once, unless configured.
-pub const DEFAULT_CAP: usize = 500;
+pub(crate) const DEFAULT_CAP: usize = 500;
 
 /// What became of a message the browser loaded.
 #[derive(Debug, Clone, PartialEq)]
@@ -38,7 +38,7 @@ pub enum HeldState {
 
 impl HeldState {
     /// Where a message is after a requeue to `to` ended so.
-    pub fn after_requeue(to: &str, outcome: &RequeueOutcome) -> HeldState {
+    pub(crate) fn after_requeue(to: &str, outcome: &RequeueOutcome) -> HeldState {
         match outcome {
             RequeueOutcome::Done { new_id } => HeldState::Requeued {
                 to: to.to_string(),
@@ -67,7 +67,7 @@ impl Held {
     }
 
     /// Whether we still hold it (its receipt handle is ours to release).
-    pub fn is_held(&self) -> bool {
+    pub(crate) fn is_held(&self) -> bool {
         matches!(self.state, HeldState::Held | HeldState::Working(_))
     }
 
@@ -117,7 +117,7 @@ pub struct Browser {
 
 impl Browser {
     /// A browser over messages a triage already holds (one group).
-    pub fn lent(
+    pub(crate) fn lent(
         queue: QueueRef,
         sources: Vec<String>,
         messages: Vec<Held>,
@@ -189,7 +189,7 @@ impl Browser {
     }
 
     /// Receipt handles of everything still held.
-    pub fn held_receipts(&self) -> Vec<String> {
+    pub(crate) fn held_receipts(&self) -> Vec<String> {
         self.messages
             .iter()
             .filter(|h| h.is_held())

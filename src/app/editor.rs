@@ -98,7 +98,7 @@ impl Editor {
         self.bytes = self.body().len() + self.attribute_bytes;
     }
 
-    pub fn over_limit(&self) -> bool {
+    pub(crate) fn over_limit(&self) -> bool {
         self.bytes > self.limit
     }
 }

@@ -37,7 +37,7 @@ pub use crate::config::RedriveConfig;
 pub use settings::Settings;
 
 /// How many samples of history a queue keeps for its charts.
-pub const HISTORY_LEN: usize = 240;
+pub(crate) const HISTORY_LEN: usize = 240;
 
 /// Something that happened.
 #[derive(Debug, Clone)]
@@ -122,7 +122,7 @@ impl SortKey {
 }
 
 /// The window over which arrivals are measured from depth.
-pub const INFLOW_WINDOW_SECS: f64 = 60.0;
+pub(crate) const INFLOW_WINDOW_SECS: f64 = 60.0;
 
 /// Where a rate comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,7 +211,7 @@ impl QueueRow {
     /// DLQ) that is its arrival rate, which CloudWatch's NumberOfMessagesSent
     /// does not see for redrive-policy moves. `None` until two polls a few
     /// seconds apart.
-    pub fn measured_inflow(&self) -> Option<f64> {
+    pub(crate) fn measured_inflow(&self) -> Option<f64> {
         let &(last, _) = self.depth_history.back()?;
         let window: Vec<&(f64, u64)> = self
             .depth_history
@@ -232,7 +232,7 @@ impl QueueRow {
 
     /// The change in depth per minute over the last minute of attribute polls:
     /// the figure that moves between CloudWatch's minutes.
-    pub fn measured_net(&self) -> Option<f64> {
+    pub(crate) fn measured_net(&self) -> Option<f64> {
         let &(last, now) = self.depth_history.back()?;
         let &(first, then) = self
             .depth_history
@@ -244,7 +244,7 @@ impl QueueRow {
 
     /// The depth over the last `span` seconds of the charts' clock, in `n`
     /// equal buckets (the largest depth in each; `None` where no poll landed).
-    pub fn depth_buckets(&self, span: f64, n: usize) -> Vec<Option<u64>> {
+    pub(crate) fn depth_buckets(&self, span: f64, n: usize) -> Vec<Option<u64>> {
         let mut buckets = vec![None; n];
         let Some(&(last, _)) = self.depth_history.back() else {
             return buckets;
@@ -261,7 +261,7 @@ impl QueueRow {
     }
 
     /// Trend of the depth over the last few samples: -1 falling, 0 flat, 1 rising.
-    pub fn trend(&self) -> i8 {
+    pub(crate) fn trend(&self) -> i8 {
         let n = self.depth_history.len();
         if n < 2 {
             return 0;
@@ -294,7 +294,7 @@ pub struct TickerEvent {
 }
 
 /// Most lines the ticker keeps.
-pub const TICKER_LEN: usize = 50;
+pub(crate) const TICKER_LEN: usize = 50;
 
 /// A short message in the status bar.
 #[derive(Debug, Clone, PartialEq)]
@@ -478,7 +478,7 @@ impl App {
     }
 
     /// Whether the redrive progress pane has something to show.
-    pub fn shows_progress(&self) -> bool {
+    pub(crate) fn shows_progress(&self) -> bool {
         self.current_redrive().is_some() || self.queues.iter().any(|r| r.move_task.is_some())
     }
 
@@ -487,7 +487,7 @@ impl App {
         self.now.duration_since(self.started).as_secs_f64()
     }
 
-    pub fn wall_now(&self) -> DateTime<Utc> {
+    pub(crate) fn wall_now(&self) -> DateTime<Utc> {
         self.started_wall
             + chrono::Duration::from_std(self.now.duration_since(self.started)).unwrap_or_default()
     }
@@ -525,7 +525,7 @@ impl App {
     /// The selected row's index into `queues`: the selected queue if it is shown,
     /// else the first row shown. Every pane asks for it on every frame, so it
     /// neither sorts nor allocates.
-    pub fn selected_index(&self) -> Option<usize> {
+    pub(crate) fn selected_index(&self) -> Option<usize> {
         let shown = self.row_filter();
         if let Some(url) = self.selected.as_deref()
             && let Some(i) = self.queues.iter().position(|r| r.queue.url == url)
@@ -561,7 +561,7 @@ impl App {
     }
 
     /// The state of the breaker guarding a queue's consumer.
-    pub fn breaker_for(&self, queue: &str) -> Option<&BreakerView> {
+    pub(crate) fn breaker_for(&self, queue: &str) -> Option<&BreakerView> {
         self.breakers
             .iter()
             .find(|b| b.config.queue.as_deref() == Some(queue))
@@ -608,7 +608,7 @@ impl App {
     }
 
     /// The change in depth per minute of the data's clock (see [`App::arrival`]).
-    pub fn net_rate(&self, row: &QueueRow) -> Option<f64> {
+    pub(crate) fn net_rate(&self, row: &QueueRow) -> Option<f64> {
         row.measured_net().map(|r| r / self.time_scale)
     }
 
@@ -625,7 +625,7 @@ impl App {
 
     /// Estimated cost per hour of the dashboard's own polling, in US dollars:
     /// SQS requests at $0.40 per million, GetMetricData at $0.01 per 1,000 metrics.
-    pub fn cost_per_hour(&self) -> f64 {
+    pub(crate) fn cost_per_hour(&self) -> f64 {
         let n = self.queues.len() as f64;
         let sqs_per_hour = n * 3600.0 / self.refresh.attributes_secs
             + n * 3600.0 / self.refresh.discovery_secs

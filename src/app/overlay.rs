@@ -42,11 +42,6 @@ impl Overlays {
         self.0.push(overlay);
     }
 
-    /// Closes the top overlay.
-    pub fn pop(&mut self) -> Option<Overlay> {
-        self.0.pop()
-    }
-
     /// Opens help at its first line (or scrolls the open help back to it).
     pub fn open_help(&mut self) {
         self.0.retain(|o| !matches!(o, Overlay::Help { .. }));
@@ -61,14 +56,14 @@ impl Overlays {
         })
     }
 
-    pub fn help_mut(&mut self) -> Option<&mut usize> {
+    pub(crate) fn help_mut(&mut self) -> Option<&mut usize> {
         self.0.iter_mut().rev().find_map(|o| match o {
             Overlay::Help { scroll } => Some(scroll),
             _ => None,
         })
     }
 
-    pub fn close_help(&mut self) {
+    pub(crate) fn close_help(&mut self) {
         self.0.retain(|o| !matches!(o, Overlay::Help { .. }));
     }
 
@@ -80,7 +75,7 @@ impl Overlays {
         })
     }
 
-    pub fn popup_mut(&mut self) -> Option<&mut Popup> {
+    pub(crate) fn popup_mut(&mut self) -> Option<&mut Popup> {
         self.0.iter_mut().rev().find_map(|o| match o {
             Overlay::Popup(p) => Some(p),
             _ => None,
@@ -89,7 +84,7 @@ impl Overlays {
 
     /// Shows a dialog: in place of the dialog on top, which it follows on from
     /// (a picker's confirmation), else over everything.
-    pub fn show_popup(&mut self, popup: Popup) {
+    pub(crate) fn show_popup(&mut self, popup: Popup) {
         match self.0.last_mut() {
             Some(Overlay::Popup(p)) => *p = popup,
             _ => self.0.push(Overlay::Popup(popup)),
@@ -97,7 +92,7 @@ impl Overlays {
     }
 
     /// Closes the topmost dialog.
-    pub fn close_popup(&mut self) {
+    pub(crate) fn close_popup(&mut self) {
         if let Some(i) = self.0.iter().rposition(|o| matches!(o, Overlay::Popup(_))) {
             self.0.remove(i);
         }
@@ -111,14 +106,14 @@ impl Overlays {
         })
     }
 
-    pub fn form_mut(&mut self) -> Option<&mut RedriveForm> {
+    pub(crate) fn form_mut(&mut self) -> Option<&mut RedriveForm> {
         self.0.iter_mut().rev().find_map(|o| match o {
             Overlay::RedriveForm(f) => Some(f),
             _ => None,
         })
     }
 
-    pub fn close_form(&mut self) {
+    pub(crate) fn close_form(&mut self) {
         self.0.retain(|o| !matches!(o, Overlay::RedriveForm(_)));
     }
 
@@ -127,7 +122,7 @@ impl Overlays {
         self.0.iter().any(|o| matches!(o, Overlay::QueueFilter))
     }
 
-    pub fn close_filter(&mut self) {
+    pub(crate) fn close_filter(&mut self) {
         self.0.retain(|o| !matches!(o, Overlay::QueueFilter));
     }
 }

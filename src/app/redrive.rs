@@ -49,7 +49,7 @@ impl RedriveField {
     }
 
     /// Typed into, rather than chosen with ←→.
-    pub fn is_text(self) -> bool {
+    pub(crate) fn is_text(self) -> bool {
         matches!(
             self,
             RedriveField::Rate | RedriveField::HowMany | RedriveField::Filter
@@ -86,7 +86,7 @@ pub struct RedriveForm {
 }
 
 impl RedriveForm {
-    pub fn mode_label(&self) -> &'static str {
+    pub(crate) fn mode_label(&self) -> &'static str {
         match self.mode {
             ModePreference::Auto => "auto (SQS move task where it can serve)",
             ModePreference::MoveTask => "SQS move task",
@@ -567,7 +567,7 @@ impl App {
     }
 
     /// The redrive the progress pane shows: the running one, else the latest.
-    pub fn current_redrive(&self) -> Option<&RedriveRun> {
+    pub(crate) fn current_redrive(&self) -> Option<&RedriveRun> {
         self.redrives
             .iter()
             .rev()

@@ -17,7 +17,7 @@ use crate::keymap::Action;
 const PAGE: usize = 10;
 
 /// How long quitting waits for running redrives to stop.
-pub const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
+pub(crate) const STOP_GRACE: std::time::Duration = std::time::Duration::from_secs(8);
 
 impl App {
     /// Applies one message. Does no I/O: whatever must happen outside is returned.

@@ -72,7 +72,7 @@ pub struct QueueSelection {
 }
 
 impl QueueSelection {
-    pub fn is_all(&self) -> bool {
+    pub(crate) fn is_all(&self) -> bool {
         self.names.is_empty() && self.prefixes.is_empty()
     }
 
@@ -178,7 +178,7 @@ impl OutgoingMessage {
     /// and its trace header. A FIFO destination gets a fresh deduplication id,
     /// since SQS silently drops a reused one within five minutes. Requeue,
     /// redrive and import all build their messages here.
-    pub fn carrying(
+    pub(crate) fn carrying(
         dest: &QueueRef,
         body: String,
         attributes: BTreeMap<String, MessageAttribute>,
@@ -206,7 +206,7 @@ impl OutgoingMessage {
 
 /// What message attributes add to a message's size, as SQS counts it: each
 /// name, data type and value.
-pub fn attributes_size(attributes: &BTreeMap<String, MessageAttribute>) -> usize {
+pub(crate) fn attributes_size(attributes: &BTreeMap<String, MessageAttribute>) -> usize {
     attributes
         .iter()
         .map(|(name, a)| name.len() + a.data_type.len() + a.value_len())
@@ -216,7 +216,7 @@ pub fn attributes_size(attributes: &BTreeMap<String, MessageAttribute>) -> usize
 impl MessageAttribute {
     /// The value's size in bytes as SQS counts it (binary values are carried
     /// base64-encoded here).
-    pub fn value_len(&self) -> usize {
+    pub(crate) fn value_len(&self) -> usize {
         if self.data_type.starts_with("Binary") {
             use base64::Engine;
             base64::engine::general_purpose::STANDARD
@@ -231,7 +231,7 @@ impl MessageAttribute {
 /// Splits messages, in order, into SendMessageBatch requests of at most 10
 /// entries and [`MAX_BATCH_BYTES`] in total. A message over the batch limit on its
 /// own goes alone (the per-message check refuses it first).
-pub fn size_batches(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
+pub(crate) fn size_batches(sizes: &[usize]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0usize);
     for (i, &size) in sizes.iter().enumerate() {
@@ -362,16 +362,16 @@ pub trait Broker: Send + Sync {
 }
 
 /// SQS's MaximumMessageSize for a new queue, and its ceiling, since 2025 (1 MiB).
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
+pub(crate) const DEFAULT_MAX_MESSAGE_BYTES: usize = 1024 * 1024;
 /// The most a SendMessageBatch request may carry in all.
-pub const MAX_BATCH_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_BATCH_BYTES: usize = 1024 * 1024;
 /// The most entries a batch call may carry.
-pub const MAX_BATCH_ENTRIES: usize = 10;
+pub(crate) const MAX_BATCH_ENTRIES: usize = 10;
 /// How many message attributes SQS accepts.
-pub const MAX_ATTRIBUTES: usize = 10;
+pub(crate) const MAX_ATTRIBUTES: usize = 10;
 
 /// A size for people: bytes, KiB or MiB.
-pub fn human_size(bytes: usize) -> String {
+pub(crate) fn human_size(bytes: usize) -> String {
     if bytes < 1024 {
         format!("{bytes} B")
     } else if bytes < 1024 * 1024 {
@@ -383,7 +383,11 @@ pub fn human_size(bytes: usize) -> String {
 
 /// Checks what SQS itself would refuse, before a message goes anywhere: `limit`
 /// is the destination queue's MaximumMessageSize.
-pub fn validate_outgoing(queue: &str, msg: &OutgoingMessage, limit: usize) -> BrokerResult<()> {
+pub(crate) fn validate_outgoing(
+    queue: &str,
+    msg: &OutgoingMessage,
+    limit: usize,
+) -> BrokerResult<()> {
     if msg.body.is_empty() {
         return Err(BrokerError::Invalid(
             "a message body cannot be empty".into(),

@@ -51,7 +51,7 @@ fn window_of(secs: Option<u64>) -> Option<std::time::Duration> {
 /// The dashboard falls back to the demo when nothing points at AWS; a script must
 /// not: a cron job that lost its credentials would judge (or change) the
 /// simulation and report success.
-pub fn require_target(cli: &Cli, config: &Config, what: &str) -> anyhow::Result<()> {
+pub(crate) fn require_target(cli: &Cli, config: &Config, what: &str) -> anyhow::Result<()> {
     if cli.wants_demo(config) && !cli.demo && cli.scenario.is_none() {
         bail!(
             "no AWS configured (no credentials, profile, --endpoint-url or queues in the \
@@ -66,7 +66,7 @@ pub fn require_target(cli: &Cli, config: &Config, what: &str) -> anyhow::Result<
 /// Checks, before connecting, that a command that changes queues may run: not in
 /// read-only mode, something to act on, and the audit log writable (unless
 /// `--no-audit`). Returns the audit log to record in.
-pub fn may_change(cli: &Cli, config: &Config, what: &str) -> anyhow::Result<Audit> {
+pub(crate) fn may_change(cli: &Cli, config: &Config, what: &str) -> anyhow::Result<Audit> {
     if cli.read_only || config.read_only {
         bail!(
             "read-only mode ({}): {what} changes queues and is turned off",

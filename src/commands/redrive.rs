@@ -179,7 +179,7 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
 }
 
 /// A queue by name, URL or ARN.
-pub async fn find_queue(broker: &dyn Broker, spec: &str) -> anyhow::Result<QueueRef> {
+pub(crate) async fn find_queue(broker: &dyn Broker, spec: &str) -> anyhow::Result<QueueRef> {
     let spec = spec.trim();
     let name = if spec.starts_with("arn:") {
         name_from_arn(spec)
@@ -362,7 +362,7 @@ fn clock(d: Duration) -> String {
 }
 
 /// One line of progress: `running [██████░░░░░░] 1200/2000  failed 0  48.9/50 msg/s  ETA 0:16`.
-pub fn progress_line(p: &Progress) -> String {
+pub(crate) fn progress_line(p: &Progress) -> String {
     const WIDTH: usize = 24;
     let bar = match p.fraction() {
         Some(f) => {

@@ -100,7 +100,7 @@ pub async fn run(
 }
 
 /// Writes to stdout; a closed pipe (`| head`) is not an error.
-pub fn print_out(text: &str) -> std::io::Result<()> {
+pub(crate) fn print_out(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),

@@ -130,7 +130,7 @@ impl Audit {
     /// The log for a run of lazysqs: `--no-audit` records nothing; otherwise the
     /// default log in the user's data directory, or, when there is none, a log
     /// that refuses every mutation.
-    pub fn for_run(no_audit: bool) -> Self {
+    pub(crate) fn for_run(no_audit: bool) -> Self {
         let sink = if no_audit {
             Sink::Off
         } else {
@@ -148,13 +148,13 @@ impl Audit {
     }
 
     /// The same log, with lines that name this user, region and endpoint.
-    pub fn with_context(mut self, context: AuditContext) -> Self {
+    pub(crate) fn with_context(mut self, context: AuditContext) -> Self {
         self.context = Arc::new(context);
         self
     }
 
     /// The default log in the user's data directory.
-    pub fn default_path() -> Option<PathBuf> {
+    pub(crate) fn default_path() -> Option<PathBuf> {
         dirs::data_local_dir().map(|d| d.join("lazysqs").join("audit.jsonl"))
     }
 
@@ -166,7 +166,7 @@ impl Audit {
     }
 
     /// Whether lines are recorded at all (not with `--no-audit`).
-    pub fn is_on(&self) -> bool {
+    pub(crate) fn is_on(&self) -> bool {
         !matches!(self.sink, Sink::Off)
     }
 
@@ -211,7 +211,7 @@ impl Audit {
 
     /// Appends one line about a bulk action (a redrive, a move task), with what it
     /// plans or did in `details`.
-    pub fn record_bulk(
+    pub(crate) fn record_bulk(
         &self,
         action: &str,
         queue: &QueueRef,

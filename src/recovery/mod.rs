@@ -115,7 +115,7 @@ pub async fn resolve_queue(broker: &dyn Broker, name: &str) -> BrokerResult<Queu
 
 /// The destination's MaximumMessageSize, read from its attributes (SQS's default
 /// when they cannot be read: the server still refuses what is too large).
-pub async fn destination_limit(broker: &dyn Broker, dest: &QueueRef) -> usize {
+pub(crate) async fn destination_limit(broker: &dyn Broker, dest: &QueueRef) -> usize {
     broker
         .queue_attributes(dest)
         .await

@@ -58,7 +58,7 @@ impl Control {
     }
 
     /// Whether pause and resume are possible (client-side only).
-    pub fn can_pause(&self) -> bool {
+    pub(crate) fn can_pause(&self) -> bool {
         self.mode == Mode::ClientSide
     }
 
@@ -145,10 +145,6 @@ impl RedriveHandle {
             task,
             fallback,
         }
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.task.is_finished()
     }
 
     /// Waits for the end and returns the report.

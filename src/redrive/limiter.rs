@@ -74,7 +74,7 @@ impl RateLimiter {
 
     /// Changes the rate from now on. Tokens earned so far are kept; callers already
     /// waiting keep the wake-up time they were given.
-    pub fn set_rate(&self, rate: Option<f64>) {
+    pub(crate) fn set_rate(&self, rate: Option<f64>) {
         let mut b = self.lock();
         b.refill(Instant::now());
         b.rate = rate.filter(|r| r.is_finite() && *r > 0.0);
@@ -84,7 +84,7 @@ impl RateLimiter {
     }
 
     /// Reserves `n` tokens; returns when the caller may use them (`None`: now).
-    pub fn reserve(&self, n: u32) -> Option<Instant> {
+    pub(crate) fn reserve(&self, n: u32) -> Option<Instant> {
         let now = Instant::now();
         let mut b = self.lock();
         let rate = b.rate?;
@@ -100,14 +100,14 @@ impl RateLimiter {
     }
 
     /// Takes `n` tokens, waiting until they are available.
-    pub async fn acquire(&self, n: u32) {
+    pub(crate) async fn acquire(&self, n: u32) {
         if let Some(at) = self.reserve(n) {
             tokio::time::sleep_until(at).await;
         }
     }
 
     /// Hands back `n` tokens that were acquired but not used.
-    pub fn refund(&self, n: u32) {
+    pub(crate) fn refund(&self, n: u32) {
         let mut b = self.lock();
         if b.rate.is_some() {
             b.refill(Instant::now());

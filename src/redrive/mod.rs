@@ -43,13 +43,13 @@ pub use control::{Control, ControlError, Directive, RedriveHandle};
 pub use filter::Filter;
 pub use plan::{
     ClientOptions, Destination, ModeFacts, ModePreference, Plan, PlanError, Request, TaskSupport,
-    choose_mode, plan,
+    plan,
 };
 pub use progress::{MessageFailure, Progress, Report, RunState};
 pub(crate) use progress::{RateMeter, eta};
 
 /// The most messages per second an SQS move task accepts.
-pub const MAX_TASK_RATE: u32 = 500;
+pub(crate) const MAX_TASK_RATE: u32 = 500;
 
 /// How a redrive runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]

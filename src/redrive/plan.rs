@@ -108,7 +108,7 @@ pub struct ModeFacts {
 
 /// Chooses the mode: a move task by default where it can serve, else client-side.
 /// Returns the mode and why, or why the preferred mode is impossible.
-pub fn choose_mode(f: &ModeFacts) -> Result<(Mode, String), String> {
+pub(crate) fn choose_mode(f: &ModeFacts) -> Result<(Mode, String), String> {
     let mut blockers = Vec::new();
     if f.filtered {
         blockers.push("a filter or a transform needs a client-side move".to_string());
@@ -210,7 +210,7 @@ impl Plan {
     }
 
     /// The single source queue a message without `DeadLetterQueueSourceArn` goes back to.
-    pub fn fallback_source(&self) -> Option<QueueRef> {
+    pub(crate) fn fallback_source(&self) -> Option<QueueRef> {
         match self.dlq_sources.as_slice() {
             [only] => Some(only.clone()),
             _ => None,

@@ -25,7 +25,7 @@ pub enum RunState {
 }
 
 impl RunState {
-    pub fn is_finished(self) -> bool {
+    pub(crate) fn is_finished(self) -> bool {
         matches!(
             self,
             RunState::Completed | RunState::Cancelled | RunState::Failed
@@ -118,7 +118,7 @@ impl Progress {
     }
 
     /// Done so far as a fraction of the total, for a progress bar.
-    pub fn fraction(&self) -> Option<f64> {
+    pub(crate) fn fraction(&self) -> Option<f64> {
         let total = self.total?;
         if total == 0 {
             return Some(if self.state.is_finished() { 1.0 } else { 0.0 });

@@ -23,7 +23,7 @@ use crate::broker::{Broker, BrokerError, BrokerResult, MoveTask, MoveTaskStatus,
 
 /// How often a task's progress is read. ListMessageMoveTasks is cheap, and progress
 /// in SQS moves in steps anyway.
-pub const DEFAULT_POLL: Duration = Duration::from_secs(2);
+pub(crate) const DEFAULT_POLL: Duration = Duration::from_secs(2);
 /// Consecutive failed polls after which the watch gives up (the task itself goes on).
 const MAX_POLL_ERRORS: u32 = 30;
 
@@ -41,7 +41,7 @@ pub struct TaskConfig {
 }
 
 /// Checks a move task's rate: 1 to 500 messages per second.
-pub fn check_rate(rate: Option<u32>) -> Result<(), BrokerError> {
+pub(crate) fn check_rate(rate: Option<u32>) -> Result<(), BrokerError> {
     match rate {
         Some(r) if !(1..=MAX_TASK_RATE).contains(&r) => Err(BrokerError::Invalid(format!(
             "a move task's rate must be 1 to {MAX_TASK_RATE} messages/s, not {r}"
@@ -76,7 +76,7 @@ pub async fn running_task(broker: &dyn Broker, source_arn: &str) -> BrokerResult
 }
 
 /// The state a move task's status means.
-pub fn state_of(status: &MoveTaskStatus) -> RunState {
+pub(crate) fn state_of(status: &MoveTaskStatus) -> RunState {
     match status {
         MoveTaskStatus::Running => RunState::Running,
         MoveTaskStatus::Cancelling => RunState::Cancelling,
@@ -89,7 +89,7 @@ pub fn state_of(status: &MoveTaskStatus) -> RunState {
 
 /// Progress as one ListMessageMoveTasks entry shows it. `rate` is the measured rate
 /// (the caller's; 0 when unknown).
-pub fn progress_of(task: &MoveTask, rate: f64) -> Progress {
+pub(crate) fn progress_of(task: &MoveTask, rate: f64) -> Progress {
     let state = state_of(&task.status);
     let remaining = task.to_move.map(|t| t.saturating_sub(task.moved));
     let elapsed = task
@@ -149,7 +149,7 @@ fn find<'a>(tasks: &'a [MoveTask], handle: Option<&str>) -> Option<&'a MoveTask>
 /// Watches a move task of `source_arn`: ours (by `handle`), or with `handle` `None`
 /// the queue's current (or most recent) task. Cancel through the handle's
 /// [`Control`] sends CancelMessageMoveTask.
-pub fn watch_task(
+pub(crate) fn watch_task(
     broker: Arc<dyn Broker>,
     source: QueueRef,
     source_arn: String,

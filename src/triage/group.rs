@@ -31,7 +31,7 @@ pub enum GroupBy {
 impl GroupBy {
     /// The groupings `b` cycles through: shape, each field seen, each attribute
     /// seen, source, receives, hour.
-    pub fn cycle(fields: &[String], attributes: &[String]) -> Vec<GroupBy> {
+    pub(crate) fn cycle(fields: &[String], attributes: &[String]) -> Vec<GroupBy> {
         let mut all = vec![GroupBy::Shape];
         all.extend(fields.iter().cloned().map(GroupBy::Field));
         all.extend(attributes.iter().cloned().map(GroupBy::Attribute));
@@ -227,7 +227,7 @@ fn field_value(body: &str, path: &str) -> String {
 
 /// The JSON fields seen (dotted paths to values that are not objects or arrays),
 /// most common first, and the attribute names seen, for the grouping cycle.
-pub fn fields_and_attributes<'a>(
+pub(crate) fn fields_and_attributes<'a>(
     messages: impl IntoIterator<Item = &'a Message>,
 ) -> (Vec<String>, Vec<String>) {
     let mut fields: BTreeMap<String, usize> = BTreeMap::new();

@@ -13,13 +13,13 @@ pub use crate::recovery::set_visibility;
 use crate::broker::{Broker, BrokerError, BrokerResult, Message, QueueRef};
 
 /// Most messages a triage holds unless configured (`[triage] cap`).
-pub const DEFAULT_CAP: usize = 20_000;
+pub(crate) const DEFAULT_CAP: usize = 20_000;
 /// SQS's limit on a standard queue's in-flight messages: a scan never holds more.
-pub const MAX_IN_FLIGHT: usize = 120_000;
+pub(crate) const MAX_IN_FLIGHT: usize = 120_000;
 /// How long a scanned message stays hidden before it needs extending: long
 /// enough that 20,000 held messages cost few calls to keep, short enough that
 /// a crash gives them back within minutes.
-pub const HOLD: Duration = Duration::from_secs(300);
+pub(crate) const HOLD: Duration = Duration::from_secs(300);
 /// How often held messages are extended (well inside [`HOLD`]).
 pub const EXTEND_EVERY: Duration = Duration::from_secs(120);
 /// Receives in flight at once.
@@ -125,7 +125,11 @@ pub async fn give_back(broker: &dyn Broker, queue: &QueueRef, receipts: Vec<Stri
 /// Up to `max` messages received and given straight back (hidden for at most
 /// `PEEK_HOLD` if lazysqs dies in between): a look at a queue's bodies that
 /// changes nothing, for previews.
-pub async fn peek(broker: &dyn Broker, queue: &QueueRef, max: usize) -> BrokerResult<Vec<Message>> {
+pub(crate) async fn peek(
+    broker: &dyn Broker,
+    queue: &QueueRef,
+    max: usize,
+) -> BrokerResult<Vec<Message>> {
     let mut seen: Vec<Message> = Vec::new();
     let mut empty = 0;
     while seen.len() < max && empty < EMPTY_TO_STOP {

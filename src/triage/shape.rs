@@ -65,7 +65,7 @@ fn walk(v: &Value, path: String, out: &mut BTreeMap<String, &'static str>) {
 impl Shape {
     /// Paths that hold a plain value (not an object or array): the fields a
     /// grouping by value can use.
-    pub fn leaf_paths(&self) -> impl Iterator<Item = String> + '_ {
+    pub(crate) fn leaf_paths(&self) -> impl Iterator<Item = String> + '_ {
         self.0
             .iter()
             .filter(|(p, t)| !matches!(**t, "object" | "array") && !p.contains("[]"))
@@ -76,7 +76,7 @@ impl Shape {
 /// How `other` differs from `base`, for a group's name: "most common shape",
 /// "missing store_id", "extra field retry_of", "qty is string, not number".
 /// Only the outermost missing or extra path of a subtree is named.
-pub fn difference(base: &Shape, other: &Shape) -> String {
+pub(crate) fn difference(base: &Shape, other: &Shape) -> String {
     if base == other {
         return "most common shape".to_string();
     }

@@ -39,7 +39,7 @@ impl PartialEq for Transform {
 
 impl Transform {
     /// Compiles `code`, or says what is wrong with it and where.
-    pub fn compile(code: &str) -> Result<Transform, String> {
+    pub(crate) fn compile(code: &str) -> Result<Transform, String> {
         if code.trim().is_empty() {
             return Err("the jq expression is empty".into());
         }
@@ -109,7 +109,7 @@ impl Transform {
     }
 
     /// The fixed body, or why this message cannot be fixed by the expression.
-    pub fn apply(&self, body: &str) -> Result<String, String> {
+    pub(crate) fn apply(&self, body: &str) -> Result<String, String> {
         if !json_text::is_json(body) {
             return Err("the body is not JSON".into());
         }
@@ -136,7 +136,7 @@ impl Transform {
 
 /// Before → after of one body, line by line (both pretty-printed): `-` lines
 /// removed, `+` lines added, others kept, with a line of context around changes.
-pub fn diff(before: &str, after: &str) -> Vec<(DiffLine, String)> {
+pub(crate) fn diff(before: &str, after: &str) -> Vec<(DiffLine, String)> {
     let (a, b) = (json_text::pretty(before), json_text::pretty(after));
     let text = similar::TextDiff::from_lines(&a, &b);
     let mut lines = Vec::new();
@@ -164,7 +164,7 @@ pub enum DiffLine {
 }
 
 impl DiffLine {
-    pub fn sign(self) -> char {
+    pub(crate) fn sign(self) -> char {
         match self {
             DiffLine::Same => ' ',
             DiffLine::Removed => '-',

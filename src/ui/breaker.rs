@@ -12,7 +12,7 @@ use crate::breaker::BreakerState;
 use crate::format;
 
 /// The state with a symbol, so it reads without colour.
-pub fn badge(state: BreakerState, theme: &Theme) -> Span<'static> {
+pub(crate) fn badge(state: BreakerState, theme: &Theme) -> Span<'static> {
     let (text, style): (&str, Style) = match state {
         BreakerState::Closed => ("● CLOSED", theme.good),
         BreakerState::Open => ("✖ OPEN", theme.bad),

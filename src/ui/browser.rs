@@ -211,7 +211,7 @@ fn state_span(h: &Held, theme: &Theme) -> Span<'static> {
 }
 
 /// The body pretty-printed when it is JSON (every token as it is), else as it is.
-pub fn pretty_body(body: &str) -> String {
+pub(crate) fn pretty_body(body: &str) -> String {
     crate::json_text::pretty(body)
 }
 

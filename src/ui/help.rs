@@ -124,6 +124,6 @@ fn other_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
 }
 
 /// How many lines the help has at most, for bounding its scroll.
-pub fn most_lines(app: &App) -> usize {
+pub(crate) fn most_lines(app: &App) -> usize {
     app.keymap.bindings().count() * 3 + Scope::ALL.len() + 8
 }

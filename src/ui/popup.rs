@@ -67,7 +67,7 @@ pub fn draw(frame: &mut Frame, area: Rect, popup: &Popup, theme: &Theme) {
 /// A dialog centred on `area`: at most `width` wide, as tall as its lines plus
 /// borders and `spare` lines, cleared beneath, lines wrapped.
 #[allow(clippy::too_many_arguments)]
-pub fn boxed(
+pub(crate) fn boxed(
     frame: &mut Frame,
     area: Rect,
     title: &str,

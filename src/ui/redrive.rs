@@ -12,7 +12,7 @@ use crate::format;
 use crate::keymap::Action;
 use crate::redrive::RunState;
 
-pub fn draw_form(frame: &mut Frame, area: Rect, form: &RedriveForm, theme: &Theme) {
+pub(crate) fn draw_form(frame: &mut Frame, area: Rect, form: &RedriveForm, theme: &Theme) {
     let value = |f: RedriveField| -> String {
         match f {
             RedriveField::Destination => format!("◀ {} ▶", form.destinations[form.destination]),
@@ -67,7 +67,7 @@ pub fn draw_form(frame: &mut Frame, area: Rect, form: &RedriveForm, theme: &Them
     super::popup::boxed(frame, area, &title, lines, 90, 0, theme.focus_border, theme);
 }
 
-pub fn draw_progress(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+pub(crate) fn draw_progress(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.border)

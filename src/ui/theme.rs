@@ -68,7 +68,7 @@ impl Theme {
 
     /// Strong contrast for projectors and the back of a room: bold text, and
     /// states told by the bright ANSI colours plus reverse video for the worst.
-    pub fn high_contrast() -> Self {
+    pub(crate) fn high_contrast() -> Self {
         let bold = Style::default().add_modifier(Modifier::BOLD);
         Theme {
             name: "high-contrast",
@@ -90,7 +90,7 @@ impl Theme {
 
     /// Safe for red-green colour blindness: blue for good, yellow for warning,
     /// magenta for bad (and every state keeps its symbol and word).
-    pub fn colorblind() -> Self {
+    pub(crate) fn colorblind() -> Self {
         Theme {
             name: "colorblind",
             good: Style::default()
@@ -108,7 +108,7 @@ impl Theme {
     }
 
     /// For light terminal backgrounds: no yellow or white text, darker hues.
-    pub fn light() -> Self {
+    pub(crate) fn light() -> Self {
         Theme {
             name: "light",
             focus_border: Style::default().fg(Color::Blue),

@@ -181,7 +181,7 @@ fn draw_sample(frame: &mut Frame, area: Rect, app: &App, t: &Triage, theme: &The
 }
 
 /// The fix dialog, over the whole screen.
-pub fn draw_fix(frame: &mut Frame, area: Rect, t: &Triage, fix: &Fix, theme: &Theme) {
+pub(crate) fn draw_fix(frame: &mut Frame, area: Rect, t: &Triage, fix: &Fix, theme: &Theme) {
     let group = t.selected_group();
     let n = group.map_or(0, |g| g.count());
     let mut lines = vec![

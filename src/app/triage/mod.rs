@@ -55,12 +55,12 @@ pub struct Triage {
 
 impl Triage {
     /// The messages of the selected group.
-    pub fn selected_group(&self) -> Option<&Group> {
+    pub(crate) fn selected_group(&self) -> Option<&Group> {
         self.groups.get(self.selected)
     }
 
     /// Regroups the messages still held here (not lent, not moved or deleted).
-    pub fn regroup(&mut self) {
+    pub(crate) fn regroup(&mut self) {
         let held: Vec<usize> = (0..self.messages.len())
             .filter(|&i| {
                 let h = &self.messages[i];
@@ -109,7 +109,7 @@ impl Triage {
     }
 
     /// Receipts of everything held here (not lent to the browser).
-    pub fn held_receipts(&self) -> Vec<String> {
+    pub(crate) fn held_receipts(&self) -> Vec<String> {
         self.messages
             .iter()
             .filter(|h| h.is_held() && !self.lent.contains(&h.message.message_id))
@@ -118,7 +118,7 @@ impl Triage {
     }
 
     /// How many messages are held (lent ones included).
-    pub fn held_count(&self) -> usize {
+    pub(crate) fn held_count(&self) -> usize {
         self.messages.iter().filter(|h| h.is_held()).count()
     }
 

@@ -18,7 +18,7 @@ pub(super) fn env_nonempty(name: &str) -> Option<String> {
 /// call: credential environment variables, a profile, web identity, container
 /// credentials, or ~/.aws/credentials or ~/.aws/config. The CLI uses it to choose
 /// between the demo and AWS.
-pub fn has_credentials_hint() -> bool {
+pub(crate) fn has_credentials_hint() -> bool {
     credentials_hint_from(env_nonempty, dirs::home_dir().as_deref())
 }
 

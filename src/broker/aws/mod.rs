@@ -17,7 +17,7 @@ mod errors;
 mod sqs;
 
 use errors::env_nonempty;
-pub use errors::has_credentials_hint;
+pub(crate) use errors::has_credentials_hint;
 pub(crate) use errors::map_sdk_error;
 
 use std::error::Error as StdError;

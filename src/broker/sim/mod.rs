@@ -106,7 +106,7 @@ impl SimBroker {
 
     /// The scenario's story lines from index `from` on (the ticker stamps them
     /// when they arrive, like every other line).
-    pub fn story_since(&self, from: usize) -> Vec<String> {
+    pub(crate) fn story_since(&self, from: usize) -> Vec<String> {
         let sim = self.lock();
         sim.scenario
             .story()

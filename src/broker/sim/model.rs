@@ -15,9 +15,7 @@ use crate::broker::{
     MoveTaskStatus, OutgoingMessage, QueueAttrs, QueueMetrics, QueueRef, RedrivePolicy,
 };
 
-pub use crate::broker::{
-    DEFAULT_MAX_MESSAGE_BYTES, MAX_ATTRIBUTES, MAX_BATCH_BYTES, validate_outgoing,
-};
+pub(crate) use crate::broker::{DEFAULT_MAX_MESSAGE_BYTES, MAX_BATCH_BYTES, validate_outgoing};
 const DEDUP_WINDOW: Duration = Duration::from_secs(300);
 /// How long per-second counters are kept (CloudWatch-like history).
 const COUNTER_HISTORY_SECS: u64 = 15 * 60;
@@ -175,7 +173,6 @@ pub struct Model {
     epoch: DateTime<Utc>,
     queues: BTreeMap<String, SimQueue>,
     tasks: Vec<SimMoveTask>,
-    alarms: BTreeMap<String, AlarmState>,
     next_id: u64,
 }
 
@@ -187,7 +184,6 @@ impl Model {
             epoch,
             queues: BTreeMap::new(),
             tasks: Vec::new(),
-            alarms: BTreeMap::new(),
             next_id: 1,
         }
     }
@@ -216,15 +212,10 @@ impl Model {
         r
     }
 
-    pub fn set_alarm(&mut self, name: &str, state: AlarmState) {
-        self.alarms.insert(name.to_string(), state);
-    }
-
+    /// The simulation has no CloudWatch alarms: an alarm breaker names one
+    /// that is not there.
     pub fn alarm(&self, name: &str) -> BrokerResult<AlarmState> {
-        self.alarms
-            .get(name)
-            .copied()
-            .ok_or_else(|| BrokerError::NotFound(format!("alarm {name}")))
+        Err(BrokerError::NotFound(format!("alarm {name}")))
     }
 
     fn fresh_id(&mut self, prefix: &str) -> String {

@@ -14,10 +14,10 @@ use crate::breaker::{BreakerReading, BreakerState, Transition};
 use crate::broker::{MessageAttribute, OutgoingMessage};
 
 /// The coffee-shop story, built into the binary so the demo runs anywhere.
-pub const COFFEE_SHOP: &str = include_str!("../../../assets/demo/coffee-shop.toml");
+pub(crate) const COFFEE_SHOP: &str = include_str!("../../../assets/demo/coffee-shop.toml");
 
 /// Scenarios built into the binary, by name (`--scenario NAME`).
-pub const BUILT_IN: [(&str, &str); 3] = [
+pub(crate) const BUILT_IN: [(&str, &str); 3] = [
     ("coffee-shop", COFFEE_SHOP),
     (
         "coffee-shop-story",
@@ -209,7 +209,7 @@ fn default_max_retries() -> u32 {
 }
 
 /// The message attribute that counts retries.
-pub const ATTEMPT_ATTRIBUTE: &str = "attempt";
+pub(crate) const ATTEMPT_ATTRIBUTE: &str = "attempt";
 
 impl ScenarioFile {
     pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
@@ -435,7 +435,7 @@ impl Scenario {
     }
 
     /// Breaks a healthy service or fixes a broken one; returns whether it is now healthy.
-    pub fn toggle_service(&mut self, name: &str) -> Option<bool> {
+    pub(crate) fn toggle_service(&mut self, name: &str) -> Option<bool> {
         let healthy = !*self.services.get(name)?;
         self.set_service(name, healthy);
         Some(healthy)
@@ -493,12 +493,12 @@ impl Scenario {
         }
     }
 
-    pub fn service_healthy(&self, name: &str) -> Option<bool> {
+    pub(crate) fn service_healthy(&self, name: &str) -> Option<bool> {
         self.services.get(name).copied()
     }
 
     /// The first service with a breaker in front of it: what `f` breaks.
-    pub fn main_service(&self) -> Option<String> {
+    pub(crate) fn main_service(&self) -> Option<String> {
         self.file
             .breakers
             .first()

@@ -34,7 +34,8 @@ use tokio::time::Instant;
 
 mod send;
 
-pub use send::{DEFAULT_GROUP_ID, outgoing};
+pub(crate) use send::DEFAULT_GROUP_ID;
+pub use send::outgoing;
 
 use super::limiter::RateLimiter;
 use super::{
@@ -127,7 +128,7 @@ impl MoverConfig {
 
 /// How long a pass over `expected` messages holds those it skips or fails to
 /// move (so that it does not see them twice): between 5 and 15 minutes.
-pub fn skip_hold(expected: u64) -> Duration {
+pub(crate) fn skip_hold(expected: u64) -> Duration {
     let scan = Duration::from_millis(expected.saturating_mul(50));
     scan.max(MIN_HOLD).min(MAX_HOLD)
 }

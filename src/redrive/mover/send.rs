@@ -14,7 +14,7 @@ use crate::broker::{
 use crate::redrive::MessageFailure;
 
 /// The group id given to messages sent to a FIFO queue that came without one.
-pub const DEFAULT_GROUP_ID: &str = "lazysqs-redrive";
+pub(crate) const DEFAULT_GROUP_ID: &str = "lazysqs-redrive";
 
 impl Run {
     async fn route(&self, m: &Message) -> Result<QueueRef, String> {
