@@ -244,6 +244,13 @@ fn root_cause(err: &(dyn StdError + 'static)) -> String {
     }
 }
 
+/// A request the SDK would not build (a required field missing).
+impl From<aws_sdk_sqs::error::BuildError> for BrokerError {
+    fn from(e: aws_sdk_sqs::error::BuildError) -> Self {
+        BrokerError::Invalid(e.to_string())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

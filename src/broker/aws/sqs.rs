@@ -5,6 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_sqs::operation::change_message_visibility_batch::ChangeMessageVisibilityBatchOutput;
+use aws_sdk_sqs::operation::delete_message_batch::DeleteMessageBatchOutput;
+use aws_sdk_sqs::operation::send_message_batch::SendMessageBatchOutput;
 use aws_sdk_sqs::primitives::Blob;
 use aws_sdk_sqs::types::{
     BatchResultErrorEntry, ChangeMessageVisibilityBatchRequestEntry,
@@ -187,36 +190,26 @@ impl Broker for AwsBroker {
         queue: &QueueRef,
         messages: Vec<OutgoingMessage>,
     ) -> BrokerResult<BatchOutcome<String>> {
-        let mut entries = Vec::with_capacity(messages.len());
-        for (index, m) in messages.into_iter().enumerate() {
-            let entry = SendMessageBatchRequestEntry::builder()
-                .id(index.to_string())
+        let entries = entries(messages, |id, m| {
+            Ok(SendMessageBatchRequestEntry::builder()
+                .id(id)
                 .message_body(m.body)
                 .set_message_attributes(to_sdk_attributes(&m.attributes)?)
                 .set_message_system_attributes(trace_attribute(m.trace_header)?)
                 .set_message_group_id(m.group_id)
                 .set_message_deduplication_id(m.dedup_id)
                 .set_delay_seconds(m.delay.map(|d| secs_i32(d, MAX_DELAY_SECS)))
-                .build()
-                .map_err(|e| BrokerError::Invalid(e.to_string()))?;
-            entries.push(entry);
-        }
-        let total = entries.len();
-        run_batches(total, entries, |chunk| async move {
+                .build()?)
+        })?;
+        run_batches(entries, |chunk| async move {
             let out = self
                 .sqs
                 .send_message_batch()
                 .queue_url(&queue.url)
                 .set_entries(Some(chunk))
                 .send()
-                .await
-                .map_err(|e| self.sqs_err(e))?;
-            let ok = out
-                .successful()
-                .iter()
-                .map(|s| (s.id().to_string(), Ok(s.message_id().to_string())));
-            let failed = out.failed().iter().map(batch_entry_error);
-            Ok(ok.chain(failed).collect())
+                .await;
+            out.map(|o| o.results()).map_err(|e| self.sqs_err(e))
         })
         .await
     }
@@ -237,31 +230,21 @@ impl Broker for AwsBroker {
         queue: &QueueRef,
         receipt_handles: Vec<String>,
     ) -> BrokerResult<BatchOutcome<()>> {
-        let mut entries = Vec::with_capacity(receipt_handles.len());
-        for (index, handle) in receipt_handles.into_iter().enumerate() {
-            let entry = DeleteMessageBatchRequestEntry::builder()
-                .id(index.to_string())
+        let entries = entries(receipt_handles, |id, handle| {
+            Ok(DeleteMessageBatchRequestEntry::builder()
+                .id(id)
                 .receipt_handle(handle)
-                .build()
-                .map_err(|e| BrokerError::Invalid(e.to_string()))?;
-            entries.push(entry);
-        }
-        let total = entries.len();
-        run_batches(total, entries, |chunk| async move {
+                .build()?)
+        })?;
+        run_batches(entries, |chunk| async move {
             let out = self
                 .sqs
                 .delete_message_batch()
                 .queue_url(&queue.url)
                 .set_entries(Some(chunk))
                 .send()
-                .await
-                .map_err(|e| self.sqs_err(e))?;
-            let ok = out
-                .successful()
-                .iter()
-                .map(|s| (s.id().to_string(), Ok(())));
-            let failed = out.failed().iter().map(batch_entry_error);
-            Ok(ok.chain(failed).collect())
+                .await;
+            out.map(|o| o.results()).map_err(|e| self.sqs_err(e))
         })
         .await
     }
@@ -273,32 +256,22 @@ impl Broker for AwsBroker {
         visibility: Duration,
     ) -> BrokerResult<BatchOutcome<()>> {
         let secs = secs_i32(visibility, MAX_VISIBILITY_SECS);
-        let mut entries = Vec::with_capacity(receipt_handles.len());
-        for (index, handle) in receipt_handles.into_iter().enumerate() {
-            let entry = ChangeMessageVisibilityBatchRequestEntry::builder()
-                .id(index.to_string())
+        let entries = entries(receipt_handles, |id, handle| {
+            Ok(ChangeMessageVisibilityBatchRequestEntry::builder()
+                .id(id)
                 .receipt_handle(handle)
                 .visibility_timeout(secs)
-                .build()
-                .map_err(|e| BrokerError::Invalid(e.to_string()))?;
-            entries.push(entry);
-        }
-        let total = entries.len();
-        run_batches(total, entries, |chunk| async move {
+                .build()?)
+        })?;
+        run_batches(entries, |chunk| async move {
             let out = self
                 .sqs
                 .change_message_visibility_batch()
                 .queue_url(&queue.url)
                 .set_entries(Some(chunk))
                 .send()
-                .await
-                .map_err(|e| self.sqs_err(e))?;
-            let ok = out
-                .successful()
-                .iter()
-                .map(|s| (s.id().to_string(), Ok(())));
-            let failed = out.failed().iter().map(batch_entry_error);
-            Ok(ok.chain(failed).collect())
+                .await;
+            out.map(|o| o.results()).map_err(|e| self.sqs_err(e))
         })
         .await
     }
@@ -376,17 +349,57 @@ impl Broker for AwsBroker {
 /// If the first call fails as a whole, nothing was done and that error is returned.
 /// If a later call fails as a whole, its entries and all later ones get that error
 /// (earlier chunks did happen, so the caller must see per-entry outcomes).
-async fn run_batches<E, T, F, Fut>(
-    total: usize,
-    entries: Vec<E>,
-    mut call: F,
-) -> BrokerResult<BatchOutcome<T>>
+/// One batch request entry per item, its id the item's index.
+fn entries<I, E>(
+    items: Vec<I>,
+    mut entry: impl FnMut(String, I) -> BrokerResult<E>,
+) -> BrokerResult<Vec<E>> {
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(index, item)| entry(index.to_string(), item))
+        .collect()
+}
+
+/// The answer of a batch call: each entry's result, by the entry's id.
+trait BatchAnswer {
+    type Ok;
+    fn results(&self) -> Vec<(String, BrokerResult<Self::Ok>)>;
+}
+
+/// The three batch answers differ only in what a success carries.
+macro_rules! batch_answer {
+    ($output:ty, $ok:ty, |$s:ident| $value:expr) => {
+        impl BatchAnswer for $output {
+            type Ok = $ok;
+            fn results(&self) -> Vec<(String, BrokerResult<$ok>)> {
+                let ok = self
+                    .successful()
+                    .iter()
+                    .map(|$s| ($s.id().to_string(), Ok($value)));
+                ok.chain(self.failed().iter().map(batch_entry_error))
+                    .collect()
+            }
+        }
+    };
+}
+
+batch_answer!(SendMessageBatchOutput, String, |s| s
+    .message_id()
+    .to_string());
+batch_answer!(DeleteMessageBatchOutput, (), |_s| ());
+batch_answer!(ChangeMessageVisibilityBatchOutput, (), |_s| ());
+
+/// Sends `entries` in batches of ten, and puts each result at its entry's index.
+/// A call that fails fails its entries and every later one; when the very first
+/// fails, the whole call does.
+async fn run_batches<E, T, F, Fut>(entries: Vec<E>, mut call: F) -> BrokerResult<BatchOutcome<T>>
 where
     T: Clone,
     F: FnMut(Vec<E>) -> Fut,
     Fut: std::future::Future<Output = BrokerResult<Vec<(String, BrokerResult<T>)>>>,
 {
-    let mut outcome: BatchOutcome<T> = Vec::with_capacity(total);
+    let mut outcome: BatchOutcome<T> = Vec::with_capacity(entries.len());
     let mut entries = entries.into_iter().enumerate().peekable();
     while entries.peek().is_some() {
         let chunk: Vec<(usize, E)> = entries.by_ref().take(SQS_BATCH).collect();
@@ -706,7 +719,7 @@ mod tests {
     async fn batches_keep_indexes_and_partial_failures() {
         // 25 entries -> chunks of 10, 10, 5; the second call fails as a whole.
         let mut calls = 0;
-        let outcome = run_batches(25, (0..25).collect::<Vec<usize>>(), |chunk| {
+        let outcome = run_batches((0..25).collect::<Vec<usize>>(), |chunk| {
             calls += 1;
             let n = calls;
             async move {
@@ -737,13 +750,13 @@ mod tests {
         assert!(matches!(outcome[10].1, Err(BrokerError::Throttled(_))));
         assert!(matches!(outcome[24].1, Err(BrokerError::Throttled(_))));
 
-        let first_fails = run_batches(3, vec![1, 2, 3], |_chunk| async {
+        let first_fails = run_batches(vec![1, 2, 3], |_chunk| async {
             Err::<Vec<(String, BrokerResult<()>)>, _>(BrokerError::Unreachable("x".into()))
         })
         .await;
         assert!(matches!(first_fails, Err(BrokerError::Unreachable(_))));
 
-        let empty = run_batches(0, Vec::<u8>::new(), |_chunk| async {
+        let empty = run_batches(Vec::<u8>::new(), |_chunk| async {
             Ok::<Vec<(String, BrokerResult<()>)>, BrokerError>(vec![])
         })
         .await;
