@@ -436,6 +436,7 @@ where
             let now = Instant::now();
             let due = frames.due(now);
             if due <= now {
+                app.settle();
                 terminal.draw(|f| ui::draw(f, &app, &theme))?;
                 app.dirty = false;
                 frames.drawn(Instant::now());

@@ -1,6 +1,8 @@
 //! The message browser with no terminal and no network: feed `Msg`s to `App::update`,
 //! check the state and the commands it returns, and draw it on ratatui's `TestBackend`.
 
+#[path = "support/answers.rs"]
+mod answers;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
@@ -72,13 +74,13 @@ fn dashboard(read_only: bool, extra: &[&str]) -> (App, Instant) {
     let mut refs = vec![queue_ref("orders"), dlq()];
     refs.extend(extra.iter().map(|n| queue_ref(n)));
     app.update(Msg::Discovered(Ok(refs)));
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(10, Some("orders-dlq"))),
     ));
-    app.update(Msg::Attributes(dlq(), Ok(attrs(3, None))));
+    app.update(answers::attributes(dlq(), Ok(attrs(3, None))));
     for name in extra {
-        app.update(Msg::Attributes(queue_ref(name), Ok(attrs(0, None))));
+        app.update(answers::attributes(queue_ref(name), Ok(attrs(0, None))));
     }
     (app, t0)
 }

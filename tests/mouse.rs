@@ -2,6 +2,8 @@
 //! a double-click opens, the wheel scrolls; in the queue table, the browser and
 //! triage alike. Rows are found where the renderer draws them.
 
+#[path = "support/answers.rs"]
+mod answers;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
@@ -53,15 +55,15 @@ fn dashboard() -> (App, Instant) {
         queue_ref("orders-dlq"),
         queue_ref("notifications"),
     ])));
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(3, Some("orders-dlq"))),
     ));
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("orders-dlq"),
         Ok(attrs(19, None)),
     ));
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("notifications"),
         Ok(attrs(0, None)),
     ));

@@ -3,6 +3,8 @@
 //! places (deep in objects and arrays, keys in any case, attribute values, JSON
 //! inside a JSON string as SNS and EventBridge send it), and no frame may hold one.
 
+#[path = "support/answers.rs"]
+mod answers;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
@@ -199,11 +201,14 @@ fn open(read_only: bool, present: bool, seed: u64) -> (App, Vec<String>) {
         queue_ref("orders"),
         queue_ref("orders-dlq"),
     ])));
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(0, Some("orders-dlq"))),
     ));
-    app.update(Msg::Attributes(queue_ref("orders-dlq"), Ok(attrs(8, None))));
+    app.update(answers::attributes(
+        queue_ref("orders-dlq"),
+        Ok(attrs(8, None)),
+    ));
     app.update(key(KeyCode::Home));
     while app.selected_row().map(|r| r.queue.name.as_str()) != Some("orders-dlq") {
         app.update(ch('j'));

@@ -1,6 +1,8 @@
 //! Render tests: the whole dashboard, every pane and popup, drawn with ratatui's
 //! `TestBackend` at fixed sizes from a deterministic `App`.
 
+#[path = "support/answers.rs"]
+mod answers;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -160,23 +162,23 @@ fn incident() -> (App, Instant) {
     for (i, (orders, dlq)) in [(20, 2), (28, 6), (35, 11), (45, 17)].iter().enumerate() {
         let t = 2 * i as u64;
         app.update(Msg::Tick(at(t0, t)));
-        app.update(Msg::Attributes(
+        app.update(answers::attributes(
             queue_ref("orders"),
             Ok(attrs(*orders - 3, 3, 0, Some("orders-dlq"))),
         ));
-        app.update(Msg::Attributes(
+        app.update(answers::attributes(
             queue_ref("orders-dlq"),
             Ok(attrs(*dlq, 0, 0, None)),
         ));
-        app.update(Msg::Attributes(
+        app.update(answers::attributes(
             queue_ref("invoices.fifo"),
             Ok(fifo(attrs(5, 1, 0, Some("invoices-dlq.fifo")))),
         ));
-        app.update(Msg::Attributes(
+        app.update(answers::attributes(
             queue_ref("invoices-dlq.fifo"),
             Ok(fifo(attrs(0, 0, 0, None))),
         ));
-        app.update(Msg::Attributes(
+        app.update(answers::attributes(
             queue_ref("notifications"),
             Ok(attrs(0, 0, 2, None)),
         ));
@@ -196,7 +198,7 @@ fn incident() -> (App, Instant) {
         queue_ref("orders-dlq"),
         Ok(vec![queue_ref("orders")]),
     ));
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("reports"),
         Err(BrokerError::Throttled("Rate exceeded".into())),
     ));
@@ -771,7 +773,7 @@ fn every_queue_row_has_a_depth_sparkline_of_the_last_minutes() {
     app.update(Msg::Discovered(Ok(vec![queue_ref("orders")])));
     for (i, secs) in (0..=210).step_by(30).enumerate() {
         app.update(Msg::Tick(at(t0, secs)));
-        app.update(Msg::Attributes(
+        app.update(answers::attributes(
             queue_ref("orders"),
             Ok(attrs(10 * i as u64, 0, 0, None)),
         ));

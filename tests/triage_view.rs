@@ -2,6 +2,8 @@
 //! opens a scan, streamed messages become groups, `b` regroups, every action on
 //! a group asks for the right commands, and closing gives everything back.
 
+#[path = "support/answers.rs"]
+mod answers;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -102,11 +104,11 @@ fn watching(read_only: bool) -> (App, Instant) {
         queue_ref("orders"),
         queue_ref("orders-dlq"),
     ])));
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(3, Some("orders-dlq"))),
     ));
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("orders-dlq"),
         Ok(attrs(19, None)),
     ));

@@ -1,5 +1,7 @@
 //! `App::update` with no terminal: feed messages, check the state and the commands.
 
+#[path = "support/answers.rs"]
+mod answers;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -92,7 +94,10 @@ fn app_with(names_depths: &[(&str, u64)]) -> (App, Instant) {
     let names: Vec<&str> = names_depths.iter().map(|(n, _)| *n).collect();
     app.update(Msg::Discovered(Ok(refs(&names))));
     for (name, depth) in names_depths {
-        app.update(Msg::Attributes(queue_ref(name), Ok(attrs(*depth, 0, 0))));
+        app.update(answers::attributes(
+            queue_ref(name),
+            Ok(attrs(*depth, 0, 0)),
+        ));
     }
     (app, t0)
 }
@@ -182,7 +187,7 @@ fn one_attribute_fetch_in_flight_per_queue() {
     }
     // The result for `a` arrives at 30 s; the next fetch is due an interval later.
     app.update(Msg::Tick(at(t0, 30.0)));
-    app.update(Msg::Attributes(queue_ref("a"), Ok(attrs(4, 1, 0))));
+    app.update(answers::attributes(queue_ref("a"), Ok(attrs(4, 1, 0))));
     assert_eq!(app.row_by_name("a").and_then(|r| r.depth()), Some(5));
     assert!(app.last_refresh.is_some());
     let cmds = app.update(Msg::Tick(at(t0, 34.0)));
@@ -197,12 +202,12 @@ fn an_error_marks_the_row_stale_with_the_reason_and_backs_off() {
     let (mut app, t0) = new_app(false);
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(refs(&["a"]))));
-    app.update(Msg::Attributes(queue_ref("a"), Ok(attrs(7, 0, 0))));
+    app.update(answers::attributes(queue_ref("a"), Ok(attrs(7, 0, 0))));
 
     let mut now = 5.0;
     let cmds = app.update(Msg::Tick(at(t0, now)));
     assert_eq!(fetches_of(&cmds, "a"), 1);
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("a"),
         Err(BrokerError::Throttled("Rate exceeded".into())),
     ));
@@ -218,7 +223,7 @@ fn an_error_marks_the_row_stale_with_the_reason_and_backs_off() {
     let cmds = app.update(Msg::Tick(at(t0, now + 10.0)));
     assert_eq!(fetches_of(&cmds, "a"), 1);
     now += 10.0;
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("a"),
         Err(BrokerError::Unreachable("connection reset".into())),
     ));
@@ -235,7 +240,7 @@ fn an_error_marks_the_row_stale_with_the_reason_and_backs_off() {
     let cmds = app.update(Msg::Tick(at(t0, now + 20.0)));
     assert_eq!(fetches_of(&cmds, "a"), 1, "retried after the backoff");
 
-    app.update(Msg::Attributes(queue_ref("a"), Ok(attrs(2, 0, 0))));
+    app.update(answers::attributes(queue_ref("a"), Ok(attrs(2, 0, 0))));
     let row = app.row_by_name("a").expect("row");
     assert_eq!(row.stale, None, "success clears the stale marker");
     assert_eq!(row.schedule.failures(), 0);
@@ -272,11 +277,14 @@ fn queues_without_a_redrive_policy_ask_who_sends_to_them() {
     let (mut app, t0) = new_app(false);
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(refs(&["orders", "orders-dlq"]))));
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("orders"),
         Ok(with_dlq(attrs(1, 0, 0), "orders-dlq")),
     ));
-    app.update(Msg::Attributes(queue_ref("orders-dlq"), Ok(attrs(0, 0, 0))));
+    app.update(answers::attributes(
+        queue_ref("orders-dlq"),
+        Ok(attrs(0, 0, 0)),
+    ));
     let cmds = app.update(Msg::Tick(at(t0, 1.0)));
     let asked: Vec<&str> = cmds
         .iter()
@@ -332,7 +340,7 @@ fn selection_follows_the_queue_when_depths_reorder_rows() {
     let (mut app, _) = app_with(&[("a", 30), ("b", 20), ("c", 10)]);
     app.update(ch('j'));
     assert_eq!(selected_name(&app).as_deref(), Some("b"));
-    app.update(Msg::Attributes(queue_ref("b"), Ok(attrs(99, 0, 0))));
+    app.update(answers::attributes(queue_ref("b"), Ok(attrs(99, 0, 0))));
     assert_eq!(visible_names(&app), ["b", "a", "c"]);
     assert_eq!(selected_name(&app).as_deref(), Some("b"));
 }
@@ -438,7 +446,7 @@ fn rows_without_data_sort_last_by_depth() {
     let (mut app, t0) = new_app(false);
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(refs(&["unknown", "known"]))));
-    app.update(Msg::Attributes(queue_ref("known"), Ok(attrs(0, 0, 0))));
+    app.update(answers::attributes(queue_ref("known"), Ok(attrs(0, 0, 0))));
     assert_eq!(visible_names(&app), ["known", "unknown"]);
 }
 
@@ -538,12 +546,15 @@ fn consumption_below_arrival_three_samples_in_a_row_raises_growing() {
 #[test]
 fn a_non_empty_dlq_raises_dlq_not_empty() {
     let (mut app, _) = app_with(&[("orders", 0), ("orders-dlq", 0)]);
-    app.update(Msg::Attributes(
+    app.update(answers::attributes(
         queue_ref("orders"),
         Ok(with_dlq(attrs(0, 0, 0), "orders-dlq")),
     ));
     assert!(!flags_of(&app, "orders-dlq").contains(&Flag::DlqNotEmpty));
-    app.update(Msg::Attributes(queue_ref("orders-dlq"), Ok(attrs(0, 2, 0))));
+    app.update(answers::attributes(
+        queue_ref("orders-dlq"),
+        Ok(attrs(0, 2, 0)),
+    ));
     assert!(flags_of(&app, "orders-dlq").contains(&Flag::DlqNotEmpty));
     assert!(
         !flags_of(&app, "orders").contains(&Flag::DlqNotEmpty),
@@ -765,7 +776,7 @@ fn a_dlq_rule_breaker_opens_when_the_dlq_inflow_exceeds_the_threshold() {
     let mut dlq_depth = |app: &mut App, depth: u64| {
         t += 5.0;
         app.update(Msg::Tick(at(t0, t)));
-        app.update(Msg::Attributes(
+        app.update(answers::attributes(
             queue_ref("orders-dlq"),
             Ok(attrs(depth, 0, 0)),
         ));
@@ -810,14 +821,14 @@ fn a_dlq_rule_breaker_closes_once_the_inflow_leaves_the_window() {
     let mut app = App::new(settings(false, vec![cfg]), t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Ok(refs(&["dlq"]))));
-    app.update(Msg::Attributes(queue_ref("dlq"), Ok(attrs(0, 0, 0))));
+    app.update(answers::attributes(queue_ref("dlq"), Ok(attrs(0, 0, 0))));
     app.update(Msg::Tick(at(t0, 5.0)));
-    app.update(Msg::Attributes(queue_ref("dlq"), Ok(attrs(10, 0, 0))));
+    app.update(answers::attributes(queue_ref("dlq"), Ok(attrs(10, 0, 0))));
     assert_eq!(app.breakers[0].state, BreakerState::Open);
     // Two minutes of a steady DLQ: the jump is out of the one-minute window.
     for s in 1..=24 {
         app.update(Msg::Tick(at(t0, 5.0 + 5.0 * s as f64)));
-        app.update(Msg::Attributes(queue_ref("dlq"), Ok(attrs(10, 0, 0))));
+        app.update(answers::attributes(queue_ref("dlq"), Ok(attrs(10, 0, 0))));
     }
     assert_eq!(app.breakers[0].state, BreakerState::Closed);
 }
@@ -910,7 +921,7 @@ fn the_oldest_message_near_retention_is_flagged() {
     let (mut app, _) = app_with(&[("a", 0)]);
     let mut a = attrs(3, 0, 0);
     a.retention = Duration::from_secs(2 * 86400);
-    app.update(Msg::Attributes(queue_ref("a"), Ok(a)));
+    app.update(answers::attributes(queue_ref("a"), Ok(a)));
     // The default margin is a day: 1 day + 1 s old of 2 days is within it.
     app.update(Msg::Metrics(
         refs(&["a"]),

@@ -301,7 +301,7 @@ impl App {
     }
 
     pub(super) fn start_browser(&mut self, queue: QueueRef) -> Vec<Cmd> {
-        let row = self.queues.iter().find(|r| r.queue.url == queue.url);
+        let row = self.row_index(&queue).map(|i| &self.queues[i]);
         let attrs = row.and_then(|r| r.attrs.as_ref());
         let mut sources = row.map(|r| r.dlq_sources.clone()).unwrap_or_default();
         for r in &self.queues {
@@ -362,8 +362,8 @@ impl App {
 
     /// Polls a queue's attributes soon (after a change we made).
     fn hurry(&mut self, name: &str) {
-        if let Some(r) = self.queues.iter_mut().find(|r| r.queue.name == name) {
-            r.schedule.hurry();
+        if let Some(i) = self.index_of_name(name) {
+            self.queues[i].schedule.hurry();
         }
     }
 

@@ -10,6 +10,7 @@ pub mod mouse;
 pub mod overlay;
 pub mod popup;
 pub mod redrive;
+mod rows;
 mod settings;
 pub mod triage;
 mod update;
@@ -26,7 +27,6 @@ use crate::broker::{
     BrokerError, BrokerResult, QueueAttrs, QueueMetrics, QueueRef, QueueSelection,
 };
 use crate::config::{BreakerConfig, RefreshConfig, Thresholds};
-use crate::health::{self, Drain, Flag, QueueFacts};
 use crate::keymap::Keymap;
 use crate::poll::{Jitter, Schedule};
 use browser::{Browser, BrowserCmd, BrowserMsg};
@@ -34,6 +34,7 @@ use overlay::Overlays;
 use redrive::{RedriveCmd, RedriveMsg, RedriveRun};
 
 pub use crate::config::RedriveConfig;
+pub use rows::{Derived, QueueRow};
 pub use settings::Settings;
 
 /// How many samples of history a queue keeps for its charts.
@@ -148,130 +149,6 @@ pub struct RateSample {
     pub consumption: Option<f64>,
 }
 
-/// A watched queue and everything known about it.
-#[derive(Debug, Clone)]
-pub struct QueueRow {
-    pub queue: QueueRef,
-    pub attrs: Option<QueueAttrs>,
-    pub metrics: Option<QueueMetrics>,
-    /// Queues whose redrive policy points here (ListDeadLetterSourceQueues).
-    pub dlq_sources: Vec<String>,
-    /// (seconds since start, visible + in flight + delayed)
-    pub depth_history: VecDeque<(f64, u64)>,
-    pub rate_history: VecDeque<RateSample>,
-    /// (seconds since start, arrivals per minute measured from depth increases
-    /// over the last minute), one per attribute poll.
-    pub inflow_history: VecDeque<(f64, f64)>,
-    /// Consecutive samples with consumption below arrival.
-    pub below_streak: usize,
-    pub schedule: Schedule,
-    pub sources_schedule: Schedule,
-    /// A move task running on this queue (started here or anywhere else).
-    pub move_task: Option<crate::broker::MoveTask>,
-    pub tasks_schedule: Schedule,
-    /// Why the data is stale, if it is.
-    pub stale: Option<String>,
-    pub last_ok: Option<Instant>,
-}
-
-impl QueueRow {
-    fn new(queue: QueueRef, refresh: &RefreshConfig) -> Self {
-        QueueRow {
-            queue,
-            attrs: None,
-            metrics: None,
-            dlq_sources: Vec::new(),
-            depth_history: VecDeque::new(),
-            rate_history: VecDeque::new(),
-            inflow_history: VecDeque::new(),
-            below_streak: 0,
-            schedule: Schedule::new(Duration::from_secs_f64(refresh.attributes_secs)),
-            sources_schedule: Schedule::new(Duration::from_secs_f64(refresh.discovery_secs)),
-            move_task: None,
-            tasks_schedule: Schedule::new(Duration::from_secs_f64(refresh.breakers_secs)),
-            stale: None,
-            last_ok: None,
-        }
-    }
-
-    pub fn depth(&self) -> Option<u64> {
-        self.attrs.as_ref().map(QueueAttrs::depth)
-    }
-
-    /// The DLQ this queue sends failures to, by name.
-    pub fn dlq_name(&self) -> Option<&str> {
-        self.attrs
-            .as_ref()
-            .and_then(|a| a.redrive.as_ref())
-            .map(|r| crate::broker::name_from_arn(&r.dlq_arn))
-    }
-
-    /// Arrivals per minute measured from the depth over the last minute: the sum
-    /// of its increases between attribute polls. For a queue nothing consumes (a
-    /// DLQ) that is its arrival rate, which CloudWatch's NumberOfMessagesSent
-    /// does not see for redrive-policy moves. `None` until two polls a few
-    /// seconds apart.
-    pub(crate) fn measured_inflow(&self) -> Option<f64> {
-        let &(last, _) = self.depth_history.back()?;
-        let window: Vec<&(f64, u64)> = self
-            .depth_history
-            .iter()
-            .filter(|(t, _)| *t >= last - INFLOW_WINDOW_SECS)
-            .collect();
-        let first = window.first()?.0;
-        let span = last - first;
-        if window.len() < 2 || span < 1.0 {
-            return None;
-        }
-        let added: u64 = window
-            .windows(2)
-            .map(|w| w[1].1.saturating_sub(w[0].1))
-            .sum();
-        Some(added as f64 / span * 60.0)
-    }
-
-    /// The change in depth per minute over the last minute of attribute polls:
-    /// the figure that moves between CloudWatch's minutes.
-    pub(crate) fn measured_net(&self) -> Option<f64> {
-        let &(last, now) = self.depth_history.back()?;
-        let &(first, then) = self
-            .depth_history
-            .iter()
-            .find(|(t, _)| *t >= last - INFLOW_WINDOW_SECS)?;
-        let span = last - first;
-        (span >= 1.0).then(|| (now as f64 - then as f64) / span * 60.0)
-    }
-
-    /// The depth over the last `span` seconds of the charts' clock, in `n`
-    /// equal buckets (the largest depth in each; `None` where no poll landed).
-    pub(crate) fn depth_buckets(&self, span: f64, n: usize) -> Vec<Option<u64>> {
-        let mut buckets = vec![None; n];
-        let Some(&(last, _)) = self.depth_history.back() else {
-            return buckets;
-        };
-        let from = last - span;
-        for &(t, d) in self.depth_history.iter().rev() {
-            if t < from {
-                break;
-            }
-            let i = (((t - from) / span * n as f64) as usize).min(n - 1);
-            buckets[i] = Some(buckets[i].map_or(d, |b: u64| b.max(d)));
-        }
-        buckets
-    }
-
-    /// Trend of the depth over the last few samples: -1 falling, 0 flat, 1 rising.
-    pub(crate) fn trend(&self) -> i8 {
-        let n = self.depth_history.len();
-        if n < 2 {
-            return 0;
-        }
-        let from = self.depth_history[n.saturating_sub(4)].1;
-        let to = self.depth_history[n - 1].1;
-        (to > from) as i8 - (to < from) as i8
-    }
-}
-
 /// A circuit breaker and its history.
 #[derive(Debug, Clone)]
 pub struct BreakerView {
@@ -315,6 +192,8 @@ pub struct App {
     pub thresholds: Thresholds,
     pub keymap: Keymap,
     pub queues: Vec<QueueRow>,
+    /// Finds rows by URL, name and ARN, and keeps the shown order.
+    index: rows::RowIndex,
     pub breakers: Vec<BreakerView>,
     pub focus: Pane,
     pub sort: SortKey,
@@ -420,6 +299,7 @@ impl App {
             thresholds,
             keymap,
             queues: Vec::new(),
+            index: rows::RowIndex::default(),
             breakers,
             focus: Pane::Queues,
             sort: SortKey::Depth,
@@ -479,7 +359,7 @@ impl App {
 
     /// Whether the redrive progress pane has something to show.
     pub(crate) fn shows_progress(&self) -> bool {
-        self.current_redrive().is_some() || self.queues.iter().any(|r| r.move_task.is_some())
+        self.current_redrive().is_some() || self.move_tasks_shown() > 0
     }
 
     /// Seconds since the app started, the x axis of the charts.
@@ -490,137 +370,6 @@ impl App {
     pub(crate) fn wall_now(&self) -> DateTime<Utc> {
         self.started_wall
             + chrono::Duration::from_std(self.now.duration_since(self.started)).unwrap_or_default()
-    }
-
-    /// Indices into `queues` of the rows shown, filtered and sorted.
-    pub fn visible_rows(&self) -> Vec<usize> {
-        let shown = self.row_filter();
-        let mut rows: Vec<usize> = (0..self.queues.len())
-            .filter(|&i| shown(&self.queues[i]))
-            .collect();
-        rows.sort_by(|&a, &b| self.row_order(a, b));
-        rows
-    }
-
-    /// Whether a row passes the filter typed after `/`.
-    fn row_filter(&self) -> impl Fn(&QueueRow) -> bool + use<> {
-        let filter = self.filter.to_lowercase();
-        move |r: &QueueRow| filter.is_empty() || r.queue.name.to_lowercase().contains(&filter)
-    }
-
-    /// The order of rows `a` and `b` (indices into `queues`) under the current sort.
-    fn row_order(&self, a: usize, b: usize) -> std::cmp::Ordering {
-        let q = &self.queues;
-        let by_name = || q[a].queue.name.cmp(&q[b].queue.name);
-        match self.sort {
-            SortKey::Name => by_name(),
-            SortKey::Depth => q[b].depth().cmp(&q[a].depth()).then_with(by_name),
-            SortKey::Age => {
-                let age = |i: usize| q[i].metrics.as_ref().and_then(|m| m.age_of_oldest);
-                age(b).cmp(&age(a)).then_with(by_name)
-            }
-        }
-    }
-
-    /// The selected row's index into `queues`: the selected queue if it is shown,
-    /// else the first row shown. Every pane asks for it on every frame, so it
-    /// neither sorts nor allocates.
-    pub(crate) fn selected_index(&self) -> Option<usize> {
-        let shown = self.row_filter();
-        if let Some(url) = self.selected.as_deref()
-            && let Some(i) = self.queues.iter().position(|r| r.queue.url == url)
-            && shown(&self.queues[i])
-        {
-            return Some(i);
-        }
-        // The first of the sorted rows is the least; `min_by` keeps the first of
-        // equals, as the stable sort in `visible_rows` does.
-        (0..self.queues.len())
-            .filter(|&i| shown(&self.queues[i]))
-            .min_by(|&a, &b| self.row_order(a, b))
-    }
-
-    pub fn selected_row(&self) -> Option<&QueueRow> {
-        self.selected_index().map(|i| &self.queues[i])
-    }
-
-    pub fn row_by_name(&self, name: &str) -> Option<&QueueRow> {
-        self.queues.iter().find(|r| r.queue.name == name)
-    }
-
-    /// Whether another watched queue sends its failures to `row`.
-    pub fn is_dlq(&self, row: &QueueRow) -> bool {
-        let name = row.queue.name.as_str();
-        !row.dlq_sources.is_empty()
-            || self.queues.iter().any(|r| {
-                r.attrs
-                    .as_ref()
-                    .and_then(|a| a.redrive.as_ref())
-                    .is_some_and(|p| arn_names(&p.dlq_arn, name))
-            })
-    }
-
-    /// The state of the breaker guarding a queue's consumer.
-    pub(crate) fn breaker_for(&self, queue: &str) -> Option<&BreakerView> {
-        self.breakers
-            .iter()
-            .find(|b| b.config.queue.as_deref() == Some(queue))
-    }
-
-    /// A queue's arrival rate. For a DLQ, CloudWatch does not count the moves a
-    /// redrive policy makes, so the rate measured from its depth is used when it
-    /// is the larger (it includes direct sends too).
-    pub fn arrival(&self, row: &QueueRow) -> Rate {
-        let cloudwatch = row.metrics.as_ref().and_then(|m| m.sent_per_min);
-        let measured = self
-            .is_dlq(row)
-            .then(|| row.measured_inflow())
-            .flatten()
-            .map(|r| r / self.time_scale);
-        match (cloudwatch, measured) {
-            (c, Some(m)) if c.is_none_or(|c| m > c) => Rate {
-                per_min: Some(m),
-                source: RateSource::Depth,
-            },
-            (c, _) => Rate {
-                per_min: c,
-                source: RateSource::CloudWatch,
-            },
-        }
-    }
-
-    /// Time to drain from the freshest figures: the net rate measured from the
-    /// last minute of attribute polls when it moved (CloudWatch's minute is
-    /// minutes old), else `arrival` (see [`App::arrival`]) and CloudWatch's
-    /// consumption.
-    pub fn drain(&self, row: &QueueRow, arrival: Rate) -> Option<Drain> {
-        let depth = row.depth();
-        match (depth, self.net_rate(row)) {
-            // A net rate is arrival minus consumption: one of them is zero.
-            (Some(d), Some(net)) if net != 0.0 => {
-                Some(health::time_to_drain(d, net.max(0.0), (-net).max(0.0)))
-            }
-            _ => {
-                let consumption = row.metrics.as_ref().and_then(|m| m.deleted_per_min);
-                Drain::of(depth, arrival.per_min, consumption)
-            }
-        }
-    }
-
-    /// The change in depth per minute of the data's clock (see [`App::arrival`]).
-    pub(crate) fn net_rate(&self, row: &QueueRow) -> Option<f64> {
-        row.measured_net().map(|r| r / self.time_scale)
-    }
-
-    pub fn flags(&self, row: &QueueRow) -> Vec<Flag> {
-        let facts = QueueFacts {
-            attrs: row.attrs.as_ref(),
-            metrics: row.metrics.as_ref(),
-            is_dlq: self.is_dlq(row),
-            below_streak: row.below_streak,
-            breaker: self.breaker_for(&row.queue.name).map(|b| b.state),
-        };
-        health::flags(&facts, &self.thresholds)
     }
 
     /// Estimated cost per hour of the dashboard's own polling, in US dollars:
@@ -702,41 +451,5 @@ impl App {
     /// A short description of an error, for stale markers.
     fn reason(e: &BrokerError) -> String {
         e.to_string()
-    }
-}
-
-/// Whether the queue named by `arn` is `name`: `name_from_arn(arn) == name`, without
-/// scanning the ARN (this is asked for every pair of queues on every frame).
-fn arn_names(arn: &str, name: &str) -> bool {
-    !name.contains(':')
-        && arn
-            .strip_suffix(name)
-            .is_some_and(|rest| rest.is_empty() || rest.ends_with(':'))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::arn_names;
-    use crate::broker::name_from_arn;
-
-    #[test]
-    fn arn_names_agrees_with_name_from_arn() {
-        let arns = [
-            "arn:aws:sqs:us-east-1:123456789012:orders-dlq",
-            "arn:aws:sqs:us-east-1:123456789012:orders",
-            "orders-dlq",
-            "x:",
-            "",
-        ];
-        let names = ["orders-dlq", "dlq", "orders", "s-dlq", "", "1:orders-dlq"];
-        for arn in arns {
-            for name in names {
-                assert_eq!(
-                    arn_names(arn, name),
-                    name_from_arn(arn) == name,
-                    "{arn} / {name}"
-                );
-            }
-        }
     }
 }

@@ -488,20 +488,21 @@ impl App {
                 self.tell(text.clone());
                 self.notify(text, failed);
                 for name in names.iter().chain(std::iter::once(&source)) {
-                    if let Some(r) = self.queues.iter_mut().find(|r| &r.queue.name == name) {
-                        r.schedule.hurry();
+                    if let Some(i) = self.index_of_name(name) {
+                        self.queues[i].schedule.hurry();
                     }
                 }
                 Vec::new()
             }
             RedriveMsg::MoveTasks { queue, result } => {
                 let now = self.now;
-                if let Some(r) = self.queues.iter_mut().find(|r| r.queue.url == queue.url) {
-                    r.tasks_schedule.succeed(now);
+                if let Some(i) = self.row_index(&queue) {
+                    self.queues[i].tasks_schedule.succeed(now);
                     // Servers without move tasks answer with an error: nothing to show.
-                    r.move_task = result
+                    let task = result
                         .ok()
                         .and_then(|ts| ts.into_iter().find(|t| t.status.is_running()));
+                    self.set_move_task(i, task);
                 }
                 Vec::new()
             }
@@ -564,6 +565,14 @@ impl App {
             return Vec::new();
         }
         self.start_redrive(plan, force)
+    }
+
+    /// Our running redrive out of `queue`, if one runs.
+    pub fn active_redrive_of(&self, queue: &QueueRef) -> Option<&RedriveRun> {
+        self.redrives
+            .iter()
+            .rev()
+            .find(|r| r.is_active() && r.plan.request.source.url == queue.url)
     }
 
     /// The redrive the progress pane shows: the running one, else the latest.
@@ -633,12 +642,7 @@ impl App {
             return Vec::new();
         };
         let queue = row.queue.clone();
-        let ours = self
-            .redrives
-            .iter()
-            .rev()
-            .find(|r| r.is_active() && r.plan.request.source.url == queue.url)
-            .map(|r| r.id);
+        let ours = self.active_redrive_of(&queue).map(|r| r.id);
         let pending = match (ours, row.move_task.as_ref().and_then(|t| t.handle.clone())) {
             (Some(id), _) => Pending::CancelRedrive { id },
             (None, Some(handle)) => Pending::CancelMoveTask {

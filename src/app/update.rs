@@ -5,7 +5,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use super::overlay::Overlay;
 use super::popup::{Pending, Popup};
 use super::redrive::RedriveCmd;
-use super::{App, Cmd, HISTORY_LEN, Msg, Pane, QueueRow, RateSample};
+use super::{App, Cmd, HISTORY_LEN, Msg, Pane, RateSample};
 use crate::breaker::{BreakerReading, BreakerState, Transition};
 use crate::broker::sim::DemoAction;
 use crate::broker::{BrokerError, QueueAttrs, QueueRef};
@@ -148,8 +148,9 @@ impl App {
                 self.discovery.succeed(now);
                 self.discovery_error = None;
                 for q in found {
-                    if !self.queues.iter().any(|r| r.queue.url == q.url) {
-                        self.queues.push(QueueRow::new(q, &self.refresh));
+                    if self.row_index(&q).is_none() {
+                        self.add_row(q);
+                        self.rederive(self.queues.len() - 1);
                     }
                 }
                 if self.queues.is_empty() {
@@ -167,17 +168,14 @@ impl App {
         self.dirty = true;
     }
 
-    fn row_mut(&mut self, queue: &QueueRef) -> Option<&mut QueueRow> {
-        self.queues.iter_mut().find(|r| r.queue.url == queue.url)
-    }
-
     fn on_attributes(&mut self, queue: &QueueRef, result: Result<QueueAttrs, BrokerError>) {
         let now = self.now;
         let at = self.elapsed();
         let jitter = self.jitter.sample();
-        let Some(row) = self.row_mut(queue) else {
+        let Some(i) = self.row_index(queue) else {
             return;
         };
+        let row = &mut self.queues[i];
         let mut inflow = None;
         match result {
             Ok(attrs) => {
@@ -198,26 +196,21 @@ impl App {
                         row.inflow_history.pop_front();
                     }
                 }
-                row.attrs = Some(attrs);
-                row.stale = None;
                 row.last_ok = Some(now);
+                self.set_stale(i, None);
+                self.set_attrs(i, attrs);
                 self.last_refresh = Some(now);
                 self.judge_dlq_rules();
                 if let Some(added) = inflow
-                    && self
-                        .row_by_name(&queue.name)
-                        .is_some_and(|r| self.is_dlq(r))
+                    && self.queues[i].derived.is_dlq
                 {
                     self.tell_dlq_inflow(&queue.name, added);
                 }
             }
             Err(e) => {
                 let wait = row.schedule.fail(now, jitter);
-                row.stale = Some(format!(
-                    "{} (retry in {}s)",
-                    App::reason(&e),
-                    wait.as_secs()
-                ));
+                let why = format!("{} (retry in {}s)", App::reason(&e), wait.as_secs());
+                self.set_stale(i, Some(why));
             }
         }
         self.dirty = true;
@@ -226,13 +219,15 @@ impl App {
     fn on_dlq_sources(&mut self, queue: &QueueRef, result: Result<Vec<QueueRef>, BrokerError>) {
         let now = self.now;
         let jitter = self.jitter.sample();
-        let Some(row) = self.row_mut(queue) else {
+        let Some(i) = self.row_index(queue) else {
             return;
         };
+        let row = &mut self.queues[i];
         match result {
             Ok(sources) => {
                 row.sources_schedule.succeed(now);
                 row.dlq_sources = sources.into_iter().map(|q| q.name).collect();
+                self.rederive(i);
             }
             Err(_) => {
                 row.sources_schedule.fail(now, jitter);
@@ -253,9 +248,10 @@ impl App {
                 self.metrics_schedule.succeed(now);
                 self.metrics_error = None;
                 for (q, m) in queues.iter().zip(metrics) {
-                    let Some(row) = self.row_mut(q) else {
+                    let Some(i) = self.row_index(q) else {
                         continue;
                     };
+                    let row = &mut self.queues[i];
                     match health::consumption_below_arrival(&m) {
                         Some(true) => row.below_streak += 1,
                         Some(false) => row.below_streak = 0,
@@ -270,7 +266,9 @@ impl App {
                         row.rate_history.pop_front();
                     }
                     row.metrics = Some(m);
+                    self.rederive(i);
                 }
+                self.reorder();
             }
             Err(e) => {
                 let wait = self.metrics_schedule.fail(now, self.jitter.sample());
@@ -316,6 +314,9 @@ impl App {
         }
         let new: Vec<Transition> = b.transitions.iter().skip(seen).cloned().collect();
         let after = b.state;
+        if let Some(queue) = b.config.queue.clone() {
+            self.rederive_named(&queue);
+        }
         for t in new {
             self.tell(format!("{name}: circuit {} — {}", t.to.label(), t.reason));
         }
@@ -339,7 +340,7 @@ impl App {
             else {
                 continue;
             };
-            let Some(row) = self.queues.iter().find(|r| r.queue.name == dlq) else {
+            let Some(row) = self.row_by_name(&dlq) else {
                 continue;
             };
             let from = now_s - window_minutes as f64 * 60.0;
@@ -357,7 +358,13 @@ impl App {
             };
             let b = &mut self.breakers[i];
             b.detail = format!("{dlq} received {inflow} in the last {window_minutes} min");
+            let before = b.state;
             set_state(b, state, wall, b.detail.clone());
+            if b.state != before
+                && let Some(queue) = b.config.queue.clone()
+            {
+                self.rederive_named(&queue);
+            }
         }
     }
 
@@ -425,7 +432,10 @@ impl App {
             }
             Action::RedrivePause => return self.redrive_pause(),
             Action::RedriveCancel => return self.ask_cancel(),
-            Action::Back => self.filter.clear(),
+            Action::Back => {
+                self.filter.clear();
+                self.reorder();
+            }
             Action::Up => self.move_selection(-1),
             Action::Down => self.move_selection(1),
             Action::Top => self.move_selection(i64::MIN / 2),
@@ -437,6 +447,7 @@ impl App {
             }
             Action::Sort => {
                 self.sort = self.sort.next();
+                self.reorder();
                 self.notify(format!("sorted by {}", self.sort.label()), false);
             }
             Action::DemoFault | Action::DemoFaster | Action::DemoSlower | Action::DemoPause => {
@@ -464,9 +475,11 @@ impl App {
             KeyCode::Esc => {
                 self.overlays.close_filter();
                 self.filter.clear();
+                self.reorder();
             }
             KeyCode::Backspace => {
                 self.filter.pop();
+                self.reorder();
             }
             KeyCode::Char('c')
                 if key
@@ -475,7 +488,10 @@ impl App {
             {
                 return self.quit();
             }
-            KeyCode::Char(c) => self.filter.push(c),
+            KeyCode::Char(c) => {
+                self.filter.push(c);
+                self.reorder();
+            }
             _ => {}
         }
         Vec::new()

@@ -44,7 +44,7 @@ fn draw_queues(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         .take(area.height.saturating_sub(3) as usize)
         .map(|i| {
             let row = &app.queues[i];
-            let flags = app.flags(row);
+            let flags = &row.derived.flags;
             let (health, style) = if row.stale.is_some() {
                 ("⚠ stale".to_string(), theme.warn)
             } else if flags.is_empty() {
@@ -92,27 +92,7 @@ fn draw_queues(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 fn draw_big_number(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    // Until someone picks a queue, the story is about the DLQ behind the first
-    // breaker's queue (or else the fullest DLQ).
-    let story_dlq = app
-        .breakers
-        .first()
-        .and_then(|b| b.config.queue.as_deref())
-        .and_then(|q| app.row_by_name(q))
-        .and_then(|r| r.dlq_name())
-        .and_then(|dlq| app.row_by_name(dlq));
-    let row = match app.selected {
-        Some(_) => app.selected_row(),
-        None => story_dlq
-            .or_else(|| {
-                app.queues
-                    .iter()
-                    .filter(|r| app.is_dlq(r))
-                    .max_by_key(|r| r.depth())
-            })
-            .or_else(|| app.selected_row()),
-    };
-    let Some(row) = row else {
+    let Some(row) = app.story_row() else {
         frame.render_widget(block(" Queue ".into(), theme), area);
         return;
     };

@@ -235,7 +235,7 @@ fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
         right,
         keep_end: 0,
     };
-    let drain = match app.drain(row, measured) {
+    let drain = match row.derived.drain {
         Some(Drain::In(d)) => t(format::duration(d), plain, false),
         Some(d @ (Drain::Growing | Drain::Stalled)) => t(d.label().into(), theme.warn, false),
         Some(d) => t(d.label().into(), theme.dim, false),
@@ -243,7 +243,7 @@ fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
     };
     let dlq = match row.dlq_name() {
         Some(dlq) => {
-            let depth = app.row_by_name(dlq).and_then(|r| r.depth());
+            let depth = app.dlq_row(row).and_then(|r| r.depth());
             let depth_text = format!(" ({})", format::count(depth));
             Text {
                 keep_end: depth_text.chars().count(),
@@ -261,7 +261,7 @@ fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
         }
         None => t(String::new(), theme.dim, false),
     };
-    let flags = app.flags(row);
+    let flags = &row.derived.flags;
     let health = if stale {
         t("⚠ stale".into(), theme.warn, false)
     } else if flags.is_empty() {

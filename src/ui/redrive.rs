@@ -155,11 +155,7 @@ pub(crate) fn draw_progress(frame: &mut Frame, area: Rect, app: &App, theme: &Th
         let Some(t) = &row.move_task else {
             continue;
         };
-        let ours = app
-            .redrives
-            .iter()
-            .any(|r| r.is_active() && r.plan.request.source.name == row.queue.name);
-        if ours {
+        if app.active_redrive_of(&row.queue).is_some() {
             continue;
         }
         lines.push(Line::styled(

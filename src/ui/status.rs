@@ -28,7 +28,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         None => "waiting for data".to_string(),
     };
     spans.push(Span::styled(format!("│ {refreshed} "), theme.dim));
-    let stale = app.queues.iter().filter(|q| q.stale.is_some()).count();
+    let stale = app.stale_rows();
     if let Some(e) = app.discovery_error.as_ref().or(app.metrics_error.as_ref()) {
         spans.push(Span::styled(format!("│ ⚠ {e} "), theme.bad));
     }

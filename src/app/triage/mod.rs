@@ -260,8 +260,8 @@ impl App {
                 receipts,
             }));
         }
-        if let Some(r) = self.queues.iter_mut().find(|r| r.queue.url == t.queue.url) {
-            r.schedule.hurry();
+        if let Some(i) = self.row_index(&t.queue) {
+            self.queues[i].schedule.hurry();
         }
         cmds
     }
