@@ -153,13 +153,14 @@ fn app_with(n: usize) -> (App, Instant) {
         ));
     }
     app.update(Msg::Breaker("payments".into(), Ok(breaker_reading())));
+    app.settle();
     (app, now)
 }
 
 fn render<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
     let theme = Theme::default();
     let mut group = c.benchmark_group(format!("{prefix}render"));
-    for n in [10, 200, 1000] {
+    for n in [10, 200, 1000, 10_000] {
         let (app, _) = app_with(n);
         let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("test terminal");
         group.bench_with_input(BenchmarkId::new("dashboard_200x60", n), &app, |b, app| {
@@ -170,6 +171,25 @@ fn render<M: Measurement>(c: &mut Criterion<M>, prefix: &str) {
             })
         });
     }
+    group.finish();
+
+    // One key press at 10,000 queues: moving the selection, then the frame the
+    // runtime draws for it.
+    let mut group = c.benchmark_group(format!("{prefix}key_10000_queues"));
+    let (mut app, _) = app_with(10_000);
+    let mut terminal = Terminal::new(TestBackend::new(WIDTH, HEIGHT)).expect("test terminal");
+    let down = Msg::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Down,
+        crossterm::event::KeyModifiers::NONE,
+    ));
+    group.bench_function("down", |b| b.iter(|| black_box(app.update(down.clone()))));
+    group.bench_function("down_and_draw", |b| {
+        b.iter(|| {
+            app.update(down.clone());
+            app.settle();
+            terminal.draw(|f| ui::draw(f, &app, &theme)).expect("draw");
+        })
+    });
     group.finish();
 }
 
