@@ -321,7 +321,31 @@ impl Keymap {
             .join("/")
     }
 
+    /// Like [`Keymap::label`], for where text is typed: without the plain
+    /// characters, which are text there (see `action_in_text`).
+    pub fn label_in_text(&self, action: Action) -> String {
+        self.keys(action)
+            .iter()
+            .filter(|k| k.ctrl || !matches!(k.code, KeyCode::Char(_)))
+            .map(|k| k.to_string())
+            .collect::<Vec<_>>()
+            .join("/")
+    }
+
     pub fn bindings(&self) -> impl Iterator<Item = (Action, &[KeySpec])> {
         self.bindings.iter().map(|(a, k)| (*a, k.as_slice()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Action, Keymap};
+
+    #[test]
+    fn where_text_is_typed_the_hint_leaves_out_plain_characters() {
+        let keys = Keymap::default();
+        assert_eq!(keys.label(Action::Confirm), "y/Y/Enter");
+        assert_eq!(keys.label_in_text(Action::Confirm), "Enter");
+        assert_eq!(keys.label_in_text(Action::Keep), "Ctrl-s");
     }
 }

@@ -55,7 +55,7 @@ fn draw_popups(frame: &mut Frame, area: ratatui::layout::Rect, app: &App, theme:
     }
     for overlay in app.overlays.iter() {
         match overlay {
-            Overlay::RedriveForm(form) => redrive::draw_form(frame, area, form, theme),
+            Overlay::RedriveForm(form) => redrive::draw_form(frame, area, app, form, theme),
             Overlay::Popup(popup) => popup::draw(frame, area, popup, theme),
             Overlay::Help { scroll } => help::draw(frame, area, app, *scroll, theme),
             Overlay::QueueFilter => {}

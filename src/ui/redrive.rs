@@ -12,7 +12,13 @@ use crate::format;
 use crate::keymap::Action;
 use crate::redrive::RunState;
 
-pub(crate) fn draw_form(frame: &mut Frame, area: Rect, form: &RedriveForm, theme: &Theme) {
+pub(crate) fn draw_form(
+    frame: &mut Frame,
+    area: Rect,
+    app: &App,
+    form: &RedriveForm,
+    theme: &Theme,
+) {
     let value = |f: RedriveField| -> String {
         match f {
             RedriveField::Destination => format!("◀ {} ▶", form.destinations[form.destination]),
@@ -53,8 +59,15 @@ pub(crate) fn draw_form(frame: &mut Frame, area: Rect, form: &RedriveForm, theme
         "filter: text the body contains, or field=value on a JSON field (dotted path)",
         theme.dim,
     ));
+    let keys = |a| app.keymap.label_in_text(a);
     lines.push(Line::styled(
-        "Tab/↑↓ field, ←→ choose, type to edit, Enter: preview, Esc: cancel",
+        format!(
+            "{}/{} field, ←→ choose, type to edit, {}: preview, {}: cancel",
+            keys(Action::NextField),
+            keys(Action::PrevField),
+            keys(Action::Confirm),
+            keys(Action::Cancel)
+        ),
         theme.dim,
     ));
     if form.planning {
