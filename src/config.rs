@@ -42,6 +42,9 @@ pub struct Config {
 }
 
 /// Triage: a whole DLQ grouped by cause.
+/// Most messages a triage holds unless configured (`[triage] cap`).
+pub const DEFAULT_TRIAGE_CAP: usize = 20_000;
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TriageConfig {
@@ -53,7 +56,7 @@ pub struct TriageConfig {
 impl Default for TriageConfig {
     fn default() -> Self {
         TriageConfig {
-            cap: crate::triage::scan::DEFAULT_CAP,
+            cap: DEFAULT_TRIAGE_CAP,
         }
     }
 }

@@ -10,12 +10,12 @@ use anyhow::Context;
 
 use crate::app::{App, Settings};
 use crate::broker::aws::{AwsBroker, AwsOptions, has_credentials_hint};
-use crate::broker::sim::scenario::ScenarioFile;
-use crate::broker::sim::{Sim, SimBroker};
 use crate::broker::{Broker, QueueSelection};
 use crate::cli::Cli;
 use crate::config::{self, BreakerConfig, BreakerSourceConfig, Config, RefreshConfig};
 use crate::recovery::audit::Audit;
+use crate::sim::scenario::ScenarioFile;
+use crate::sim::{Sim, SimBroker};
 use crate::ui::theme::Theme;
 
 /// The queue system chosen from the command line and config: the demo or AWS.
@@ -209,12 +209,12 @@ impl Cli {
 pub(crate) fn load_scenario(path: &Path) -> anyhow::Result<SimBroker> {
     let built_in = path
         .to_str()
-        .and_then(crate::broker::sim::scenario::built_in)
+        .and_then(crate::sim::scenario::built_in)
         .filter(|_| !path.exists());
     let text = match built_in {
         Some(text) => text.to_string(),
         None => std::fs::read_to_string(path).with_context(|| {
-            let names: Vec<&str> = crate::broker::sim::scenario::BUILT_IN
+            let names: Vec<&str> = crate::sim::scenario::BUILT_IN
                 .iter()
                 .map(|(n, _)| *n)
                 .collect();

@@ -321,6 +321,12 @@ impl Keymap {
             .join("/")
     }
 
+    /// At least as many lines as help takes: three per action at most, a
+    /// heading per scope, and the rest of the page. Help scrolls no further.
+    pub(crate) fn help_lines_bound(&self) -> usize {
+        self.bindings.len() * 3 + Scope::ALL.len() + 8
+    }
+
     /// Like [`Keymap::label`], for where text is typed: without the plain
     /// characters, which are text there (see `action_in_text`).
     pub fn label_in_text(&self, action: Action) -> String {

@@ -22,6 +22,7 @@ pub mod recovery;
 pub mod redact;
 pub mod redrive;
 pub mod runtime;
+pub mod sim;
 pub mod snapshot;
 pub mod triage;
 pub mod ui;

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use lazysqs::breaker::{self, BreakerState};
-use lazysqs::broker::sim::SimBroker;
 use lazysqs::config::{BreakerConfig, BreakerSourceConfig};
+use lazysqs::sim::SimBroker;
 
 const SERVER: &str = r#"
 import http.server, ssl, sys

@@ -12,12 +12,12 @@ use lazysqs::app::browser::{BrowserCmd, BrowserMsg, HeldState};
 use lazysqs::app::editor::BodyCheck;
 use lazysqs::app::popup::{Pending, Popup};
 use lazysqs::app::{App, Cmd, Msg, Settings};
-use lazysqs::broker::sim::model::{arn, queue_ref};
 use lazysqs::broker::{
     BrokerError, Message, MessageAttribute, QueueAttrs, QueueRef, RedrivePolicy,
 };
 use lazysqs::recovery::export::ExportedMessage;
 use lazysqs::recovery::{EXTEND_EVERY, RequeueOutcome, RequeueRequest};
+use lazysqs::sim::model::{arn, queue_ref};
 use lazysqs::ui;
 use lazysqs::ui::theme::Theme;
 use ratatui::Terminal;

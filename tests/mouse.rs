@@ -10,8 +10,8 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent,
 use lazysqs::app::popup::Popup;
 use lazysqs::app::triage::TriageMsg;
 use lazysqs::app::{App, Msg, Pane, Settings};
-use lazysqs::broker::sim::model::{arn, queue_ref};
 use lazysqs::broker::{Message, QueueAttrs, RedrivePolicy};
+use lazysqs::sim::model::{arn, queue_ref};
 
 fn attrs(visible: u64, dlq: Option<&str>) -> QueueAttrs {
     QueueAttrs {

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use lazysqs::app::{App, Msg, RateSource, Settings};
-use lazysqs::broker::sim::model::{Model, QueueSpec};
 use lazysqs::broker::{Broker, OutgoingMessage, QueueRef};
+use lazysqs::sim::model::{Model, QueueSpec};
 
 mod localstack;
 #[path = "support/screen.rs"]

@@ -15,9 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aws_sdk_sqs::types::QueueAttributeName;
-use lazysqs::broker::sim::model::QueueSpec;
-use lazysqs::broker::sim::scenario::ScenarioFile;
-use lazysqs::broker::sim::{Sim, SimBroker};
 use lazysqs::broker::{
     Broker, Message, MessageAttribute, OutgoingMessage, QueueRef, QueueSelection, name_from_arn,
 };
@@ -26,6 +23,9 @@ use lazysqs::recovery::export::{ExportedMessage, import, to_jsonl};
 use lazysqs::recovery::{
     self, BROWSE_VISIBILITY, RequeueOutcome, RequeueRequest, resolve_queue, set_visibility,
 };
+use lazysqs::sim::model::QueueSpec;
+use lazysqs::sim::scenario::ScenarioFile;
+use lazysqs::sim::{Sim, SimBroker};
 use serde_json::Value;
 
 mod localstack;

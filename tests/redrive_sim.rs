@@ -8,9 +8,6 @@ use std::time::Duration;
 
 use clap::Parser;
 use lazysqs::breaker::BreakerState;
-use lazysqs::broker::sim::model::{arn, queue_ref};
-use lazysqs::broker::sim::scenario::ScenarioFile;
-use lazysqs::broker::sim::{DemoAction, Sim, SimBroker};
 use lazysqs::broker::{Broker, MessageAttribute, OutgoingMessage};
 use lazysqs::cli::Cli;
 use lazysqs::commands::redrive::read_gate;
@@ -21,6 +18,9 @@ use lazysqs::redrive::{
     self, ClientOptions, Destination, Directive, Filter, Mode, ModePreference, Report, Request,
     RunState,
 };
+use lazysqs::sim::model::{arn, queue_ref};
+use lazysqs::sim::scenario::ScenarioFile;
+use lazysqs::sim::{DemoAction, Sim, SimBroker};
 
 const SCENARIO: &str = r#"
 name = "redrive-tests"

@@ -11,11 +11,11 @@ use lazysqs::app::redrive::{RedriveCmd, RedriveMsg};
 use lazysqs::app::{App, Cmd, Msg, RedriveConfig, Settings};
 use lazysqs::breaker::BreakerState;
 use lazysqs::broker::Broker;
-use lazysqs::broker::sim::{DemoAction, SimBroker};
 use lazysqs::config::{BreakerConfig, BreakerSourceConfig, RefreshConfig};
 use lazysqs::recovery::audit::Audit;
 use lazysqs::redrive::{Mode, RunState};
 use lazysqs::runtime::Executor;
+use lazysqs::sim::{DemoAction, SimBroker};
 use tokio::sync::mpsc;
 
 fn settings(redrive: RedriveConfig) -> Settings {
@@ -537,8 +537,8 @@ fn move_tasks_started_elsewhere_show_and_can_be_cancelled() {
         Instant::now(),
         chrono::Utc::now(),
     );
-    let dlq = lazysqs::broker::sim::model::queue_ref("orders-dlq");
-    let other = lazysqs::broker::sim::model::queue_ref("a-queue-before-it");
+    let dlq = lazysqs::sim::model::queue_ref("orders-dlq");
+    let other = lazysqs::sim::model::queue_ref("a-queue-before-it");
     app.update(Msg::Discovered(Ok(vec![other.clone(), dlq.clone()])));
     app.update(Msg::Redrive(RedriveMsg::MoveTasks {
         queue: dlq.clone(),

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use lazysqs::breaker::BreakerState;
-use lazysqs::broker::sim::model::{Model, QueueSpec, arn};
-use lazysqs::broker::sim::{DemoAction, SimBroker};
 use lazysqs::broker::{BrokerError, MoveTaskStatus, OutgoingMessage};
+use lazysqs::sim::model::{Model, QueueSpec, arn};
+use lazysqs::sim::{DemoAction, SimBroker};
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

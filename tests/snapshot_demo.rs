@@ -13,13 +13,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use lazysqs::breaker::{self, BreakerState};
-use lazysqs::broker::sim::scenario::ScenarioFile;
-use lazysqs::broker::sim::{Sim, SimBroker};
 use lazysqs::broker::{
     AlarmState, BatchOutcome, Broker, BrokerResult, Message, MoveTask, OutgoingMessage, QueueAttrs,
     QueueMetrics, QueueRef, QueueSelection,
 };
 use lazysqs::config::Thresholds;
+use lazysqs::sim::scenario::ScenarioFile;
+use lazysqs::sim::{Sim, SimBroker};
 use lazysqs::snapshot::{self, Options};
 use serde_json::Value;
 

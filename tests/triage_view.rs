@@ -11,8 +11,8 @@ use lazysqs::app::browser::HeldState;
 use lazysqs::app::popup::Popup;
 use lazysqs::app::triage::{TriageCmd, TriageMsg};
 use lazysqs::app::{App, Cmd, Msg, Settings};
-use lazysqs::broker::sim::model::{arn, queue_ref};
 use lazysqs::broker::{Message, QueueAttrs, RedrivePolicy};
+use lazysqs::sim::model::{arn, queue_ref};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 

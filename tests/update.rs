@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lazysqs::app::{App, Cmd, Msg, Pane, Settings, SortKey};
 use lazysqs::breaker::{BreakerReading, BreakerState};
-use lazysqs::broker::sim::DemoAction;
-use lazysqs::broker::sim::model::{arn, queue_ref};
 use lazysqs::broker::{
     BrokerError, QueueAttrs, QueueMetrics, QueueRef, QueueSelection, RedrivePolicy,
 };
 use lazysqs::config::{BreakerConfig, BreakerSourceConfig, Config};
 use lazysqs::health::Flag;
+use lazysqs::sim::DemoAction;
+use lazysqs::sim::model::{arn, queue_ref};
 
 // ---------------------------------------------------------------- helpers
 
@@ -740,7 +740,7 @@ fn a_demo_breaker_reading_brings_its_own_history() {
     };
     let t0 = Instant::now();
     let mut app = App::new(settings(true, vec![cfg]), t0, chrono::Utc::now());
-    let sim = lazysqs::broker::sim::SimBroker::coffee_shop().expect("scenario");
+    let sim = lazysqs::sim::SimBroker::coffee_shop().expect("scenario");
     sim.control(DemoAction::ToggleFault);
     sim.advance(Duration::from_secs(30));
     let r = sim.breaker("payments").expect("reading");

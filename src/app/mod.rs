@@ -22,13 +22,13 @@ use chrono::{DateTime, Utc};
 use crossterm::event::KeyEvent;
 
 use crate::breaker::{BreakerReading, BreakerState, Transition};
-use crate::broker::sim::DemoAction;
 use crate::broker::{
     BrokerError, BrokerResult, QueueAttrs, QueueMetrics, QueueRef, QueueSelection,
 };
 use crate::config::{BreakerConfig, RefreshConfig, Thresholds};
 use crate::keymap::Keymap;
 use crate::poll::{Jitter, Schedule};
+use crate::sim::DemoAction;
 use browser::{Browser, BrowserCmd, BrowserMsg};
 use overlay::Overlays;
 use redrive::{RedriveCmd, RedriveMsg, RedriveRun};

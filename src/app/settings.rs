@@ -48,7 +48,7 @@ impl Default for Settings {
             breakers: Vec::new(),
             read_only: false,
             browse_cap: browser::DEFAULT_CAP,
-            triage_cap: crate::triage::scan::DEFAULT_CAP,
+            triage_cap: crate::config::DEFAULT_TRIAGE_CAP,
             audit_path: None,
             redact: Vec::new(),
             present: false,

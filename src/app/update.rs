@@ -7,11 +7,11 @@ use super::popup::{Pending, Popup};
 use super::redrive::RedriveCmd;
 use super::{App, Cmd, HISTORY_LEN, Msg, Pane, RateSample};
 use crate::breaker::{BreakerReading, BreakerState, Transition};
-use crate::broker::sim::DemoAction;
 use crate::broker::{BrokerError, QueueAttrs, QueueRef};
 use crate::config::BreakerSourceConfig;
 use crate::health;
 use crate::keymap::Action;
+use crate::sim::DemoAction;
 
 /// Rows a page key moves.
 const PAGE: usize = 10;
@@ -370,7 +370,7 @@ impl App {
 
     /// Keys while help is open: it scrolls, and q, Esc or ? close it.
     fn on_help_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
-        let most = crate::ui::help::most_lines(self);
+        let most = self.keymap.help_lines_bound();
         let Some(scroll) = self.overlays.help_mut() else {
             return Vec::new();
         };

@@ -1,10 +1,9 @@
 //! The `Broker` trait: the only door to a queue system.
 //!
 //! Everything above it (panes, pollers, breakers, requeue, redrive) is written once
-//! and runs against either backend: [`aws::AwsBroker`] or [`sim::SimBroker`].
+//! and runs against either backend: [`aws::AwsBroker`] or [`crate::sim::SimBroker`].
 
 pub mod aws;
-pub mod sim;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

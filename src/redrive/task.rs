@@ -331,10 +331,10 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::broker::sim::model::{arn, queue_ref};
-    use crate::broker::sim::scenario::ScenarioFile;
-    use crate::broker::sim::{Sim, SimBroker};
     use crate::broker::{Broker, OutgoingMessage};
+    use crate::sim::model::{arn, queue_ref};
+    use crate::sim::scenario::ScenarioFile;
+    use crate::sim::{Sim, SimBroker};
 
     fn task(status: &str, handle: Option<&str>, secs: i64) -> MoveTask {
         MoveTask {

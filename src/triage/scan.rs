@@ -12,8 +12,6 @@ pub use crate::recovery::set_visibility;
 
 use crate::broker::{Broker, BrokerError, BrokerResult, Message, QueueRef};
 
-/// Most messages a triage holds unless configured (`[triage] cap`).
-pub(crate) const DEFAULT_CAP: usize = 20_000;
 /// SQS's limit on a standard queue's in-flight messages: a scan never holds more.
 pub(crate) const MAX_IN_FLIGHT: usize = 120_000;
 /// How long a scanned message stays hidden before it needs extending: long

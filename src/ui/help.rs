@@ -122,8 +122,3 @@ fn other_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
     lines.push(Line::styled("Esc or ? closes this help", theme.dim));
     lines
 }
-
-/// How many lines the help has at most, for bounding its scroll.
-pub(crate) fn most_lines(app: &App) -> usize {
-    app.keymap.bindings().count() * 3 + Scope::ALL.len() + 8
-}

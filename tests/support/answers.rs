@@ -1,8 +1,8 @@
 //! Answers as the runtime delivers them, for tests that drive `App::update`.
 
 use lazysqs::app::Msg;
-use lazysqs::broker::sim::model::arn;
 use lazysqs::broker::{BrokerResult, QueueAttrs, QueueRef};
+use lazysqs::sim::model::arn;
 
 /// An attributes answer for `queue`, carrying the queue's own ARN as SQS does
 /// (the fixtures leave it out).

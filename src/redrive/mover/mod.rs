@@ -760,8 +760,8 @@ mod tests {
     #[test]
     fn batch_size_follows_low_rates_and_hold_scales_with_the_queue() {
         let cfg = |rate: Option<f64>, expected: Option<u64>| MoverConfig {
-            source: crate::broker::sim::model::queue_ref("dlq"),
-            source_arn: crate::broker::sim::model::arn("dlq"),
+            source: crate::sim::model::queue_ref("dlq"),
+            source_arn: crate::sim::model::arn("dlq"),
             target: Target::OwnSource { fallback: None },
             rate,
             max: None,

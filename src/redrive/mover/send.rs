@@ -372,7 +372,7 @@ mod tests {
             dedup_id: Some("d-1".into()),
             trace_header: Some("Root=1-5759e988-bd862e3fe1be46a994272793".into()),
         };
-        let fifo = crate::broker::sim::model::queue_ref("invoices.fifo");
+        let fifo = crate::sim::model::queue_ref("invoices.fifo");
         let a = outgoing(&m, &fifo);
         let b = outgoing(&m, &fifo);
         assert_eq!(a.attributes, attributes);
@@ -380,7 +380,7 @@ mod tests {
         assert!(a.dedup_id.is_some());
         assert_ne!(a.dedup_id, b.dedup_id);
         assert_ne!(a.dedup_id.as_deref(), Some("d-1"));
-        let standard = crate::broker::sim::model::queue_ref("orders");
+        let standard = crate::sim::model::queue_ref("orders");
         let c = outgoing(&m, &standard);
         // Fair queues: a standard queue keeps the group id too.
         assert_eq!(c.group_id.as_deref(), Some("customer-7"));

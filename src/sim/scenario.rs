@@ -14,18 +14,18 @@ use crate::breaker::{BreakerReading, BreakerState, Transition};
 use crate::broker::{MessageAttribute, OutgoingMessage};
 
 /// The coffee-shop story, built into the binary so the demo runs anywhere.
-pub(crate) const COFFEE_SHOP: &str = include_str!("../../../assets/demo/coffee-shop.toml");
+pub(crate) const COFFEE_SHOP: &str = include_str!("../../assets/demo/coffee-shop.toml");
 
 /// Scenarios built into the binary, by name (`--scenario NAME`).
 pub(crate) const BUILT_IN: [(&str, &str); 3] = [
     ("coffee-shop", COFFEE_SHOP),
     (
         "coffee-shop-story",
-        include_str!("../../../assets/demo/coffee-shop-story.toml"),
+        include_str!("../../assets/demo/coffee-shop-story.toml"),
     ),
     (
         "retry-backoff",
-        include_str!("../../../assets/demo/retry-backoff.toml"),
+        include_str!("../../assets/demo/retry-backoff.toml"),
     ),
 ];
 
