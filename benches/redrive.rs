@@ -301,6 +301,7 @@ async fn mover_run(
                 ..ClientOptions::default()
             },
             expected: Some(expected),
+            canary: None,
         },
     );
     handle.wait().await

@@ -187,6 +187,51 @@ pub struct RedriveArgs {
     /// No progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+    /// Start slow and watch for returns (client-side): the rate doubles after
+    /// each window in which nothing came back, up to --rate; the redrive halts
+    /// when more than --canary-max-returns of the messages it sent come back to
+    /// the DLQ in one window, and exits 1.
+    #[arg(long)]
+    pub canary: bool,
+    /// The canary's first rate, messages per second (0.1 to 3000).
+    #[arg(long, value_name = "N", default_value_t = 1.0, requires = "canary",
+          value_parser = parse_canary_start)]
+    pub canary_start: f64,
+    /// Seconds each canary stage runs before the rate doubles (1 to 3600).
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "canary",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub canary_window: u64,
+    /// Returns in one window the canary allows; one more halts it.
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "canary")]
+    pub canary_max_returns: u64,
+}
+
+impl RedriveArgs {
+    /// The canary asked for, if any.
+    pub fn canary(&self) -> Option<crate::redrive::canary::Canary> {
+        self.canary.then(|| crate::redrive::canary::Canary {
+            start: self.canary_start,
+            window: std::time::Duration::from_secs(self.canary_window),
+            max_returns: self.canary_max_returns,
+        })
+    }
+
+    pub(crate) fn preference(&self) -> ModePreference {
+        if self.client_side {
+            ModePreference::ClientSide
+        } else if self.move_task {
+            ModePreference::MoveTask
+        } else {
+            ModePreference::Auto
+        }
+    }
+}
+
+fn parse_canary_start(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.1..=3000.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s} is not a rate from 0.1 to 3000 messages/s")),
+    }
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {
@@ -198,18 +243,6 @@ fn parse_workers(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(n) if (1..=64).contains(&n) => Ok(n),
         _ => Err(format!("{s} is not a number of workers from 1 to 64")),
-    }
-}
-
-impl RedriveArgs {
-    pub(crate) fn preference(&self) -> ModePreference {
-        if self.client_side {
-            ModePreference::ClientSide
-        } else if self.move_task {
-            ModePreference::MoveTask
-        } else {
-            ModePreference::Auto
-        }
     }
 }
 

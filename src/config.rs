@@ -73,6 +73,9 @@ pub struct RedriveConfig {
     /// The rate of an automatic redrive.
     #[serde(deserialize_with = "auto_rate")]
     pub auto_rate: u32,
+    /// An automatic redrive is a canary: it starts at 1 msg/s, doubles after
+    /// each 30 s in which nothing came back, and halts when messages come back.
+    pub canary: bool,
 }
 
 impl Default for RedriveConfig {
@@ -81,6 +84,7 @@ impl Default for RedriveConfig {
             rate: 10,
             auto: false,
             auto_rate: 5,
+            canary: true,
         }
     }
 }

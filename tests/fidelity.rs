@@ -115,6 +115,7 @@ async fn client_side(lab: &Lab, from: &QueueRef, to: &QueueRef) -> redrive::Repo
             transform: None,
             mode: ModePreference::ClientSide,
             client: ClientOptions::default(),
+            canary: None,
         },
     )
     .await

@@ -344,6 +344,7 @@ async fn move_task_start_progress_and_cancel() {
         transform: None,
         mode: ModePreference::Auto,
         client: ClientOptions::default(),
+        canary: None,
     };
     let broker = env.dyn_broker();
     let plan = redrive::plan(broker.as_ref(), req.clone())
@@ -444,6 +445,7 @@ async fn client_side_rate_holds_the_target() {
             transform: None,
             mode: ModePreference::ClientSide,
             client: client(4),
+            canary: None,
         },
     )
     .await;
@@ -493,6 +495,7 @@ async fn filter_moves_only_matching_messages() {
             transform: None,
             mode: ModePreference::Auto,
             client: client(4),
+            canary: None,
         },
     )
     .await;
@@ -555,6 +558,7 @@ async fn fifo_redrive_keeps_groups_and_uses_fresh_dedup_ids() {
         transform: None,
         mode: ModePreference::ClientSide,
         client: client(2),
+        canary: None,
     };
     let report = run(&env, req.clone()).await;
     assert_eq!((report.moved, report.failed), (12, 0), "{report:?}");
@@ -639,6 +643,7 @@ async fn a_failed_send_leaves_the_message_in_the_dlq() {
             transform: None,
             mode: ModePreference::ClientSide,
             client: client(2),
+            canary: None,
         },
     )
     .await;

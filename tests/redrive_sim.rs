@@ -129,6 +129,7 @@ fn request(source: &str) -> Request {
             workers: 4,
             ..ClientOptions::default()
         },
+        canary: None,
     }
 }
 
@@ -270,6 +271,7 @@ async fn a_failed_send_leaves_the_message_in_the_dlq_and_is_reported() {
             transform: None,
             options: ClientOptions::default(),
             expected: Some(12),
+            canary: None,
         },
     );
     let report = tokio::time::timeout(Duration::from_secs(30), handle.wait())

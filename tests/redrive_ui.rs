@@ -379,6 +379,8 @@ async fn a_client_side_redrive_moves_only_what_the_filter_selects() {
     }
     rig.send(key(KeyCode::Right));
     rig.send(key(KeyCode::Right));
+    // past the canary, off
+    rig.send(key(KeyCode::Tab));
     rig.send(key(KeyCode::Tab));
     for c in "coffee=latte".chars() {
         rig.send(key(KeyCode::Char(c)));
@@ -468,6 +470,7 @@ async fn auto_redrive_starts_when_the_breaker_closes_and_drains_the_dlq() {
         rate: 10,
         auto: true,
         auto_rate: 20,
+        canary: false,
     });
     rig.break_payments().await;
     assert!(

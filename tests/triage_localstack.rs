@@ -580,6 +580,7 @@ async fn a_redrive_of_one_group_moves_exactly_its_messages() {
         transform: None,
         mode: ModePreference::Auto,
         client: ClientOptions::default(),
+        canary: None,
     };
     let plan = redrive::plan(broker.as_ref(), request).await.expect("plan");
     assert_eq!(plan.mode, redrive::Mode::ClientSide, "{}", plan.mode_reason);

@@ -3,6 +3,7 @@
 //! tasks started elsewhere, and the optional auto-redrive when a breaker closes.
 
 use crate::keymap::{Action, Scope};
+use crate::redrive::canary::Canary;
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -25,16 +26,18 @@ pub enum RedriveField {
     Rate,
     HowMany,
     Mode,
+    Canary,
     Filter,
 }
 
 impl RedriveField {
     /// Every field, in the dialog's order.
-    pub const ALL: [RedriveField; 5] = [
+    pub const ALL: [RedriveField; 6] = [
         RedriveField::Destination,
         RedriveField::Rate,
         RedriveField::HowMany,
         RedriveField::Mode,
+        RedriveField::Canary,
         RedriveField::Filter,
     ];
 
@@ -44,6 +47,7 @@ impl RedriveField {
             RedriveField::Rate => "rate (msg/s)",
             RedriveField::HowMany => "how many",
             RedriveField::Mode => "mode",
+            RedriveField::Canary => "canary",
             RedriveField::Filter => "filter",
         }
     }
@@ -75,6 +79,8 @@ pub struct RedriveForm {
     /// Empty: all.
     pub max: String,
     pub mode: ModePreference,
+    /// Start at 1 msg/s and halt when messages come back (client-side).
+    pub canary: bool,
     pub filter: String,
     /// A triage group to move, instead of a typed filter.
     pub group: Option<Filter>,
@@ -138,6 +144,7 @@ impl RedriveForm {
             transform: None,
             mode: self.mode,
             client: ClientOptions::default(),
+            canary: self.canary.then(Canary::default),
         })
     }
 }
@@ -266,6 +273,7 @@ impl App {
             rate: self.redrive_settings.rate.to_string(),
             max: String::new(),
             mode: ModePreference::Auto,
+            canary: false,
             filter: String::new(),
             group: None,
             field: RedriveField::Destination,
@@ -334,6 +342,7 @@ impl App {
                         let i = modes.iter().position(|m| *m == form.mode).unwrap_or(0);
                         form.mode = modes[cycle(i, modes.len(), back)];
                     }
+                    RedriveField::Canary => form.canary = !form.canary,
                     _ => {}
                 }
             }
@@ -736,6 +745,7 @@ impl App {
             transform: None,
             mode: ModePreference::Auto,
             client: ClientOptions::default(),
+            canary: self.redrive_settings.canary.then(Canary::default),
         };
         vec![Cmd::Redrive(RedriveCmd::Plan {
             request: Box::new(request),
@@ -750,6 +760,6 @@ fn text_field(form: &mut RedriveForm) -> Option<&mut String> {
         RedriveField::HowMany => Some(&mut form.max),
         RedriveField::Filter if form.group.is_some() => None,
         RedriveField::Filter => Some(&mut form.filter),
-        RedriveField::Destination | RedriveField::Mode => None,
+        RedriveField::Destination | RedriveField::Mode | RedriveField::Canary => None,
     }
 }

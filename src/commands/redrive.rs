@@ -99,6 +99,7 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
             visibility: Duration::from_secs(args.visibility_timeout),
             ..ClientOptions::default()
         },
+        canary: args.canary(),
     };
     let plan = crate::redrive::plan(broker.as_ref(), request).await?;
     eprintln!("lazysqs redrive: {}", plan.preview());

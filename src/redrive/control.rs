@@ -37,6 +37,8 @@ pub struct Control {
     mode: Mode,
     directive: Arc<watch::Sender<Directive>>,
     limiter: Option<Arc<RateLimiter>>,
+    /// Why the redrive was halted from outside, when it was.
+    halted: Arc<std::sync::Mutex<Option<String>>>,
 }
 
 impl Control {
@@ -46,6 +48,7 @@ impl Control {
             mode,
             directive: Arc::new(tx),
             limiter,
+            halted: Arc::default(),
         }
     }
 
@@ -99,6 +102,21 @@ impl Control {
     /// task through CancelMessageMoveTask.
     pub fn cancel(&self) {
         let _ = self.set(Directive::Cancel);
+    }
+
+    /// Stops like [`Control::cancel`], and says why: the run ends halted (the
+    /// destination's breaker opened under a canary redrive).
+    pub fn halt(&self, reason: impl Into<String>) {
+        *self.halted.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.into());
+        self.cancel();
+    }
+
+    /// Why the run was halted from outside.
+    pub(crate) fn halt_reason(&self) -> Option<String> {
+        self.halted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// Changes the client-side rate from now on (`None`: unlimited).

@@ -24,6 +24,7 @@
 //! }
 //! ```
 
+pub mod canary;
 mod control;
 pub mod filter;
 pub mod gate;
@@ -110,6 +111,7 @@ pub async fn start(
                 transform: r.transform.clone(),
                 options: r.client,
                 expected: Some(plan.visible),
+                canary: r.canary,
             },
         )),
     }

@@ -79,6 +79,8 @@ pub struct Request {
     pub transform: Option<crate::triage::Transform>,
     pub mode: ModePreference,
     pub client: ClientOptions,
+    /// Start slow and halt when messages come back (client-side).
+    pub canary: Option<super::canary::Canary>,
 }
 
 /// Whether the server runs move tasks for this queue.
@@ -94,6 +96,8 @@ pub enum TaskSupport {
 pub struct ModeFacts {
     pub preference: ModePreference,
     pub filtered: bool,
+    /// A canary tells returns by MessageId, which only a client-side move sees.
+    pub canary: bool,
     pub max: Option<u64>,
     pub rate: Option<u32>,
     /// Whether some queue's redrive policy points at the source (ListDeadLetterSourceQueues).
@@ -112,6 +116,11 @@ pub(crate) fn choose_mode(f: &ModeFacts) -> Result<(Mode, String), String> {
     let mut blockers = Vec::new();
     if f.filtered {
         blockers.push("a filter or a transform needs a client-side move".to_string());
+    }
+    if f.canary {
+        blockers.push(
+            "a canary tells returns by message id, which needs a client-side move".to_string(),
+        );
     }
     if f.max.is_some() {
         blockers.push("a move task cannot stop after N messages".to_string());
@@ -244,11 +253,19 @@ impl Plan {
             }
             Destination::Queue(q) => format!("to {}", q.name),
         };
-        let rate = match r.rate {
+        let mut rate = match r.rate {
             Some(n) => format!("at {n} msg/s"),
             None if self.mode == Mode::MoveTask => "at the server's pace".to_string(),
             None => "as fast as possible".to_string(),
         };
+        if let Some(c) = &r.canary {
+            rate = format!(
+                "as a canary: from {} msg/s, doubling every {} while at most {} come back, up to {rate}",
+                crate::format::rate(Some(c.start)),
+                crate::format::duration(c.window),
+                c.max_returns
+            );
+        }
         format!(
             "move {count}{filter} from {} {to} {rate}, {}",
             r.source.name, self.mode_reason
@@ -344,6 +361,7 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
     let facts = ModeFacts {
         preference: request.mode,
         filtered: request.filter.is_some() || request.transform.is_some(),
+        canary: request.canary.is_some(),
         max: request.max,
         rate: request.rate,
         source_is_dlq: !dlq_sources.is_empty(),
@@ -407,6 +425,7 @@ mod tests {
         ModeFacts {
             preference: ModePreference::Auto,
             filtered: false,
+            canary: false,
             max: None,
             rate: Some(50),
             source_is_dlq: true,

@@ -19,8 +19,13 @@ pub enum RunState {
     /// Cancel asked for; finishing the batches in hand (client-side) or waiting for
     /// the server (move task).
     Cancelling,
+    /// A canary's tail: the DLQ ran dry; watching it for returns a while longer.
+    Watching,
     Completed,
     Cancelled,
+    /// A canary stopped it: what it sent came back (or the destination's breaker
+    /// opened). Everything not yet moved is still in the DLQ.
+    Halted,
     Failed,
 }
 
@@ -28,7 +33,7 @@ impl RunState {
     pub(crate) fn is_finished(self) -> bool {
         matches!(
             self,
-            RunState::Completed | RunState::Cancelled | RunState::Failed
+            RunState::Completed | RunState::Cancelled | RunState::Halted | RunState::Failed
         )
     }
 
@@ -39,7 +44,9 @@ impl RunState {
             RunState::Paused => "paused",
             RunState::Cancelling => "cancelling",
             RunState::Completed => "completed",
+            RunState::Watching => "watching for returns",
             RunState::Cancelled => "cancelled",
+            RunState::Halted => "halted",
             RunState::Failed => "failed",
         }
     }
@@ -95,6 +102,8 @@ pub struct Progress {
     pub detail: Option<String>,
     /// The last few failures (all of them are in the [`Report`]).
     pub recent_failures: Vec<MessageFailure>,
+    /// A canary's stages and returns so far.
+    pub canary: Option<super::canary::CanaryReport>,
 }
 
 impl Progress {
@@ -114,6 +123,7 @@ impl Progress {
             eta: None,
             detail: None,
             recent_failures: Vec::new(),
+            canary: None,
         }
     }
 
@@ -150,6 +160,8 @@ pub struct Report {
     pub error: Option<String>,
     /// The move task's handle (ARN-like), for a move task.
     pub task_handle: Option<String>,
+    /// A canary's stages, returns, and whether (and why) it halted.
+    pub canary: Option<super::canary::CanaryReport>,
 }
 
 impl Report {

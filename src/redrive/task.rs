@@ -126,6 +126,7 @@ pub(crate) fn progress_of(task: &MoveTask, rate: f64) -> Progress {
         },
         detail,
         recent_failures: Vec::new(),
+        canary: None,
     }
 }
 
@@ -175,6 +176,7 @@ pub(crate) fn watch_task(
         failures: Vec::new(),
         error: None,
         task_handle: handle.clone(),
+        canary: None,
     };
     let directive = control.subscribe();
     let report_base = fallback.clone();

@@ -26,6 +26,16 @@ pub(crate) fn draw_form(
             RedriveField::HowMany if form.max.is_empty() => "all".to_string(),
             RedriveField::HowMany => form.max.clone(),
             RedriveField::Mode => format!("◀ {} ▶", form.mode_label()),
+            RedriveField::Canary if form.canary => {
+                let c = crate::redrive::canary::Canary::default();
+                format!(
+                    "◀ on ▶ from {} msg/s, ×2 every {} while ≤ {} come back",
+                    format::rate(Some(c.start)),
+                    format::duration(c.window),
+                    c.max_returns
+                )
+            }
+            RedriveField::Canary => "◀ off ▶".to_string(),
             RedriveField::Filter if form.group.is_some() => form
                 .group
                 .as_ref()

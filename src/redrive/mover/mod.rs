@@ -23,7 +23,7 @@
 //! - Pause, resume, cancel and rate changes act between batches through [`Control`];
 //!   a batch in hand is always finished, so cancel never leaves a message half-moved.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -32,15 +32,18 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+mod report;
+mod returns;
 mod send;
 
 pub(crate) use send::DEFAULT_GROUP_ID;
 pub use send::outgoing;
 
+use super::canary::{Canary, Ramp};
 use super::limiter::RateLimiter;
 use super::{
     Control, Directive, Filter, MessageFailure, Mode, Progress, RateMeter, RedriveHandle, Report,
-    RunState, eta,
+    RunState,
 };
 use crate::broker::{Broker, BrokerError, BrokerResult, Message, QueueRef};
 
@@ -58,6 +61,8 @@ const RECEIVE_ATTEMPTS: u32 = 6;
 const TICK: Duration = Duration::from_millis(250);
 /// How often the DLQ's depth is read for the remaining estimate.
 const DEPTH_EVERY: Duration = Duration::from_secs(5);
+/// How often a canary reads it, for returns.
+const CANARY_DEPTH_EVERY: Duration = Duration::from_secs(1);
 /// Failures kept in [`Progress::recent_failures`].
 const RECENT_FAILURES: usize = 5;
 /// The longest a message may stay invisible in SQS.
@@ -94,14 +99,22 @@ pub struct MoverConfig {
     pub options: super::ClientOptions,
     /// Visible messages at the start, for the first remaining estimate.
     pub expected: Option<u64>,
+    /// Start slow and halt when messages come back (see [`super::canary`]).
+    pub canary: Option<Canary>,
 }
 
 impl MoverConfig {
-    /// Messages per receive: 10, or fewer at low rates so that the flow is smooth.
+    /// Messages per receive at the start: 10, or fewer at low rates so that the
+    /// flow is smooth.
     fn batch(&self) -> u32 {
-        match self.rate {
-            Some(r) if r < f64::from(BATCH) => (r.floor() as u32).clamp(1, BATCH),
-            _ => BATCH,
+        batch_at(self.first_rate())
+    }
+
+    /// The rate the run starts at: the canary's first stage, else the target.
+    fn first_rate(&self) -> Option<f64> {
+        match self.canary {
+            Some(c) => Some(self.rate.map_or(c.start, |t| c.start.min(t))),
+            None => self.rate,
         }
     }
 
@@ -126,6 +139,14 @@ impl MoverConfig {
     }
 }
 
+/// Messages per receive at `rate`: 10, or fewer below 10 a second.
+fn batch_at(rate: Option<f64>) -> u32 {
+    match rate {
+        Some(r) if r < f64::from(BATCH) => (r.floor() as u32).clamp(1, BATCH),
+        _ => BATCH,
+    }
+}
+
 /// How long a pass over `expected` messages holds those it skips or fails to
 /// move (so that it does not see them twice): between 5 and 15 minutes.
 pub(crate) fn skip_hold(expected: u64) -> Duration {
@@ -135,9 +156,9 @@ pub(crate) fn skip_hold(expected: u64) -> Duration {
 
 /// Starts a client-side move in the background.
 pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
-    let limiter = Arc::new(RateLimiter::new(cfg.rate, cfg.batch()));
+    let limiter = Arc::new(RateLimiter::new(cfg.first_rate(), cfg.batch()));
     let control = Control::new(Mode::ClientSide, Some(limiter.clone()));
-    let mut first = Progress::new(Mode::ClientSide, cfg.rate);
+    let mut first = Progress::new(Mode::ClientSide, cfg.first_rate());
     first.remaining = remaining(cfg.max, 0, cfg.expected);
     first.total = first.remaining;
     let (tx, rx) = watch::channel(first);
@@ -157,16 +178,21 @@ pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
         failures: Vec::new(),
         error: None,
         task_handle: None,
+        canary: None,
+    };
+    let stats = Stats {
+        ramp: cfg.canary.map(|c| Ramp::new(c, cfg.rate, 0.0)),
+        ..Stats::default()
     };
     let run = Arc::new(Run {
         broker,
         directive: control.subscribe(),
+        control: control.clone(),
         hold: cfg.hold(),
-        batch: cfg.batch(),
         cfg,
         limiter,
         claimed: AtomicU64::new(0),
-        stats: Mutex::new(Stats::default()),
+        stats: Mutex::new(stats),
         routes: Mutex::new(HashMap::new()),
         limits: Mutex::new(HashMap::new()),
         progress: tx,
@@ -201,6 +227,8 @@ enum HoldReason {
     Failed,
     /// Sent, but the delete failed: delete it when seen again.
     SentNotDeleted,
+    /// Sent by this redrive and back in the DLQ: not sent again in this run.
+    Returned,
 }
 
 #[derive(Debug, Clone)]
@@ -230,6 +258,9 @@ struct Stats {
     meter: Option<RateMeter>,
     /// When the last message was moved: the end of the span the average rate covers.
     last_move: Option<Instant>,
+    /// The canary's ramp, and the MessageIds this run gave the messages it sent.
+    ramp: Option<Ramp>,
+    sent_ids: HashSet<String>,
 }
 
 struct Run {
@@ -237,6 +268,8 @@ struct Run {
     cfg: MoverConfig,
     limiter: Arc<RateLimiter>,
     directive: watch::Receiver<Directive>,
+    /// To stop the run itself when the canary halts.
+    control: Control,
     /// Messages taken toward `max` (moved, failed, or in hand).
     claimed: AtomicU64,
     stats: Mutex<Stats>,
@@ -247,7 +280,6 @@ struct Run {
     progress: watch::Sender<Progress>,
     started: Instant,
     hold: Duration,
-    batch: u32,
     /// Wakes workers waiting for tokens when one finds the queue empty.
     drained: Notify,
 }
@@ -290,18 +322,34 @@ impl Run {
                     Some(Ok(())) => {}
                 },
                 _ = tick.tick() => {
-                    if last_depth.elapsed() >= DEPTH_EVERY {
+                    if last_depth.elapsed() >= self.depth_every() {
                         last_depth = Instant::now();
                         self.read_depth().await;
                     }
+                    self.steer_canary();
                     self.publish(self.live_state());
                 }
             }
         }
+        if !self.is_cancelled() && self.stats().fatal.is_none() {
+            self.watch_tail().await;
+        }
         self.release_all().await;
         let cancelled = *self.directive.borrow() == Directive::Cancel;
+        let halted = {
+            let mut s = self.stats();
+            let outside = self.control.halt_reason();
+            if let (Some(ramp), Some(why)) = (s.ramp.as_mut(), outside)
+                && !ramp.report().halted
+            {
+                ramp.halt(why);
+            }
+            s.ramp.as_ref().is_some_and(|r| r.report().halted)
+        };
         let state = if self.stats().fatal.is_some() {
             RunState::Failed
+        } else if halted {
+            RunState::Halted
         } else if cancelled {
             RunState::Cancelled
         } else {
@@ -333,97 +381,12 @@ impl Run {
 
     async fn read_depth(&self) {
         if let Ok(a) = self.broker.queue_attributes(&self.cfg.source).await {
-            self.stats().depth = Some(a.visible);
-        }
-    }
-
-    fn publish(&self, state: RunState) -> Progress {
-        let now = Instant::now();
-        let p = {
             let mut s = self.stats();
+            s.depth = Some(a.visible);
             let moved = s.moved;
-            if let Some(m) = s.meter.as_mut() {
-                m.record(now, moved);
+            if let Some(ramp) = s.ramp.as_mut() {
+                ramp.depth(a.depth(), moved);
             }
-            let rate = s.meter.as_ref().map_or(0.0, RateMeter::rate);
-            let attempted = s.moved + s.failed;
-            let in_queue = s.depth.or_else(|| {
-                self.cfg
-                    .expected
-                    .map(|e| e.saturating_sub(attempted + s.skipped))
-            });
-            let left = if state.is_finished() {
-                Some(0)
-            } else {
-                remaining(self.cfg.max, attempted, in_queue)
-            };
-            let target = self.limiter.rate();
-            let start = s.failures.len().saturating_sub(RECENT_FAILURES);
-            Progress {
-                mode: Mode::ClientSide,
-                state,
-                moved,
-                failed: s.failed,
-                skipped: s.skipped,
-                not_deleted: s.not_deleted,
-                total: left.map(|l| attempted + l),
-                remaining: left,
-                rate: if state.is_finished() {
-                    self.average_rate(&s, s.last_move.unwrap_or(now))
-                } else {
-                    rate
-                },
-                target_rate: target,
-                elapsed: now.saturating_duration_since(self.started),
-                eta: if state.is_finished() {
-                    None
-                } else {
-                    eta(left, rate, target)
-                },
-                detail: s.fatal.clone().or_else(|| s.last_error.clone()),
-                recent_failures: s.failures[start..].to_vec(),
-            }
-        };
-        self.progress.send_replace(p.clone());
-        p
-    }
-
-    /// Moved per second of running (pauses excluded) from the start to `end`.
-    fn average_rate(&self, s: &Stats, end: Instant) -> f64 {
-        let now = end;
-        let mut paused = s.paused;
-        if let Some(since) = s.paused_since {
-            paused += now.saturating_duration_since(since);
-        }
-        let active = now
-            .saturating_duration_since(self.started)
-            .saturating_sub(paused)
-            .as_secs_f64();
-        if active > 0.0 {
-            s.moved as f64 / active
-        } else {
-            0.0
-        }
-    }
-
-    fn report(&self, state: RunState, p: &Progress) -> Report {
-        let s = self.stats();
-        Report {
-            mode: Mode::ClientSide,
-            state,
-            source: self.cfg.source.name.clone(),
-            destination: target_label(&self.cfg.target),
-            moved: s.moved,
-            failed: s.failed,
-            skipped: s.skipped,
-            not_deleted: s.not_deleted,
-            duration_secs: p.elapsed.as_secs_f64(),
-            rate: self.average_rate(&s, s.last_move.unwrap_or_else(Instant::now)),
-            target_rate: self.limiter.rate(),
-            by_destination: s.by_destination.clone(),
-            failures: s.failures.clone(),
-            error: s.fatal.clone(),
-            task_handle: None,
         }
     }
 
@@ -501,7 +464,7 @@ impl Run {
             if !self.wait_runnable().await {
                 return;
             }
-            let want = self.claim(self.batch);
+            let want = self.claim(batch_at(self.limiter.rate()));
             if want == 0 {
                 return;
             }
@@ -556,6 +519,7 @@ impl Run {
                     .partition(|m| !s.held.contains_key(&m.message_id))
             };
             self.seen_again(seen).await;
+            let fresh = self.set_aside_returns(fresh).await;
             if fresh.is_empty() {
                 self.unclaim(want, paid);
                 self.drained.notify_waiters();
@@ -687,7 +651,11 @@ impl Run {
                 })
                 .collect()
         };
-        for reason in [HoldReason::Unselected, HoldReason::Failed] {
+        for reason in [
+            HoldReason::Unselected,
+            HoldReason::Failed,
+            HoldReason::Returned,
+        ] {
             let group: Vec<Message> = by_reason
                 .iter()
                 .filter(|(_, r)| *r == reason)
@@ -769,6 +737,7 @@ mod tests {
             transform: None,
             options: super::super::ClientOptions::default(),
             expected,
+            canary: None,
         };
         assert_eq!(cfg(None, None).batch(), 10);
         assert_eq!(cfg(Some(500.0), None).batch(), 10);

@@ -175,6 +175,7 @@ impl Run {
         let mut pending: Vec<usize> = (0..batch.len()).collect();
         let mut errors: HashMap<usize, BrokerError> = HashMap::new();
         let mut sent: Vec<usize> = Vec::new();
+        let mut new_ids: Vec<String> = Vec::new();
         let mut given_up: Vec<usize> = Vec::new();
         let attempts = self.cfg.options.attempts.max(1);
         for attempt in 0..attempts {
@@ -203,7 +204,10 @@ impl Run {
                         let Some(&i) = pending.get(j) else { continue };
                         answered[j] = true;
                         match result {
-                            Ok(_) => sent.push(i),
+                            Ok(new_id) => {
+                                sent.push(i);
+                                new_ids.push(new_id);
+                            }
                             Err(e) => {
                                 if transient(&e) {
                                     retry.push(i);
@@ -248,6 +252,10 @@ impl Run {
         {
             let mut s = self.stats();
             s.moved += sent.len() as u64;
+            if let Some(ramp) = s.ramp.as_mut() {
+                ramp.sent(sent.len() as u64);
+                s.sent_ids.extend(new_ids);
+            }
             if !sent.is_empty() {
                 s.last_move = Some(Instant::now());
             }
