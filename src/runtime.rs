@@ -287,11 +287,15 @@ impl Executor {
                 let control = lock(&self.controls).get(&id).cloned();
                 let result = match control {
                     None => Err(ControlError::Finished),
-                    Some(c) => match steer {
+                    Some(c) => match &steer {
                         Steer::Pause => c.pause(),
                         Steer::Resume => c.resume(),
                         Steer::Cancel => {
                             c.cancel();
+                            Ok(())
+                        }
+                        Steer::Halt(why) => {
+                            c.halt(why.clone());
                             Ok(())
                         }
                     },

@@ -150,11 +150,13 @@ impl RedriveForm {
 }
 
 /// What the user asks of a running redrive.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Steer {
     Pause,
     Resume,
     Cancel,
+    /// Stop a canary redrive, and say why (its destination's breaker opened).
+    Halt(String),
 }
 
 /// A redrive started from this dashboard.
@@ -576,6 +578,24 @@ impl App {
         self.start_redrive(plan, force)
     }
 
+    /// A breaker opened on `queue`: every canary redrive sending there halts
+    /// (a plain redrive was started past the gate, or before it, and goes on).
+    pub(super) fn halt_canaries_into(&mut self, queue: &str, breaker: &str) -> Vec<Cmd> {
+        self.redrives
+            .iter()
+            .filter(|r| r.is_active() && r.started_ok && r.plan.request.canary.is_some())
+            .filter(|r| r.plan.destinations.iter().any(|d| d == queue))
+            .map(|r| {
+                Cmd::Redrive(RedriveCmd::Steer {
+                    id: r.id,
+                    steer: Steer::Halt(format!(
+                        "halted: the breaker {breaker} guarding {queue} opened"
+                    )),
+                })
+            })
+            .collect()
+    }
+
     /// Our running redrive out of `queue`, if one runs.
     pub fn active_redrive_of(&self, queue: &QueueRef) -> Option<&RedriveRun> {
         self.redrives
@@ -607,15 +627,15 @@ impl App {
             self.notify(ControlError::NotPausable.to_string(), true);
             return Vec::new();
         }
-        let paused = match run.asked {
-            Some(asked) => asked == Steer::Pause,
+        let paused = match &run.asked {
+            Some(asked) => *asked == Steer::Pause,
             None => run
                 .progress
                 .as_ref()
                 .is_some_and(|p| p.state == crate::redrive::RunState::Paused),
         };
         let steer = if paused { Steer::Resume } else { Steer::Pause };
-        run.asked = Some(steer);
+        run.asked = Some(steer.clone());
         vec![Cmd::Redrive(RedriveCmd::Steer { id: run.id, steer })]
     }
 
@@ -637,6 +657,10 @@ impl App {
                     Steer::Cancel => {
                         self.tell(format!("redrive of {name} cancelled by the user"));
                         format!("cancelling the redrive of {name}…")
+                    }
+                    Steer::Halt(why) => {
+                        self.tell(format!("canary redrive of {name} {why}"));
+                        format!("canary redrive of {name} {why}")
                     }
                 };
                 self.notify(text, false);

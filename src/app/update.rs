@@ -322,7 +322,13 @@ impl App {
         }
         self.dirty = true;
         if before != after {
-            return self.maybe_auto_redrive(index, before);
+            let mut cmds = self.maybe_auto_redrive(index, before);
+            if after == BreakerState::Open
+                && let Some(queue) = self.breakers[index].config.queue.clone()
+            {
+                cmds.extend(self.halt_canaries_into(&queue, name));
+            }
+            return cmds;
         }
         Vec::new()
     }

@@ -151,7 +151,30 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
         std::process::exit(130);
     });
     let drawer = (!args.quiet).then(|| tokio::spawn(draw(handle.progress.clone())));
-    let report = handle.wait().await;
+    let halt = handle.control.clone();
+    let wait = handle.wait();
+    tokio::pin!(wait);
+    // A canary checks the destination's breaker all along, not only at the start.
+    let breakers = async {
+        let Some(c) = plan.request.canary.filter(|_| !args.force) else {
+            return std::future::pending().await;
+        };
+        loop {
+            tokio::time::sleep(c.window.min(Duration::from_secs(10))).await;
+            if let GateDecision::Refused { reason } = read_gate(&conn, &plan, false).await {
+                halt.halt(format!("halted: {reason}"));
+                return;
+            }
+        }
+    };
+    tokio::pin!(breakers);
+    let mut watching = true;
+    let report = loop {
+        tokio::select! {
+            report = &mut wait => break report,
+            () = &mut breakers, if watching => watching = false,
+        }
+    };
     crate::redrive::record::finished(&audit, &plan, &report);
     if let Some(d) = drawer {
         let _ = d.await;
@@ -160,6 +183,13 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
     print_summary(&plan, &gate, Some(&report), &state, false)?;
     if let Some(e) = &report.error {
         eprintln!("lazysqs redrive: {e}");
+    }
+    if let Some(c) = report.canary.as_ref().filter(|c| c.halted) {
+        eprintln!(
+            "lazysqs redrive: {}; the rest stay in {}",
+            c.reason.as_deref().unwrap_or("halted"),
+            plan.request.source.name
+        );
     }
     for f in report.failures.iter().take(20) {
         eprintln!(
@@ -285,6 +315,7 @@ fn print_summary(
             "failures": [],
             "error": serde_json::Value::Null,
             "task_handle": serde_json::Value::Null,
+            "canary": serde_json::Value::Null,
         }),
     };
     if let Some(obj) = v.as_object_mut() {
@@ -398,6 +429,9 @@ pub(crate) fn progress_line(p: &Progress) -> String {
         && let Some(d) = &p.detail
     {
         line.push_str(&format!("  ({d})"));
+    }
+    if let Some(c) = &p.canary {
+        line.push_str(&format!("  {}", c.line()));
     }
     line
 }

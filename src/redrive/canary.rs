@@ -59,6 +59,32 @@ pub struct CanaryReport {
     pub next_step_secs: Option<f64>,
 }
 
+impl CanaryReport {
+    /// One line for people: "canary stage 2 at 2 msg/s · ×2 in 12s · 0 came
+    /// back", or why it halted.
+    pub fn line(&self) -> String {
+        if let Some(reason) = self.reason.as_ref().filter(|_| self.halted) {
+            return format!("canary {reason}");
+        }
+        let stage = self.stages.len();
+        let rate = match self.stages.last().and_then(|s| s.rate) {
+            Some(r) => format!("{} msg/s", crate::format::rate(Some(r))),
+            None => "full speed".to_string(),
+        };
+        let next = match self.next_step_secs {
+            Some(s) => format!(
+                " · ×2 in {}",
+                crate::format::duration(Duration::from_secs_f64(s))
+            ),
+            None => String::new(),
+        };
+        format!(
+            "canary stage {stage} at {rate}{next} · {} came back",
+            self.returns
+        )
+    }
+}
+
 /// What the ramp asks for after a tick.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Step {

@@ -148,7 +148,12 @@ pub(crate) fn draw_progress(frame: &mut Frame, area: Rect, app: &App, theme: &Th
                 format::duration(p.elapsed),
                 p.eta.map_or_else(|| "—".to_string(), format::duration)
             )));
-            if let Some(d) = &p.detail {
+            let canary = run.report.as_ref().and_then(|r| r.canary.as_ref());
+            if let Some(c) = canary.or(p.canary.as_ref()) {
+                let style = if c.halted { theme.bad } else { theme.warn };
+                lines.push(Line::styled(c.line(), style));
+            }
+            if let Some(d) = p.detail.as_ref().filter(|_| p.canary.is_none()) {
                 lines.push(Line::styled(d.clone(), theme.dim));
             }
             for f in p.recent_failures.iter().take(2) {

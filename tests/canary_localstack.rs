@@ -1,0 +1,176 @@
+//! Issue 17 against LocalStack: a canary redrive into a consumer that still
+//! fails halts after a handful and loses nothing; into one that works, it ramps
+//! up and drains the DLQ. Each test runs a small consumer of its own beside the
+//! real `lazysqs redrive` binary.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+use lazysqs::broker::{Broker, QueueRef};
+
+mod localstack;
+
+#[path = "support/redrive_env.rs"]
+mod redrive_env;
+use redrive_env::{Env, lazysqs_redrive, text};
+
+/// A consumer of `queue` until `stop`: it receives, and deletes what it
+/// received only when `deletes` (one that never deletes is a consumer that
+/// still fails: each message goes back to the DLQ after maxReceiveCount 1).
+fn consume(
+    broker: Arc<dyn Broker>,
+    queue: QueueRef,
+    deletes: bool,
+    stop: Arc<AtomicBool>,
+) -> (tokio::task::JoinHandle<()>, Arc<AtomicU64>) {
+    let received = Arc::new(AtomicU64::new(0));
+    let count = received.clone();
+    let task = tokio::spawn(async move {
+        while !stop.load(Ordering::SeqCst) {
+            let got = broker
+                .receive(&queue, 10, Duration::from_secs(1))
+                .await
+                .unwrap_or_default();
+            count.fetch_add(got.len() as u64, Ordering::SeqCst);
+            if deletes && !got.is_empty() {
+                let handles = got.iter().map(|m| m.receipt_handle.clone()).collect();
+                let _ = broker.delete_batch(&queue, handles).await;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    (task, received)
+}
+
+async fn dlq_with(env: &Env, suffix: &str, n: u64) -> (QueueRef, QueueRef) {
+    let (source, dlq) = env.with_dlq(suffix, false).await;
+    env.send_all(
+        &source,
+        (0..n)
+            .map(|i| text(format!(r#"{{"order":{i}}}"#)))
+            .collect(),
+    )
+    .await;
+    env.fail_into_dlq(&source, &dlq, n).await;
+    (source, dlq)
+}
+
+/// Visible + in flight, once nothing is in flight any more.
+async fn settled_total(env: &Env, q: &QueueRef) -> u64 {
+    env.wait_no_in_flight(q, Duration::from_secs(30)).await;
+    env.counts(q).await.0
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_into_a_consumer_that_still_fails_halts_and_loses_nothing() {
+    let Some(env) = Env::new("canary-halt").await else {
+        return;
+    };
+    const N: u64 = 30;
+    let (orders, dlq) = dlq_with(&env, "c", N).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (consumer, _) = consume(env.dyn_broker(), orders.clone(), false, stop.clone());
+
+    let out = lazysqs_redrive(
+        &env,
+        &[
+            "--from",
+            &dlq.name,
+            "--client-side",
+            "--canary",
+            "--canary-start",
+            "2",
+            "--canary-window",
+            "20",
+            "--yes",
+            "--quiet",
+        ],
+    )
+    .output()
+    .expect("run lazysqs");
+    stop.store(true, Ordering::SeqCst);
+    consumer.await.expect("consumer");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a halt exits 1: {stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(summary["state"], "halted", "{summary}");
+    let canary = &summary["canary"];
+    assert_eq!(canary["halted"], true, "{summary}");
+    assert!(canary["returns"].as_u64() > Some(2), "{summary}");
+    let reason = canary["reason"].as_str().expect("a reason");
+    assert!(
+        reason.contains(&format!("came back to {}", dlq.name)),
+        "{reason}"
+    );
+    assert!(stderr.contains("halted"), "{stderr}");
+    let moved = summary["moved"].as_u64().expect("moved");
+    assert!(moved < N / 2, "halted after a handful, not {moved} of {N}");
+    assert!(canary["stages"].as_array().is_some_and(|s| !s.is_empty()));
+
+    // Nothing lost: what was not moved is in the DLQ; what was moved is in
+    // orders or back in the DLQ.
+    let total = settled_total(&env, &orders).await + settled_total(&env, &dlq).await;
+    assert_eq!(total, N, "{summary}");
+    env.cleanup().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_canary_into_a_working_consumer_ramps_up_and_drains_the_dlq() {
+    let Some(env) = Env::new("canary-drain").await else {
+        return;
+    };
+    const N: u64 = 40;
+    let (orders, dlq) = dlq_with(&env, "c", N).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (consumer, received) = consume(env.dyn_broker(), orders.clone(), true, stop.clone());
+
+    let out = lazysqs_redrive(
+        &env,
+        &[
+            "--from",
+            &dlq.name,
+            "--client-side",
+            "--canary",
+            "--canary-start",
+            "2",
+            "--canary-window",
+            "3",
+            "--rate",
+            "40",
+            "--yes",
+            "--quiet",
+        ],
+    )
+    .output()
+    .expect("run lazysqs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(summary["state"], "completed", "{summary}");
+    assert_eq!(summary["moved"], N, "{summary}");
+    let canary = &summary["canary"];
+    assert_eq!(canary["halted"], false, "{summary}");
+    assert_eq!(canary["returns"], 0, "{summary}");
+    let rates: Vec<f64> = canary["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .filter_map(|s| s["rate"].as_f64())
+        .collect();
+    assert!(rates.len() >= 2, "it ramped up: {rates:?}");
+    assert_eq!(rates[..2], [2.0, 4.0], "it doubles: {rates:?}");
+    assert_eq!(settled_total(&env, &dlq).await, 0, "the DLQ is drained");
+
+    // The consumer took every one of them.
+    for _ in 0..50 {
+        if received.load(Ordering::SeqCst) >= N {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    consumer.await.expect("consumer");
+    assert!(received.load(Ordering::SeqCst) >= N);
+    env.cleanup().await;
+}
