@@ -571,3 +571,110 @@ async fn the_rate_holds_over_a_minute_with_and_without_a_filter() {
         );
     }
 }
+
+fn canary(start: f64, window_secs: u64) -> Option<lazysqs::redrive::canary::Canary> {
+    Some(lazysqs::redrive::canary::Canary {
+        start,
+        window: Duration::from_secs(window_secs),
+        max_returns: 2,
+    })
+}
+
+/// Issue 17 under tokio's paused clock: the stages' rates and their timing.
+#[tokio::test(start_paused = true)]
+async fn a_canary_doubles_its_rate_after_each_quiet_window_up_to_the_target() {
+    let sim = sim();
+    let orders: Vec<String> = (0..40).map(|i| format!("order-{i}")).collect();
+    fail_into_dlq(&sim, "orders", "dlq", &orders);
+    let broker: Arc<dyn Broker> = Arc::new(sim.clone());
+    let req = Request {
+        rate: Some(8),
+        canary: canary(1.0, 2),
+        ..request("dlq")
+    };
+    let started = tokio::time::Instant::now();
+    let report = run(broker, req).await;
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    assert_eq!(report.moved, 40);
+    let c = report.canary.expect("canary report");
+    assert!(!c.halted);
+    assert_eq!(c.returns, 0);
+    let rates: Vec<Option<f64>> = c.stages.iter().map(|s| s.rate).collect();
+    assert_eq!(rates, [Some(1.0), Some(2.0), Some(4.0), Some(8.0)]);
+    for (i, s) in c.stages.iter().enumerate() {
+        let expected = 2.0 * i as f64;
+        assert!(
+            (s.started_secs - expected).abs() < 0.5,
+            "stage {i} began at {}s, not {expected}s",
+            s.started_secs
+        );
+    }
+    // About 2 + 4 + 8 in the first three windows (give or take the batch in
+    // hand when a stage ends), the rest at 8/s, then one window watching for
+    // returns.
+    let sent: Vec<u64> = c.stages.iter().map(|s| s.sent).collect();
+    for (i, n) in sent.iter().enumerate().take(3) {
+        let rate = 2f64.powi(i as i32);
+        assert!(*n as f64 <= rate * 2.0 + rate, "stage {i}: {sent:?}");
+    }
+    let took = started.elapsed().as_secs_f64();
+    assert!((9.0..=15.0).contains(&took), "took {took}s");
+    assert_eq!(visible(&sim, "dlq"), 0);
+}
+
+/// A consumer that still fails: whatever reaches orders goes straight back to
+/// the DLQ (as a new message, so only the DLQ's depth shows it).
+#[tokio::test(start_paused = true)]
+async fn a_canary_halts_when_what_it_sends_comes_back_and_keeps_the_rest() {
+    let sim = sim();
+    let orders: Vec<String> = (0..40).map(|i| format!("order-{i}")).collect();
+    fail_into_dlq(&sim, "orders", "dlq", &orders);
+    let broker: Arc<dyn Broker> = Arc::new(sim.clone());
+    let failing = {
+        let sim = sim.clone();
+        tokio::spawn(async move {
+            loop {
+                {
+                    let mut s = sim.lock();
+                    let got = s
+                        .model
+                        .receive("orders", 10, Duration::from_secs(30))
+                        .expect("receive");
+                    for m in got {
+                        let back = OutgoingMessage {
+                            body: m.body.clone(),
+                            ..OutgoingMessage::default()
+                        };
+                        s.model.send("dlq", back).expect("back to the DLQ");
+                        s.model.delete("orders", &m.receipt_handle).expect("delete");
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        })
+    };
+    let req = Request {
+        canary: canary(1.0, 30),
+        ..request("dlq")
+    };
+    let report = run(broker, req).await;
+    failing.abort();
+    assert_eq!(report.state, RunState::Halted, "{report:?}");
+    assert!(!report.succeeded());
+    let c = report.canary.expect("canary report");
+    assert!(c.halted && c.returns > 2, "{c:?}");
+    assert!(
+        c.reason
+            .as_deref()
+            .is_some_and(|r| r.contains("came back to dlq")),
+        "{c:?}"
+    );
+    assert!(
+        report.moved <= 6,
+        "halted after a handful: {}",
+        report.moved
+    );
+    assert_eq!(c.stages.len(), 1, "it never sped up");
+    // Nothing lost: the 40 are in the DLQ (the unsent and the returned) or orders.
+    assert_eq!(visible(&sim, "dlq") + visible(&sim, "orders"), 40);
+}

@@ -2,6 +2,8 @@
 //! and auto-redrive, driven through `App::update` and the real executor on the
 //! simulation.
 
+#[path = "support/screen.rs"]
+mod screen;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -653,4 +655,58 @@ async fn sigterm_to_the_dashboard_stops_a_redrive_without_asking() {
     assert!(rig.app.overlays.popup().is_none(), "no question on SIGTERM");
     assert!(rig.until(300, Duration::ZERO, |a| a.quit).await);
     assert!(rig.app.redrives[0].report.is_some());
+}
+
+#[tokio::test]
+async fn an_auto_redrive_is_a_canary_and_halts_when_payments_breaks_again() {
+    let mut rig = Rig::new(RedriveConfig {
+        auto: true,
+        ..RedriveConfig::default()
+    });
+    rig.break_payments().await;
+    rig.fix_payments().await;
+    let started = rig
+        .until(50, Duration::from_millis(200), |a| {
+            a.redrives.first().is_some_and(|r| r.started_ok)
+        })
+        .await;
+    assert!(started, "auto-redrive started");
+    let canary = rig.app.redrives[0].plan.request.canary.expect("a canary");
+    assert_eq!(canary.start, 1.0, "it starts at 1 msg/s, as in the talk");
+    assert!(
+        rig.app.redrives[0]
+            .plan
+            .preview()
+            .contains("as a canary: from 1 msg/s"),
+        "{}",
+        rig.app.redrives[0].plan.preview()
+    );
+    // Payments breaks again while the canary runs.
+    rig.sim.control(DemoAction::ToggleFault);
+    let halted = rig
+        .until(300, Duration::from_secs(1), |a| {
+            a.redrives[0].report.is_some()
+        })
+        .await;
+    assert!(halted, "the redrive stopped");
+    let report = rig.app.redrives[0].report.clone().expect("report");
+    assert_eq!(report.state, RunState::Halted, "{report:?}");
+    let c = report.canary.expect("canary report");
+    assert!(c.halted);
+    let reason = c.reason.unwrap_or_default();
+    assert!(
+        reason.contains("the breaker payments guarding orders opened"),
+        "{reason}"
+    );
+    assert!(report.moved < 30, "it was still slow: {}", report.moved);
+    let audit = rig.audit();
+    assert!(
+        audit
+            .last()
+            .is_some_and(|(_, outcome)| outcome.starts_with("halted")),
+        "{audit:?}"
+    );
+    // On screen: the progress pane says so.
+    let screen = screen::drawn(&rig.app, 120, 35);
+    assert!(screen.contains("canary halted"), "{screen}");
 }

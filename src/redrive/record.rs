@@ -75,6 +75,7 @@ pub fn finished(audit: &Audit, plan: &Plan, report: &Report) {
             "not_deleted": report.not_deleted,
             "by_destination": report.by_destination,
             "error": report.error,
+            "canary": report.canary,
             "task_handle": report.task_handle,
             "duration_secs": report.duration_secs,
         }),
