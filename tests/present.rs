@@ -336,7 +336,8 @@ fn the_scripted_coffee_shop_story_opens_and_closes_the_circuit_and_drains_the_dl
             BreakerState::Closed,
             "canary closes it"
         );
-        sim.advance(Duration::from_secs(parked / 5 + 60));
+        // A canary: 30 s at 1/s, 30 s at 2/s, then 4/s and 8/s.
+        sim.advance(Duration::from_secs(150));
         assert_eq!(
             visible(&sim, "orders-dlq"),
             0,
@@ -353,7 +354,13 @@ fn the_scripted_coffee_shop_story_opens_and_closes_the_circuit_and_drains_the_dl
         assert!(
             story
                 .iter()
-                .any(|t| t.contains("redrive of orders-dlq started at 5/s")),
+                .any(|t| t.contains("canary redrive of orders-dlq started at 1/s")),
+            "{story:?}"
+        );
+        assert!(
+            story
+                .iter()
+                .any(|t| t.contains("nothing came back, now at 2/s")),
             "{story:?}"
         );
         let reading = sim

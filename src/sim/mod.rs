@@ -1,5 +1,6 @@
 //! The built-in simulation: an SQS model plus a scenario, behind the `Broker` trait.
 
+mod canary;
 pub mod model;
 pub mod scenario;
 

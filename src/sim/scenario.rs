@@ -70,8 +70,12 @@ pub struct EventDef {
     pub queue: Option<String>,
     /// For `set_rate`.
     pub per_second: Option<f64>,
-    /// For `start_redrive`: messages per second.
+    /// For `start_redrive`: messages per second (a canary's target).
     pub rate: Option<u32>,
+    /// For `start_redrive`: a canary from 1 msg/s, doubling every 30 s while
+    /// nothing comes back.
+    #[serde(default)]
+    pub canary: bool,
     /// For `say`: a line for the event ticker.
     pub text: Option<String>,
 }
@@ -311,6 +315,8 @@ pub struct Scenario {
     pending_events: Vec<usize>,
     /// What happened, for the event ticker: (model time, text).
     story: Vec<(Duration, String)>,
+    /// A canary redrive the story started.
+    canary: Option<super::canary::StoryCanary>,
 }
 
 impl Scenario {
@@ -431,6 +437,7 @@ impl Scenario {
             services_failure,
             pending_events: (0..file_events_len).collect(),
             story: Vec::new(),
+            canary: None,
         })
     }
 
@@ -479,6 +486,17 @@ impl Scenario {
                     }
                     format!("{q}: producers now at {rate}/s")
                 }
+                EventAction::StartRedrive if e.canary => {
+                    let q = e.queue.unwrap_or_default();
+                    let rate = e.rate.unwrap_or(1).clamp(1, 500);
+                    match super::canary::StoryCanary::start(model, &q, rate) {
+                        Ok(c) => {
+                            self.canary = Some(c);
+                            format!("canary redrive of {q} started at 1/s, toward {rate}/s")
+                        }
+                        Err(err) => format!("redrive of {q} not started: {err}"),
+                    }
+                }
                 EventAction::StartRedrive => {
                     let q = e.queue.unwrap_or_default();
                     let rate = e.rate.unwrap_or(1).clamp(1, 500);
@@ -489,6 +507,9 @@ impl Scenario {
                 }
                 EventAction::Say => e.text.unwrap_or_default(),
             };
+            self.story.push((model.now(), text));
+        }
+        if let Some(text) = self.canary.as_mut().and_then(|c| c.step(model)) {
             self.story.push((model.now(), text));
         }
     }
