@@ -174,3 +174,71 @@ async fn a_canary_into_a_working_consumer_ramps_up_and_drains_the_dlq() {
     assert!(received.load(Ordering::SeqCst) >= N);
     env.cleanup().await;
 }
+
+/// The same two cases by SQS move tasks: a task per stage, returns read from
+/// the DLQ's depth.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_task_canary_steps_a_task_per_stage_or_halts_on_returns() {
+    let Some(env) = Env::new("canary-task").await else {
+        return;
+    };
+    const N: u64 = 30;
+    // Into a consumer that deletes: it ramps up and drains.
+    let (orders, dlq) = dlq_with(&env, "ok", N).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (consumer, _) = consume(env.dyn_broker(), orders.clone(), true, stop.clone());
+    let args = |dlq: &QueueRef, window: &'static str| {
+        let mut cmd = lazysqs_redrive(
+            &env,
+            &[
+                "--from",
+                &dlq.name,
+                "--move-task",
+                "--canary",
+                "--canary-start",
+                "2",
+                "--canary-window",
+                window,
+                "--rate",
+                "8",
+                "--yes",
+                "--quiet",
+            ],
+        );
+        cmd.output().expect("run lazysqs")
+    };
+    let out = args(&dlq, "3");
+    stop.store(true, Ordering::SeqCst);
+    consumer.await.expect("consumer");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert!(out.status.success(), "{stderr}\n{summary}");
+    assert_eq!(summary["mode"], "move-task", "{summary}");
+    assert_eq!(summary["state"], "completed", "{summary}");
+    let rates: Vec<f64> = summary["canary"]["stages"]
+        .as_array()
+        .expect("stages")
+        .iter()
+        .filter_map(|s| s["rate"].as_f64())
+        .collect();
+    assert_eq!(rates.first(), Some(&2.0), "{summary}");
+    assert!(rates.len() >= 2, "a new task per stage: {summary}");
+    assert_eq!(settled_total(&env, &dlq).await, 0, "drained: {summary}");
+
+    // Into one that never deletes: it halts, and nothing is lost.
+    let (orders, dlq) = dlq_with(&env, "bad", N).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let (consumer, _) = consume(env.dyn_broker(), orders.clone(), false, stop.clone());
+    let out = args(&dlq, "20");
+    stop.store(true, Ordering::SeqCst);
+    consumer.await.expect("consumer");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(out.status.code(), Some(1), "{stderr}\n{summary}");
+    assert_eq!(summary["state"], "halted", "{summary}");
+    assert_eq!(summary["canary"]["halted"], true, "{summary}");
+    assert!(summary["moved"].as_u64() < Some(N / 2), "{summary}");
+    let total = settled_total(&env, &orders).await + settled_total(&env, &dlq).await;
+    assert_eq!(total, N, "{summary}");
+    env.cleanup().await;
+}

@@ -33,6 +33,7 @@ pub mod mover;
 mod plan;
 mod progress;
 pub mod record;
+mod staged;
 pub mod task;
 
 use std::sync::Arc;
@@ -82,17 +83,17 @@ pub async fn start(
     let r = &plan.request;
     match plan.mode {
         Mode::MoveTask => {
-            task::start(
-                broker,
-                task::TaskConfig {
-                    source: r.source.clone(),
-                    source_arn: plan.source_arn.clone(),
-                    destination_arn: plan.destination_arn.clone(),
-                    rate: r.rate,
-                    poll: task::DEFAULT_POLL,
-                },
-            )
-            .await
+            let cfg = task::TaskConfig {
+                source: r.source.clone(),
+                source_arn: plan.source_arn.clone(),
+                destination_arn: plan.destination_arn.clone(),
+                rate: r.rate,
+                poll: task::DEFAULT_POLL,
+            };
+            match r.canary {
+                Some(canary) => staged::start(broker, cfg, canary).await,
+                None => task::start(broker, cfg).await,
+            }
         }
         Mode::ClientSide => Ok(mover::spawn(
             broker,

@@ -96,8 +96,6 @@ pub enum TaskSupport {
 pub struct ModeFacts {
     pub preference: ModePreference,
     pub filtered: bool,
-    /// A canary tells returns by MessageId, which only a client-side move sees.
-    pub canary: bool,
     pub max: Option<u64>,
     pub rate: Option<u32>,
     /// Whether some queue's redrive policy points at the source (ListDeadLetterSourceQueues).
@@ -116,11 +114,6 @@ pub(crate) fn choose_mode(f: &ModeFacts) -> Result<(Mode, String), String> {
     let mut blockers = Vec::new();
     if f.filtered {
         blockers.push("a filter or a transform needs a client-side move".to_string());
-    }
-    if f.canary {
-        blockers.push(
-            "a canary tells returns by message id, which needs a client-side move".to_string(),
-        );
     }
     if f.max.is_some() {
         blockers.push("a move task cannot stop after N messages".to_string());
@@ -361,7 +354,6 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
     let facts = ModeFacts {
         preference: request.mode,
         filtered: request.filter.is_some() || request.transform.is_some(),
-        canary: request.canary.is_some(),
         max: request.max,
         rate: request.rate,
         source_is_dlq: !dlq_sources.is_empty(),
@@ -425,7 +417,6 @@ mod tests {
         ModeFacts {
             preference: ModePreference::Auto,
             filtered: false,
-            canary: false,
             max: None,
             rate: Some(50),
             source_is_dlq: true,
