@@ -213,6 +213,7 @@ impl RedriveArgs {
             start: self.canary_start,
             window: std::time::Duration::from_secs(self.canary_window),
             max_returns: self.canary_max_returns,
+            background_per_sec: 0.0,
         })
     }
 

@@ -577,6 +577,7 @@ fn canary(start: f64, window_secs: u64) -> Option<lazysqs::redrive::canary::Cana
         start,
         window: Duration::from_secs(window_secs),
         max_returns: 2,
+        background_per_sec: 0.0,
     })
 }
 

@@ -101,7 +101,7 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
         },
         canary: args.canary(),
     };
-    let plan = crate::redrive::plan(broker.as_ref(), request).await?;
+    let mut plan = crate::redrive::plan(broker.as_ref(), request).await?;
     eprintln!("lazysqs redrive: {}", plan.preview());
     for w in &plan.warnings {
         eprintln!("  warning: {w}");
@@ -134,6 +134,9 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
         return Ok(Exit::CouldNotRun.into());
     }
 
+    if let Some(c) = plan.request.canary.as_mut() {
+        c.background_per_sec = background_inflow(broker.as_ref(), &plan.request.source).await;
+    }
     let handle = crate::redrive::start(broker.clone(), &plan, &audit)
         .await
         .context("cannot start the redrive")?;
@@ -207,6 +210,29 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
     } else {
         ExitCode::from(1)
     })
+}
+
+/// How long a canary watches the DLQ before it starts, for the DLQ's own inflow.
+const BACKGROUND_WATCH: Duration = Duration::from_secs(5);
+
+/// The DLQ's own inflow, messages per second, over a few seconds before the
+/// redrive: failures that are not returns (a poison message now and then).
+async fn background_inflow(broker: &dyn Broker, dlq: &QueueRef) -> f64 {
+    let depth = |a: crate::broker::QueueAttrs| a.depth();
+    let Ok(before) = broker.queue_attributes(dlq).await.map(depth) else {
+        return 0.0;
+    };
+    tokio::time::sleep(BACKGROUND_WATCH).await;
+    let Ok(after) = broker.queue_attributes(dlq).await.map(depth) else {
+        return 0.0;
+    };
+    let per_sec = after.saturating_sub(before) as f64 / BACKGROUND_WATCH.as_secs_f64();
+    eprintln!(
+        "lazysqs redrive: {} took {per_sec:.1} msg/s of its own over {}s; the canary does not count those",
+        dlq.name,
+        BACKGROUND_WATCH.as_secs()
+    );
+    per_sec
 }
 
 /// A queue by name, URL or ARN.

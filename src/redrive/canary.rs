@@ -21,6 +21,10 @@ pub struct Canary {
     pub window: Duration,
     /// Returns in one window that halt the redrive when passed.
     pub max_returns: u64,
+    /// Messages per second the DLQ received before the redrive (failures of
+    /// their own, a poison message now and then): not counted as returns when
+    /// they are read from the depth.
+    pub background_per_sec: f64,
 }
 
 impl Default for Canary {
@@ -29,6 +33,7 @@ impl Default for Canary {
             start: 1.0,
             window: Duration::from_secs(30),
             max_returns: 2,
+            background_per_sec: 0.0,
         }
     }
 }
@@ -105,8 +110,8 @@ pub struct Ramp {
     by_id: u64,
     /// Inflow measured from the DLQ's depth in the current stage.
     by_depth: u64,
-    /// (depth, moved so far) at the stage's first depth reading.
-    depth_base: Option<(u64, u64)>,
+    /// (depth, moved so far, seconds) at the stage's first depth reading.
+    depth_base: Option<(u64, u64, f64)>,
 }
 
 impl Ramp {
@@ -153,15 +158,17 @@ impl Ramp {
         self.settle_returns();
     }
 
-    /// A reading of the DLQ's depth (visible + in flight + delayed) when
-    /// `moved` messages have been moved in all: what went in since the stage's
-    /// first reading is what came back (or failed anew).
-    pub fn depth(&mut self, depth: u64, moved: u64) {
+    /// A reading of the DLQ's depth (visible + in flight + delayed) at `at`
+    /// seconds, when `moved` messages have been moved in all: what went in since
+    /// the stage's first reading, beyond the DLQ's background inflow, came back.
+    pub fn depth(&mut self, depth: u64, moved: u64, at: f64) {
         match self.depth_base {
-            None => self.depth_base = Some((depth, moved)),
-            Some((base, moved_then)) => {
+            None => self.depth_base = Some((depth, moved, at)),
+            Some((base, moved_then, then)) => {
                 let expected = base.saturating_sub(moved - moved_then.min(moved));
-                self.by_depth = self.by_depth.max(depth.saturating_sub(expected));
+                let background = self.canary.background_per_sec * (at - then).max(0.0);
+                let came = depth.saturating_sub(expected) as f64 - background;
+                self.by_depth = self.by_depth.max(came.max(0.0).floor() as u64);
                 self.settle_returns();
             }
         }
@@ -257,6 +264,7 @@ mod tests {
             start: 1.0,
             window: Duration::from_secs(30),
             max_returns: 2,
+            background_per_sec: 0.0,
         };
         Ramp::new(canary, target, 0.0)
     }
@@ -311,17 +319,33 @@ mod tests {
     #[test]
     fn the_dlq_depth_counts_returns_the_receives_have_not_reached() {
         let mut r = ramp(Some(100.0));
-        r.depth(50, 0);
+        r.depth(50, 0, 0.0);
         r.sent(5);
         // 5 moved out, 2 came back: 47 where 45 were expected.
-        r.depth(47, 5);
+        r.depth(47, 5, 1.0);
         assert_eq!(r.report().returns, 2);
         // Recognising one of them by id as well does not count it twice.
         r.returned(1);
         assert_eq!(r.report().returns, 2);
-        r.depth(48, 5);
+        r.depth(48, 5, 2.0);
         assert_eq!(r.report().returns, 3);
         assert!(matches!(r.tick(5.0, "dlq"), Step::Halt(_)));
+    }
+
+    #[test]
+    fn the_dlq_s_own_inflow_before_the_redrive_is_not_a_return() {
+        let canary = Canary {
+            background_per_sec: 0.2,
+            ..Canary::default()
+        };
+        let mut r = Ramp::new(canary, Some(100.0), 0.0);
+        r.depth(50, 0, 0.0);
+        // 20 s: 10 moved out, 4 poison messages in as before, no return.
+        r.depth(44, 10, 20.0);
+        assert_eq!(r.report().returns, 0);
+        // Three more than the background: returns.
+        r.depth(47, 10, 20.0);
+        assert_eq!(r.report().returns, 3);
     }
 
     #[test]

@@ -252,8 +252,12 @@ impl Plan {
             None => "as fast as possible".to_string(),
         };
         if let Some(c) = &r.canary {
+            let top = match r.rate {
+                Some(n) => format!("up to {n} msg/s"),
+                None => "up to full speed".to_string(),
+            };
             rate = format!(
-                "as a canary: from {} msg/s, doubling every {} while at most {} come back, up to {rate}",
+                "as a canary: from {} msg/s, doubling every {} while at most {} come back, {top}",
                 crate::format::rate(Some(c.start)),
                 crate::format::duration(c.window),
                 c.max_returns

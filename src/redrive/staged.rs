@@ -153,7 +153,8 @@ impl Stages {
             self.ramp.sent(moved.saturating_sub(total));
             total = moved;
             if let Ok(a) = self.broker.queue_attributes(&self.cfg.source).await {
-                self.ramp.depth(a.depth(), moved);
+                self.ramp
+                    .depth(a.depth(), moved, started.elapsed().as_secs_f64());
             }
             meter.record(Instant::now(), moved);
             let finished = task.as_ref().is_some_and(|t| !t.status.is_running());

@@ -54,7 +54,7 @@ impl StoryCanary {
     pub fn step(&mut self, model: &mut Model) -> Option<String> {
         let moved = self.moved_before + self.moved_now(model);
         if let Ok(a) = model.attributes(&self.dlq) {
-            self.ramp.depth(a.depth(), moved);
+            self.ramp.depth(a.depth(), moved, secs(model));
         }
         match self.ramp.tick(secs(model), &self.dlq) {
             Step::Hold => None,

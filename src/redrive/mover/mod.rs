@@ -384,8 +384,9 @@ impl Run {
             let mut s = self.stats();
             s.depth = Some(a.visible);
             let moved = s.moved;
+            let at = self.started.elapsed().as_secs_f64();
             if let Some(ramp) = s.ramp.as_mut() {
-                ramp.depth(a.depth(), moved);
+                ramp.depth(a.depth(), moved, at);
             }
         }
     }

@@ -2,152 +2,20 @@
 //! the circuit-breaker gate, live progress with pause, resume and cancel, move
 //! tasks started elsewhere, and the optional auto-redrive when a breaker closes.
 
-use crate::keymap::{Action, Scope};
-use crate::redrive::canary::Canary;
+mod form;
+
 use std::time::Instant;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-
-use super::overlay::Overlay;
 use super::popup::{Pending, Popup};
 use super::{App, Cmd};
 use crate::breaker::BreakerState;
 use crate::broker::{BrokerError, MoveTask, QueueRef};
+use crate::redrive::canary::Canary;
 use crate::redrive::gate::{self, GateDecision, Guard};
 use crate::redrive::{
-    ClientOptions, ControlError, Destination, Filter, ModePreference, Plan, Progress, Report,
-    Request,
+    ClientOptions, ControlError, Destination, ModePreference, Plan, Progress, Report, Request,
 };
-
-/// A field of the redrive dialog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RedriveField {
-    Destination,
-    Rate,
-    HowMany,
-    Mode,
-    Canary,
-    Filter,
-}
-
-impl RedriveField {
-    /// Every field, in the dialog's order.
-    pub const ALL: [RedriveField; 6] = [
-        RedriveField::Destination,
-        RedriveField::Rate,
-        RedriveField::HowMany,
-        RedriveField::Mode,
-        RedriveField::Canary,
-        RedriveField::Filter,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            RedriveField::Destination => "destination",
-            RedriveField::Rate => "rate (msg/s)",
-            RedriveField::HowMany => "how many",
-            RedriveField::Mode => "mode",
-            RedriveField::Canary => "canary",
-            RedriveField::Filter => "filter",
-        }
-    }
-
-    /// Typed into, rather than chosen with ←→.
-    pub(crate) fn is_text(self) -> bool {
-        matches!(
-            self,
-            RedriveField::Rate | RedriveField::HowMany | RedriveField::Filter
-        )
-    }
-
-    /// The next field (or the one before), wrapping around.
-    fn step(self, back: bool) -> RedriveField {
-        let n = Self::ALL.len();
-        let i = Self::ALL.iter().position(|f| *f == self).unwrap_or(0);
-        Self::ALL[if back { (i + n - 1) % n } else { (i + 1) % n }]
-    }
-}
-
-/// The `R` dialog.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RedriveForm {
-    pub dlq: QueueRef,
-    /// "own source" first, then every other watched queue.
-    pub destinations: Vec<String>,
-    pub destination: usize,
-    pub rate: String,
-    /// Empty: all.
-    pub max: String,
-    pub mode: ModePreference,
-    /// Start at 1 msg/s and halt when messages come back (client-side).
-    pub canary: bool,
-    pub filter: String,
-    /// A triage group to move, instead of a typed filter.
-    pub group: Option<Filter>,
-    /// The focused field.
-    pub field: RedriveField,
-    pub error: Option<String>,
-    /// A plan is being made (checks against the queues).
-    pub planning: bool,
-}
-
-impl RedriveForm {
-    pub(crate) fn mode_label(&self) -> &'static str {
-        match self.mode {
-            ModePreference::Auto => "auto (SQS move task where it can serve)",
-            ModePreference::MoveTask => "SQS move task",
-            ModePreference::ClientSide => "client-side",
-        }
-    }
-
-    /// The request the form describes, or what is wrong with it.
-    pub fn request(&self, queues: &[QueueRef]) -> Result<Request, String> {
-        let rate = match self.rate.trim() {
-            "" => None,
-            r => Some(r.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
-                format!("rate: {r:?} is not a whole number of messages per second ≥ 1")
-            })?),
-        };
-        let max = match self.max.trim() {
-            "" | "all" => None,
-            m => Some(
-                m.parse::<u64>()
-                    .ok()
-                    .filter(|n| *n >= 1)
-                    .ok_or_else(|| format!("how many: {m:?} is not \"all\" or a number ≥ 1"))?,
-            ),
-        };
-        let filter = match (self.group.clone(), self.filter.trim()) {
-            (Some(group), _) => Some(group),
-            (None, "") => None,
-            (None, f) => Some(f.parse::<Filter>().map_err(|e| format!("filter: {e}"))?),
-        };
-        let destination = match self.destination {
-            0 => Destination::OwnSource,
-            i => {
-                let name = &self.destinations[i];
-                Destination::Queue(
-                    queues
-                        .iter()
-                        .find(|q| &q.name == name)
-                        .cloned()
-                        .ok_or_else(|| format!("no queue {name}"))?,
-                )
-            }
-        };
-        Ok(Request {
-            source: self.dlq.clone(),
-            destination,
-            rate,
-            max,
-            filter,
-            transform: None,
-            mode: self.mode,
-            client: ClientOptions::default(),
-            canary: self.canary.then(Canary::default),
-        })
-    }
-}
+pub use form::{RedriveField, RedriveForm};
 
 /// What the user asks of a running redrive.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -243,126 +111,6 @@ pub enum RedriveCmd {
 }
 
 impl App {
-    /// `R` on a queue row: the dialog, for a DLQ.
-    pub(super) fn open_redrive(&mut self) -> Vec<Cmd> {
-        if self.read_only {
-            self.notify("read-only: redrive is turned off", true);
-            return Vec::new();
-        }
-        let Some(row) = self.selected_row() else {
-            return Vec::new();
-        };
-        if !self.is_dlq(row) {
-            let text = format!(
-                "{} is not a dead-letter queue of any watched queue: R redrives a DLQ",
-                row.queue.name
-            );
-            self.notify(text, true);
-            return Vec::new();
-        }
-        let dlq = row.queue.clone();
-        let mut destinations = vec!["own source".to_string()];
-        destinations.extend(
-            self.queues
-                .iter()
-                .map(|r| r.queue.name.clone())
-                .filter(|n| *n != dlq.name),
-        );
-        self.overlays.push(Overlay::RedriveForm(RedriveForm {
-            dlq,
-            destinations,
-            destination: 0,
-            rate: self.redrive_settings.rate.to_string(),
-            max: String::new(),
-            mode: ModePreference::Auto,
-            canary: false,
-            filter: String::new(),
-            group: None,
-            field: RedriveField::Destination,
-            error: None,
-            planning: false,
-        }));
-        Vec::new()
-    }
-
-    pub(super) fn on_redrive_form_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
-        let queues: Vec<QueueRef> = self.queues.iter().map(|r| r.queue.clone()).collect();
-        let Some(form) = self.overlays.form_mut() else {
-            return Vec::new();
-        };
-        let action = self.keymap.action_in_text(&key, Scope::Dialog);
-        if form.planning {
-            if action == Some(Action::Cancel) {
-                self.overlays.close_form();
-            }
-            return Vec::new();
-        }
-        let cycle =
-            |i: usize, n: usize, back: bool| if back { (i + n - 1) % n } else { (i + 1) % n };
-        match action {
-            Some(Action::Cancel) => {
-                self.overlays.close_form();
-                return Vec::new();
-            }
-            Some(Action::NextField) => {
-                form.field = form.field.step(false);
-                return Vec::new();
-            }
-            Some(Action::PrevField) => {
-                form.field = form.field.step(true);
-                return Vec::new();
-            }
-            Some(Action::Confirm) => {
-                match form.request(&queues) {
-                    Ok(request) => {
-                        form.error = None;
-                        form.planning = true;
-                        return vec![Cmd::Redrive(RedriveCmd::Plan {
-                            request: Box::new(request),
-                            auto: false,
-                        })];
-                    }
-                    Err(e) => form.error = Some(e),
-                }
-                return Vec::new();
-            }
-            _ => {}
-        }
-        match key.code {
-            KeyCode::Left | KeyCode::Right => {
-                let back = key.code == KeyCode::Left;
-                match form.field {
-                    RedriveField::Destination => {
-                        form.destination = cycle(form.destination, form.destinations.len(), back)
-                    }
-                    RedriveField::Mode => {
-                        let modes = [
-                            ModePreference::Auto,
-                            ModePreference::MoveTask,
-                            ModePreference::ClientSide,
-                        ];
-                        let i = modes.iter().position(|m| *m == form.mode).unwrap_or(0);
-                        form.mode = modes[cycle(i, modes.len(), back)];
-                    }
-                    RedriveField::Canary => form.canary = !form.canary,
-                    _ => {}
-                }
-            }
-            KeyCode::Backspace => {
-                if let Some(text) = text_field(form) {
-                    text.pop();
-                }
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                if let Some(text) = text_field(form) {
-                    text.push(c);
-                }
-            }
-            _ => {}
-        }
-        Vec::new()
-    }
-
     /// The guards the gate checks: every breaker that says which queue it guards.
     fn gate_decision(&self, plan: &Plan, force: bool) -> GateDecision {
         let guards = self.breakers.iter().filter_map(|b| {
@@ -596,6 +344,14 @@ impl App {
             .collect()
     }
 
+    /// A DLQ's inflow over the last minute of polls, per second of this
+    /// clock: what a canary does not count as returns.
+    fn background_inflow(&self, dlq: &QueueRef) -> f64 {
+        self.row_index(dlq)
+            .and_then(|i| self.queues[i].measured_inflow())
+            .map_or(0.0, |per_min| per_min / 60.0)
+    }
+
     /// Our running redrive out of `queue`, if one runs.
     pub fn active_redrive_of(&self, queue: &QueueRef) -> Option<&RedriveRun> {
         self.redrives
@@ -743,6 +499,7 @@ impl App {
         };
         let visible = dlq.attrs.as_ref().map_or(0, |a| a.visible);
         let source = dlq.queue.clone();
+        let background = self.background_inflow(&source);
         let busy = dlq.move_task.is_some()
             || self
                 .redrives
@@ -769,21 +526,14 @@ impl App {
             transform: None,
             mode: ModePreference::Auto,
             client: ClientOptions::default(),
-            canary: self.redrive_settings.canary.then(Canary::default),
+            canary: self.redrive_settings.canary.then(|| Canary {
+                background_per_sec: background,
+                ..Canary::default()
+            }),
         };
         vec![Cmd::Redrive(RedriveCmd::Plan {
             request: Box::new(request),
             auto: true,
         })]
-    }
-}
-
-fn text_field(form: &mut RedriveForm) -> Option<&mut String> {
-    match form.field {
-        RedriveField::Rate => Some(&mut form.rate),
-        RedriveField::HowMany => Some(&mut form.max),
-        RedriveField::Filter if form.group.is_some() => None,
-        RedriveField::Filter => Some(&mut form.filter),
-        RedriveField::Destination | RedriveField::Mode | RedriveField::Canary => None,
     }
 }
