@@ -714,4 +714,9 @@ async fn an_auto_redrive_is_a_canary_and_halts_when_payments_breaks_again() {
     // On screen: the progress pane says so.
     let screen = screen::drawn(&rig.app, 120, 35);
     assert!(screen.contains("canary halted"), "{screen}");
+    assert!(screen.contains("R on it"), "{screen}");
+    assert!(
+        !screen.contains("started elsewhere"),
+        "our own stopped task is not shown as another's: {screen}"
+    );
 }

@@ -247,6 +247,14 @@ impl Ramp {
         &self.report
     }
 
+    /// What the canary did, once the redrive has ended: no next step.
+    pub fn finished(&self) -> CanaryReport {
+        CanaryReport {
+            next_step_secs: None,
+            ..self.report.clone()
+        }
+    }
+
     /// Halts from outside (the destination's breaker opened).
     pub fn halt(&mut self, reason: String) {
         self.report.halted = true;

@@ -218,7 +218,7 @@ impl Stages {
             duration_secs: secs,
             rate: if secs > 0.0 { moved as f64 / secs } else { 0.0 },
             error,
-            canary: Some(self.ramp.report().clone()),
+            canary: Some(self.ramp.finished()),
             ..self.base.clone()
         }
     }
@@ -230,7 +230,11 @@ impl Stages {
             rate,
             target_rate: self.ramp.rate(),
             elapsed: started.elapsed(),
-            canary: Some(self.ramp.report().clone()),
+            canary: Some(if state.is_finished() {
+                self.ramp.finished()
+            } else {
+                self.ramp.report().clone()
+            }),
             ..Progress::new(Mode::MoveTask, self.ramp.rate())
         };
         self.progress.send_replace(p.clone());

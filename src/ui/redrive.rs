@@ -177,6 +177,19 @@ pub(crate) fn draw_progress(frame: &mut Frame, area: Rect, app: &App, theme: &Th
                 format!("{pause}{} cancel", app.keymap.label(Action::RedriveCancel)),
                 theme.dim,
             ));
+        } else if run
+            .report
+            .as_ref()
+            .is_some_and(|r| r.state == RunState::Halted)
+        {
+            lines.push(Line::styled(
+                format!(
+                    "the rest stay in {}; {} on it redrives again once its consumer is fixed",
+                    r.source.name,
+                    app.keymap.label(Action::Redrive)
+                ),
+                theme.dim,
+            ));
         }
     }
     for row in &app.queues {

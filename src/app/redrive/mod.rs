@@ -251,6 +251,11 @@ impl App {
                         self.queues[i].schedule.hurry();
                     }
                 }
+                // Our move task ended with the run: not one to show as another's.
+                if let Some(i) = self.index_of_name(&source) {
+                    self.set_move_task(i, None);
+                    self.queues[i].tasks_schedule.hurry();
+                }
                 Vec::new()
             }
             RedriveMsg::MoveTasks { queue, result } => {

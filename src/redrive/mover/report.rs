@@ -3,6 +3,7 @@
 use tokio::time::Instant;
 
 use super::{RECENT_FAILURES, Run, Stats, remaining, target_label};
+use crate::redrive::canary::Ramp;
 use crate::redrive::{Mode, Progress, RateMeter, Report, RunState, eta};
 
 impl Run {
@@ -51,7 +52,13 @@ impl Run {
                 },
                 detail: s.fatal.clone().or_else(|| s.last_error.clone()),
                 recent_failures: s.failures[start..].to_vec(),
-                canary: s.ramp.as_ref().map(|r| r.report().clone()),
+                canary: s.ramp.as_ref().map(|r| {
+                    if state.is_finished() {
+                        r.finished()
+                    } else {
+                        r.report().clone()
+                    }
+                }),
             }
         };
         self.progress.send_replace(p.clone());
@@ -94,7 +101,7 @@ impl Run {
             failures: s.failures.clone(),
             error: s.fatal.clone(),
             task_handle: None,
-            canary: s.ramp.as_ref().map(|r| r.report().clone()),
+            canary: s.ramp.as_ref().map(Ramp::finished),
         }
     }
 }
