@@ -56,6 +56,30 @@ async fn dlq_with(env: &Env, suffix: &str, n: u64) -> (QueueRef, QueueRef) {
     (source, dlq)
 }
 
+/// `lazysqs redrive --from DLQ --canary --canary-start 2 --yes --quiet` and
+/// `extra`, run to the end: (exit code, JSON summary, stderr).
+fn canary_redrive(
+    env: &Env,
+    dlq: &QueueRef,
+    extra: &[&str],
+) -> (Option<i32>, serde_json::Value, String) {
+    let mut args = vec![
+        "--from",
+        &dlq.name,
+        "--canary",
+        "--canary-start",
+        "2",
+        "--yes",
+        "--quiet",
+    ];
+    args.extend_from_slice(extra);
+    let out = lazysqs_redrive(env, &args).output().expect("run lazysqs");
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let summary = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("no JSON summary ({e}): {stderr}"));
+    (out.status.code(), summary, stderr)
+}
+
 /// Visible + in flight, once nothing is in flight any more.
 async fn settled_total(env: &Env, q: &QueueRef) -> u64 {
     env.wait_no_in_flight(q, Duration::from_secs(30)).await;
@@ -72,28 +96,11 @@ async fn a_canary_into_a_consumer_that_still_fails_halts_and_loses_nothing() {
     let stop = Arc::new(AtomicBool::new(false));
     let (consumer, _) = consume(env.dyn_broker(), orders.clone(), false, stop.clone());
 
-    let out = lazysqs_redrive(
-        &env,
-        &[
-            "--from",
-            &dlq.name,
-            "--client-side",
-            "--canary",
-            "--canary-start",
-            "2",
-            "--canary-window",
-            "20",
-            "--yes",
-            "--quiet",
-        ],
-    )
-    .output()
-    .expect("run lazysqs");
+    let (code, summary, stderr) =
+        canary_redrive(&env, &dlq, &["--client-side", "--canary-window", "20"]);
     stop.store(true, Ordering::SeqCst);
     consumer.await.expect("consumer");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "a halt exits 1: {stderr}");
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+    assert_eq!(code, Some(1), "a halt exits 1: {stderr}");
     assert_eq!(summary["state"], "halted", "{summary}");
     let canary = &summary["canary"];
     assert_eq!(canary["halted"], true, "{summary}");
@@ -125,28 +132,12 @@ async fn a_canary_into_a_working_consumer_ramps_up_and_drains_the_dlq() {
     let stop = Arc::new(AtomicBool::new(false));
     let (consumer, received) = consume(env.dyn_broker(), orders.clone(), true, stop.clone());
 
-    let out = lazysqs_redrive(
+    let (code, summary, stderr) = canary_redrive(
         &env,
-        &[
-            "--from",
-            &dlq.name,
-            "--client-side",
-            "--canary",
-            "--canary-start",
-            "2",
-            "--canary-window",
-            "3",
-            "--rate",
-            "40",
-            "--yes",
-            "--quiet",
-        ],
-    )
-    .output()
-    .expect("run lazysqs");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
+        &dlq,
+        &["--client-side", "--canary-window", "3", "--rate", "40"],
+    );
+    assert_eq!(code, Some(0), "{stderr}");
     assert_eq!(summary["state"], "completed", "{summary}");
     assert_eq!(summary["moved"], N, "{summary}");
     let canary = &summary["canary"];
@@ -187,32 +178,17 @@ async fn a_move_task_canary_steps_a_task_per_stage_or_halts_on_returns() {
     let (orders, dlq) = dlq_with(&env, "ok", N).await;
     let stop = Arc::new(AtomicBool::new(false));
     let (consumer, _) = consume(env.dyn_broker(), orders.clone(), true, stop.clone());
-    let args = |dlq: &QueueRef, window: &'static str| {
-        let mut cmd = lazysqs_redrive(
+    let args = |dlq: &QueueRef, window: &str| {
+        canary_redrive(
             &env,
-            &[
-                "--from",
-                &dlq.name,
-                "--move-task",
-                "--canary",
-                "--canary-start",
-                "2",
-                "--canary-window",
-                window,
-                "--rate",
-                "8",
-                "--yes",
-                "--quiet",
-            ],
-        );
-        cmd.output().expect("run lazysqs")
+            dlq,
+            &["--move-task", "--canary-window", window, "--rate", "8"],
+        )
     };
-    let out = args(&dlq, "3");
+    let (code, summary, stderr) = args(&dlq, "3");
     stop.store(true, Ordering::SeqCst);
     consumer.await.expect("consumer");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
-    assert!(out.status.success(), "{stderr}\n{summary}");
+    assert_eq!(code, Some(0), "{stderr}\n{summary}");
     assert_eq!(summary["mode"], "move-task", "{summary}");
     assert_eq!(summary["state"], "completed", "{summary}");
     let rates: Vec<f64> = summary["canary"]["stages"]
@@ -229,12 +205,10 @@ async fn a_move_task_canary_steps_a_task_per_stage_or_halts_on_returns() {
     let (orders, dlq) = dlq_with(&env, "bad", N).await;
     let stop = Arc::new(AtomicBool::new(false));
     let (consumer, _) = consume(env.dyn_broker(), orders.clone(), false, stop.clone());
-    let out = args(&dlq, "20");
+    let (code, summary, stderr) = args(&dlq, "20");
     stop.store(true, Ordering::SeqCst);
     consumer.await.expect("consumer");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON summary");
-    assert_eq!(out.status.code(), Some(1), "{stderr}\n{summary}");
+    assert_eq!(code, Some(1), "{stderr}\n{summary}");
     assert_eq!(summary["state"], "halted", "{summary}");
     assert_eq!(summary["canary"]["halted"], true, "{summary}");
     assert!(summary["moved"].as_u64() < Some(N / 2), "{summary}");

@@ -165,6 +165,34 @@ pub struct Report {
 }
 
 impl Report {
+    /// The report of a run that moved nothing and failed: the base every run
+    /// fills in, and what it says if its task panicked.
+    pub(crate) fn nothing(
+        mode: Mode,
+        source: &str,
+        destination: String,
+        target_rate: Option<f64>,
+    ) -> Report {
+        Report {
+            mode,
+            state: RunState::Failed,
+            source: source.to_string(),
+            destination,
+            moved: 0,
+            failed: 0,
+            skipped: 0,
+            not_deleted: 0,
+            duration_secs: 0.0,
+            rate: 0.0,
+            target_rate,
+            by_destination: BTreeMap::new(),
+            failures: Vec::new(),
+            error: None,
+            task_handle: None,
+            canary: None,
+        }
+    }
+
     /// Whether everything asked for was moved.
     pub fn succeeded(&self) -> bool {
         self.state == RunState::Completed && self.failed == 0 && self.error.is_none()

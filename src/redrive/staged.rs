@@ -2,7 +2,6 @@
 //! so each stage of the [`Ramp`] is a task of its own. Returns are read from the
 //! DLQ's depth (a task moves messages out; what goes in beyond that came back).
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -42,22 +41,13 @@ pub async fn start(
     p.canary = Some(ramp.report().clone());
     let (tx, rx) = watch::channel(p);
     let fallback = Report {
-        mode: Mode::MoveTask,
-        state: RunState::Failed,
-        source: cfg.source.name.clone(),
-        destination: "own source".into(),
-        moved: 0,
-        failed: 0,
-        skipped: 0,
-        not_deleted: 0,
-        duration_secs: 0.0,
-        rate: 0.0,
-        target_rate: cfg.rate.map(f64::from),
-        by_destination: BTreeMap::new(),
-        failures: Vec::new(),
-        error: None,
         task_handle: Some(first.clone()),
-        canary: None,
+        ..Report::nothing(
+            Mode::MoveTask,
+            &cfg.source.name,
+            "own source".into(),
+            cfg.rate.map(f64::from),
+        )
     };
     let stages = Stages {
         broker,
@@ -104,14 +94,7 @@ impl Stages {
             .list_move_tasks(&self.cfg.source_arn)
             .await
             .ok()?;
-        tasks
-            .iter()
-            .find(|t| t.handle.as_deref() == Some(handle))
-            .cloned()
-            .or_else(|| {
-                // SQS drops a finished task's handle: the newest task is ours.
-                tasks.into_iter().max_by_key(|t| t.started_at)
-            })
+        super::task::find(&tasks, Some(handle)).cloned()
     }
 
     /// Cancels the running stage and waits for it to stop; adds what it moved.

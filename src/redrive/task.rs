@@ -7,7 +7,6 @@
 //! Tasks started elsewhere (the console, a script) are watched the same way, through
 //! [`watch_task`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -132,7 +131,7 @@ pub(crate) fn progress_of(task: &MoveTask, rate: f64) -> Progress {
 
 /// Finds our task in a ListMessageMoveTasks answer: by handle while it runs, else
 /// the most recent task of the queue.
-fn find<'a>(tasks: &'a [MoveTask], handle: Option<&str>) -> Option<&'a MoveTask> {
+pub(crate) fn find<'a>(tasks: &'a [MoveTask], handle: Option<&str>) -> Option<&'a MoveTask> {
     if let Some(h) = handle
         && let Some(t) = tasks.iter().find(|t| t.handle.as_deref() == Some(h))
     {
@@ -161,22 +160,13 @@ pub(crate) fn watch_task(
     let control = Control::new(Mode::MoveTask, None);
     let (tx, rx) = watch::channel(Progress::new(Mode::MoveTask, rate.map(f64::from)));
     let fallback = Report {
-        mode: Mode::MoveTask,
-        state: RunState::Failed,
-        source: source.name.clone(),
-        destination: String::new(),
-        moved: 0,
-        failed: 0,
-        skipped: 0,
-        not_deleted: 0,
-        duration_secs: 0.0,
-        rate: 0.0,
-        target_rate: rate.map(f64::from),
-        by_destination: BTreeMap::new(),
-        failures: Vec::new(),
-        error: None,
         task_handle: handle.clone(),
-        canary: None,
+        ..Report::nothing(
+            Mode::MoveTask,
+            &source.name,
+            String::new(),
+            rate.map(f64::from),
+        )
     };
     let directive = control.subscribe();
     let report_base = fallback.clone();

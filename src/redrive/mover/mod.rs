@@ -162,24 +162,12 @@ pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
     first.remaining = remaining(cfg.max, 0, cfg.expected);
     first.total = first.remaining;
     let (tx, rx) = watch::channel(first);
-    let fallback = Report {
-        mode: Mode::ClientSide,
-        state: RunState::Failed,
-        source: cfg.source.name.clone(),
-        destination: target_label(&cfg.target),
-        moved: 0,
-        failed: 0,
-        skipped: 0,
-        not_deleted: 0,
-        duration_secs: 0.0,
-        rate: 0.0,
-        target_rate: cfg.rate,
-        by_destination: BTreeMap::new(),
-        failures: Vec::new(),
-        error: None,
-        task_handle: None,
-        canary: None,
-    };
+    let fallback = Report::nothing(
+        Mode::ClientSide,
+        &cfg.source.name,
+        target_label(&cfg.target),
+        cfg.rate,
+    );
     let stats = Stats {
         ramp: cfg.canary.map(|c| Ramp::new(c, cfg.rate, 0.0)),
         ..Stats::default()
