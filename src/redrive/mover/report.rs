@@ -22,7 +22,8 @@ impl Run {
                     .expected
                     .map(|e| e.saturating_sub(attempted + s.skipped))
             });
-            let left = if state.is_finished() {
+            // Stopped early (cancelled, halted), the rest is still in the DLQ.
+            let left = if state == RunState::Completed {
                 Some(0)
             } else {
                 remaining(self.cfg.max, attempted, in_queue)
