@@ -184,7 +184,7 @@ impl QueueRow {
 }
 
 impl App {
-    /// Adds a discovered queue (once).
+    /// Adds a discovered queue (once), with what is worked out from no data.
     pub(super) fn add_row(&mut self, queue: QueueRef) {
         if self.index.by_url.contains_key(&queue.url) {
             return;
@@ -194,6 +194,7 @@ impl App {
         self.index.by_name.entry(queue.name.clone()).or_insert(i);
         self.queues.push(QueueRow::new(queue, &self.refresh));
         self.index.fresh = false;
+        self.rederive(i);
     }
 
     pub(super) fn row_index(&self, queue: &QueueRef) -> Option<usize> {

@@ -148,10 +148,7 @@ impl App {
                 self.discovery.succeed(now);
                 self.discovery_error = None;
                 for q in found {
-                    if self.row_index(&q).is_none() {
-                        self.add_row(q);
-                        self.rederive(self.queues.len() - 1);
-                    }
+                    self.add_row(q);
                 }
                 if self.queues.is_empty() {
                     self.notify("no queues match the selection", true);
