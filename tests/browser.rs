@@ -12,9 +12,7 @@ use lazysqs::app::browser::{BrowserCmd, BrowserMsg, HeldState};
 use lazysqs::app::editor::BodyCheck;
 use lazysqs::app::popup::{Pending, Popup};
 use lazysqs::app::{App, Cmd, Msg, Settings};
-use lazysqs::broker::{
-    BrokerError, Message, MessageAttribute, QueueAttrs, QueueRef, RedrivePolicy,
-};
+use lazysqs::broker::{BrokerError, Message, MessageAttribute, QueueAttrs, QueueRef};
 use lazysqs::recovery::export::ExportedMessage;
 use lazysqs::recovery::{EXTEND_EVERY, RequeueOutcome, RequeueRequest};
 use lazysqs::sim::model::{arn, queue_ref};
@@ -35,24 +33,13 @@ fn settings(read_only: bool) -> Settings {
 
 fn attrs(visible: u64, dlq: Option<&str>) -> QueueAttrs {
     QueueAttrs {
-        arn: String::new(),
-        visible,
-        in_flight: 0,
-        delayed: 0,
-        fifo: false,
-        content_based_dedup: false,
-        visibility_timeout: Duration::from_secs(30),
-        retention: Duration::from_secs(4 * 24 * 3600),
-        redrive: dlq.map(|d| RedrivePolicy {
-            dlq_arn: arn(d),
-            max_receive_count: 3,
-        }),
         // `orders` keeps the old 256 KiB limit; the others have SQS's 1 MiB default.
         max_message_size: if dlq.is_some() {
             ORDERS_LIMIT
         } else {
             1024 * 1024
         },
+        ..answers::attrs(visible, dlq)
     }
 }
 

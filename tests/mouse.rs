@@ -4,32 +4,15 @@
 
 #[path = "support/answers.rs"]
 mod answers;
+use answers::attrs;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
 use lazysqs::app::popup::Popup;
 use lazysqs::app::triage::TriageMsg;
 use lazysqs::app::{App, Msg, Pane, Settings};
-use lazysqs::broker::{Message, QueueAttrs, RedrivePolicy};
+use lazysqs::broker::Message;
 use lazysqs::sim::model::{arn, queue_ref};
-
-fn attrs(visible: u64, dlq: Option<&str>) -> QueueAttrs {
-    QueueAttrs {
-        arn: arn("x"),
-        visible,
-        in_flight: 0,
-        delayed: 0,
-        fifo: false,
-        content_based_dedup: false,
-        visibility_timeout: Duration::from_secs(30),
-        retention: Duration::from_secs(86400),
-        redrive: dlq.map(|d| RedrivePolicy {
-            dlq_arn: arn(d),
-            max_receive_count: 3,
-        }),
-        max_message_size: 1024 * 1024,
-    }
-}
 
 fn mouse(kind: MouseEventKind, column: u16, row: u16) -> Msg {
     Msg::Mouse(MouseEvent {

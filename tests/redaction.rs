@@ -5,13 +5,14 @@
 
 #[path = "support/answers.rs"]
 mod answers;
+use answers::attrs;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lazysqs::app::browser::BrowserMsg;
 use lazysqs::app::{App, Msg, Settings};
-use lazysqs::broker::{Message, MessageAttribute, QueueAttrs, RedrivePolicy};
+use lazysqs::broker::{Message, MessageAttribute};
 use lazysqs::sim::model::{arn, queue_ref};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -126,24 +127,6 @@ fn messages(rng: &mut StdRng) -> (Vec<Message>, Vec<String>) {
         });
     }
     (out, secrets)
-}
-
-fn attrs(visible: u64, dlq: Option<&str>) -> QueueAttrs {
-    QueueAttrs {
-        arn: String::new(),
-        visible,
-        in_flight: 0,
-        delayed: 0,
-        fifo: false,
-        content_based_dedup: false,
-        visibility_timeout: std::time::Duration::from_secs(30),
-        retention: std::time::Duration::from_secs(345_600),
-        redrive: dlq.map(|d| RedrivePolicy {
-            dlq_arn: arn(d),
-            max_receive_count: 3,
-        }),
-        max_message_size: 1024 * 1024,
-    }
 }
 
 /// Every row of the screen, and all of it with borders and spaces taken out (a

@@ -9,7 +9,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use lazysqs::app::{App, Msg, Settings};
 use lazysqs::breaker::{BreakerReading, BreakerState, Transition};
-use lazysqs::broker::{BrokerError, QueueAttrs, QueueMetrics, QueueRef, RedrivePolicy};
+use lazysqs::broker::{BrokerError, QueueAttrs, QueueMetrics, QueueRef};
 use lazysqs::config::{BreakerConfig, BreakerSourceConfig, Config, RefreshConfig};
 use lazysqs::keymap::{Action, Keymap, Scope};
 use lazysqs::sim::model::{arn, queue_ref};
@@ -64,19 +64,9 @@ fn key(code: KeyCode) -> Msg {
 
 fn attrs(visible: u64, in_flight: u64, delayed: u64, dlq: Option<&str>) -> QueueAttrs {
     QueueAttrs {
-        arn: String::new(),
-        visible,
         in_flight,
         delayed,
-        fifo: false,
-        content_based_dedup: false,
-        visibility_timeout: Duration::from_secs(30),
-        retention: Duration::from_secs(4 * 24 * 3600),
-        redrive: dlq.map(|d| RedrivePolicy {
-            dlq_arn: arn(d),
-            max_receive_count: 3,
-        }),
-        max_message_size: 1024 * 1024,
+        ..answers::attrs(visible, dlq)
     }
 }
 

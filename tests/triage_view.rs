@@ -4,6 +4,7 @@
 
 #[path = "support/answers.rs"]
 mod answers;
+use answers::attrs;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -11,7 +12,7 @@ use lazysqs::app::browser::HeldState;
 use lazysqs::app::popup::Popup;
 use lazysqs::app::triage::{TriageCmd, TriageMsg};
 use lazysqs::app::{App, Cmd, Msg, Settings};
-use lazysqs::broker::{Message, QueueAttrs, RedrivePolicy};
+use lazysqs::broker::Message;
 use lazysqs::sim::model::{arn, queue_ref};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -27,24 +28,6 @@ fn ch(c: char) -> Msg {
 fn typed(app: &mut App, text: &str) {
     for c in text.chars() {
         app.update(ch(c));
-    }
-}
-
-fn attrs(visible: u64, dlq: Option<&str>) -> QueueAttrs {
-    QueueAttrs {
-        arn: arn("x"),
-        visible,
-        in_flight: 0,
-        delayed: 0,
-        fifo: false,
-        content_based_dedup: false,
-        visibility_timeout: Duration::from_secs(30),
-        retention: Duration::from_secs(4 * 24 * 3600),
-        redrive: dlq.map(|d| RedrivePolicy {
-            dlq_arn: arn(d),
-            max_receive_count: 3,
-        }),
-        max_message_size: 1024 * 1024,
     }
 }
 

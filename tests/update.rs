@@ -52,16 +52,9 @@ fn ctrl(c: char) -> Msg {
 
 fn attrs(visible: u64, in_flight: u64, delayed: u64) -> QueueAttrs {
     QueueAttrs {
-        arn: String::new(),
-        visible,
         in_flight,
         delayed,
-        fifo: false,
-        content_based_dedup: false,
-        visibility_timeout: Duration::from_secs(30),
-        retention: Duration::from_secs(4 * 24 * 3600),
-        redrive: None,
-        max_message_size: 1024 * 1024,
+        ..answers::attrs(visible, None)
     }
 }
 
