@@ -24,5 +24,6 @@ pub mod redrive;
 pub mod runtime;
 pub mod sim;
 pub mod snapshot;
+mod sync;
 pub mod triage;
 pub mod ui;

@@ -20,6 +20,7 @@ use crate::broker::Broker;
 use crate::recovery::{self, audit::Audit};
 use crate::redrive::{self, Control, ControlError, Plan};
 use crate::sim::SimBroker;
+use crate::sync::lock;
 use crate::triage;
 use crate::ui;
 use crate::ui::theme::Theme;
@@ -555,9 +556,4 @@ async fn dispatch(executor: &Executor, cmds: Vec<Cmd>) {
             executor.spawn(cmd);
         }
     }
-}
-
-/// A lock that a panicked holder does not poison for the others.
-fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

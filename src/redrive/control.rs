@@ -107,16 +107,13 @@ impl Control {
     /// Stops like [`Control::cancel`], and says why: the run ends halted (the
     /// destination's breaker opened under a canary redrive).
     pub fn halt(&self, reason: impl Into<String>) {
-        *self.halted.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason.into());
+        *crate::sync::lock(&self.halted) = Some(reason.into());
         self.cancel();
     }
 
     /// Why the run was halted from outside.
     pub(crate) fn halt_reason(&self) -> Option<String> {
-        self.halted
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        crate::sync::lock(&self.halted).clone()
     }
 
     /// Changes the client-side rate from now on (`None`: unlimited).

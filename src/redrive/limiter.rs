@@ -64,7 +64,7 @@ impl RateLimiter {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Bucket> {
-        self.bucket.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.bucket)
     }
 
     /// The target rate in tokens per second; `None` is unlimited.

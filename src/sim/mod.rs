@@ -80,7 +80,7 @@ impl SimBroker {
     }
 
     pub fn lock(&self) -> MutexGuard<'_, Sim> {
-        self.sim.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.sim)
     }
 
     /// Advances the simulation unless paused (used by the driver and by tests).

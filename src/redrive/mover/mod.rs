@@ -286,7 +286,7 @@ fn backoff(attempt: u32) -> Duration {
 
 impl Run {
     fn stats(&self) -> MutexGuard<'_, Stats> {
-        self.stats.lock().unwrap_or_else(|p| p.into_inner())
+        crate::sync::lock(&self.stats)
     }
 
     async fn execute(self: Arc<Self>) -> Report {

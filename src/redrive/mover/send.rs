@@ -31,12 +31,7 @@ impl Run {
 
     /// The queue behind a DeadLetterQueueSourceArn, looked up once.
     async fn resolve(&self, arn: &str) -> Result<QueueRef, String> {
-        if let Some(r) = self
-            .routes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(arn)
-        {
+        if let Some(r) = crate::sync::lock(&self.routes).get(arn) {
             return r.clone();
         }
         let prefix = |a: &str| a.rsplit_once(':').map(|(p, _)| p.to_string());
@@ -63,10 +58,7 @@ impl Run {
     }
 
     fn remember(&self, arn: &str, r: &Result<QueueRef, String>) {
-        self.routes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(arn.to_string(), r.clone());
+        crate::sync::lock(&self.routes).insert(arn.to_string(), r.clone());
     }
 
     pub(super) async fn move_messages(&self, messages: Vec<Message>) {
@@ -126,20 +118,12 @@ impl Run {
 
     /// The destination's MaximumMessageSize, read once per destination.
     async fn limit_of(&self, dest: &QueueRef) -> usize {
-        let known = self
-            .limits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&dest.url)
-            .copied();
+        let known = crate::sync::lock(&self.limits).get(&dest.url).copied();
         if let Some(limit) = known {
             return limit;
         }
         let limit = crate::recovery::destination_limit(self.broker.as_ref(), dest).await;
-        self.limits
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(dest.url.clone(), limit);
+        crate::sync::lock(&self.limits).insert(dest.url.clone(), limit);
         limit
     }
 
