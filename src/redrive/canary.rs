@@ -165,7 +165,7 @@ impl Ramp {
         match self.depth_base {
             None => self.depth_base = Some((depth, moved, at)),
             Some((base, moved_then, then)) => {
-                let expected = base.saturating_sub(moved - moved_then.min(moved));
+                let expected = base.saturating_sub(moved.saturating_sub(moved_then));
                 let background = self.canary.background_per_sec * (at - then).max(0.0);
                 let came = depth.saturating_sub(expected) as f64 - background;
                 self.by_depth = self.by_depth.max(came.max(0.0).floor() as u64);
@@ -194,7 +194,7 @@ impl Ramp {
         let window = self.canary.window.as_secs_f64();
         let started = self.stage().started_secs;
         let next = self.next_rate();
-        if next == self.rate() || (next.is_none() && self.rate().is_none()) {
+        if next == self.rate() {
             self.report.next_step_secs = None;
             return Step::Hold;
         }
