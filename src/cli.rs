@@ -176,7 +176,8 @@ pub struct RedriveArgs {
     /// Redrive even when the breaker guarding a destination is OPEN.
     #[arg(long)]
     pub force: bool,
-    /// Client-side workers moving batches at once.
+    /// The most batches a client-side redrive keeps in flight. It finds how many pay
+    /// (more while throughput rises and latency holds, fewer on throttling) up to this.
     #[arg(long, value_name = "N", default_value_t = ClientOptions::default().workers,
           value_parser = parse_workers)]
     pub workers: usize,
@@ -240,10 +241,16 @@ fn parse_speed(s: &str) -> Result<f64, String> {
     crate::config::check_speed(v)
 }
 
+/// The most `--workers` takes: each batch in flight holds up to 10 messages and a
+/// connection.
+const MAX_WORKERS: usize = 1024;
+
 fn parse_workers(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
-        Ok(n) if (1..=64).contains(&n) => Ok(n),
-        _ => Err(format!("{s} is not a number of workers from 1 to 64")),
+        Ok(n) if (1..=MAX_WORKERS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "{s} is not a number of batches in flight from 1 to {MAX_WORKERS}"
+        )),
     }
 }
 

@@ -330,6 +330,23 @@ pub trait Broker: Send + Sync {
         max: u32,
         visibility: Duration,
     ) -> BrokerResult<Vec<Message>>;
+    /// A receive that waits up to `wait` for a message when none is there (SQS long
+    /// polling, which also asks every server rather than a sample). By default: a
+    /// receive, and when it brings nothing, another after `wait`.
+    async fn receive_waiting(
+        &self,
+        queue: &QueueRef,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> BrokerResult<Vec<Message>> {
+        let got = self.receive(queue, max, visibility).await?;
+        if !got.is_empty() || wait.is_zero() {
+            return Ok(got);
+        }
+        tokio::time::sleep(wait).await;
+        self.receive(queue, max, visibility).await
+    }
     /// Sends one message; returns the new message id.
     async fn send(&self, queue: &QueueRef, message: OutgoingMessage) -> BrokerResult<String>;
     async fn send_batch(

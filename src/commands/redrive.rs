@@ -445,6 +445,9 @@ pub(crate) fn progress_line(p: &Progress) -> String {
         .map(|t| format!("/{t:.0}"))
         .unwrap_or_default();
     line.push_str(&format!("  {:.1}{target} msg/s", p.rate));
+    if let Some(c) = p.concurrency {
+        line.push_str(&format!("  concurrency {c}"));
+    }
     line.push_str(&format!("  {}", clock(p.elapsed)));
     if let Some(eta) = p.eta
         && !p.state.is_finished()
@@ -476,7 +479,9 @@ mod tests {
         p.rate = 48.94;
         p.elapsed = Duration::from_secs(10);
         p.eta = Some(Duration::from_secs(75));
+        p.concurrency = Some(96);
         let line = progress_line(&p);
+        assert!(line.contains("48.9/50 msg/s  concurrency 96"), "{line}");
         assert!(line.starts_with("running"), "{line}");
         assert!(line.contains(&format!("[{}{}]", "█".repeat(12), "░".repeat(12))));
         assert!(line.contains("500/1000 moved"), "{line}");

@@ -26,6 +26,7 @@
 
 pub mod canary;
 mod control;
+pub mod concurrency;
 pub mod filter;
 pub mod gate;
 pub mod limiter;

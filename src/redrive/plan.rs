@@ -41,9 +41,10 @@ impl fmt::Display for Destination {
 /// Tuning of a client-side move.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientOptions {
-    /// Workers receiving and moving batches at once. Each has one call in flight, so
-    /// against a real endpoint (milliseconds per call) throughput grows with them; with
-    /// a rate limit the idle ones just wait for tokens (without holding messages).
+    /// The most batches in flight at once (`--workers`). Against a real endpoint
+    /// (milliseconds per call) throughput grows with them, up to where the server
+    /// queues calls or throttles: the mover finds that point itself
+    /// ([`super::concurrency`]) and keeps under this cap.
     pub workers: usize,
     /// How long a received message stays hidden while it is being moved.
     pub visibility: Duration,
@@ -54,7 +55,7 @@ pub struct ClientOptions {
 impl Default for ClientOptions {
     fn default() -> Self {
         ClientOptions {
-            workers: 16,
+            workers: 256,
             visibility: Duration::from_secs(30),
             attempts: 4,
         }

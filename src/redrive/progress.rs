@@ -104,6 +104,9 @@ pub struct Progress {
     pub recent_failures: Vec<MessageFailure>,
     /// A canary's stages and returns so far.
     pub canary: Option<super::canary::CanaryReport>,
+    /// Batches the client-side mover lets be in flight at once, as it found best
+    /// (see [`super::concurrency`]).
+    pub concurrency: Option<usize>,
 }
 
 impl Progress {
@@ -124,6 +127,7 @@ impl Progress {
             detail: None,
             recent_failures: Vec::new(),
             canary: None,
+            concurrency: None,
         }
     }
 

@@ -126,6 +126,7 @@ pub(crate) fn progress_of(task: &MoveTask, rate: f64) -> Progress {
         detail,
         recent_failures: Vec::new(),
         canary: None,
+        concurrency: None,
     }
 }
 

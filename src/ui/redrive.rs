@@ -142,8 +142,12 @@ pub(crate) fn draw_progress(frame: &mut Frame, area: Rect, app: &App, theme: &Th
             let target = p
                 .target_rate
                 .map_or_else(|| "unlimited".to_string(), |t| format!("{t:.0}/s"));
+            let concurrency = p
+                .concurrency
+                .map(|c| format!("  concurrency {c}"))
+                .unwrap_or_default();
             lines.push(Line::raw(format!(
-                "rate {:.1}/s (target {target})  elapsed {}  ETA {}",
+                "rate {:.1}/s (target {target}){concurrency}  elapsed {}  ETA {}",
                 p.rate,
                 format::duration(p.elapsed),
                 p.eta.map_or_else(|| "—".to_string(), format::duration)

@@ -28,6 +28,8 @@ use crate::broker::{
 /// SQS batch calls take at most this many entries.
 const SQS_BATCH: usize = 10;
 
+/// The longest long poll a receive may ask for; it stays within one attempt's timeout.
+const MAX_WAIT_SECS: u64 = 5;
 /// The longest visibility timeout SQS takes: 12 hours.
 const MAX_VISIBILITY_SECS: u64 = 12 * 60 * 60;
 /// The longest delay SQS takes: 15 minutes.
@@ -150,13 +152,24 @@ impl Broker for AwsBroker {
         max: u32,
         visibility: Duration,
     ) -> BrokerResult<Vec<Message>> {
+        self.receive_waiting(queue, max, visibility, Duration::ZERO)
+            .await
+    }
+
+    async fn receive_waiting(
+        &self,
+        queue: &QueueRef,
+        max: u32,
+        visibility: Duration,
+        wait: Duration,
+    ) -> BrokerResult<Vec<Message>> {
         let out = self
             .sqs
             .receive_message()
             .queue_url(&queue.url)
             .max_number_of_messages(max.clamp(1, SQS_BATCH as u32) as i32)
             .visibility_timeout(secs_i32(visibility, MAX_VISIBILITY_SECS))
-            .wait_time_seconds(0)
+            .wait_time_seconds(secs_i32(wait, MAX_WAIT_SECS))
             .message_system_attribute_names(MessageSystemAttributeName::All)
             .message_attribute_names("All")
             .send()

@@ -24,7 +24,7 @@
 //!   a batch in hand is always finished, so cancel never leaves a message half-moved.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -35,6 +35,7 @@ use tokio::time::Instant;
 mod report;
 mod returns;
 mod send;
+mod worker;
 
 pub(crate) use send::DEFAULT_GROUP_ID;
 pub use send::outgoing;
@@ -45,18 +46,13 @@ use super::{
     Control, Directive, Filter, MessageFailure, Mode, Progress, RateMeter, RedriveHandle, Report,
     RunState,
 };
-use crate::broker::{Broker, BrokerError, BrokerResult, Message, QueueRef};
+use super::concurrency::{self, Adaptive, Gate};
+use crate::broker::{Broker, BrokerError, Message, QueueRef};
 
 /// SQS batch calls take at most 10 entries.
 const BATCH: u32 = 10;
-/// Receives that bring nothing new before a worker stops.
-const EMPTY_ROUNDS: u32 = 3;
-const EMPTY_PAUSE: Duration = Duration::from_millis(200);
-/// After the empty rounds, how often a worker rechecks ApproximateNumberOfMessages
-/// before it believes the queue is drained.
-const DRAIN_CHECKS: u32 = 5;
-/// Attempts for a receive before the run fails.
-const RECEIVE_ATTEMPTS: u32 = 6;
+/// The most batches in flight for a filtered run with a rate (see [`MoverConfig::cap`]).
+const PAY_AFTER_CAP: usize = 16;
 /// How often progress is published when nothing else happens.
 const TICK: Duration = Duration::from_millis(250);
 /// How often the DLQ's depth is read for the remaining estimate.
@@ -118,14 +114,25 @@ impl MoverConfig {
         }
     }
 
+    /// How many batches may be in flight at most. A filtered run with a rate pays
+    /// for a batch after receiving it, so a batch in flight may wait for tokens: it
+    /// keeps to [`PAY_AFTER_CAP`].
+    fn cap(&self) -> usize {
+        let cap = self.options.workers.max(1);
+        match (self.rate, &self.filter) {
+            (Some(_), Some(_)) => cap.min(PAY_AFTER_CAP),
+            _ => cap,
+        }
+    }
+
     /// How long a received message stays hidden while it is moved. Paying after the
     /// receive (with a filter) can keep a batch waiting for tokens up to about one
-    /// second per worker, so the visibility covers that too.
+    /// second per batch in flight, so the visibility covers that too.
     fn receive_visibility(&self) -> Duration {
         let v = self.options.visibility;
         match (self.rate, &self.filter) {
             (Some(rate), Some(_)) => {
-                let wait = f64::from(self.batch()) / rate * self.options.workers as f64;
+                let wait = f64::from(self.batch()) / rate * self.cap() as f64;
                 v.max(Duration::from_secs_f64(wait.min(3600.0)) + Duration::from_secs(15))
             }
             _ => v,
@@ -172,7 +179,9 @@ pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
         ramp: cfg.canary.map(|c| Ramp::new(c, cfg.rate, 0.0)),
         ..Stats::default()
     };
+    let cap = cfg.cap();
     let run = Arc::new(Run {
+        gate: Gate::new(Adaptive::new(concurrency::START.min(cap), cap)),
         broker,
         directive: control.subscribe(),
         control: control.clone(),
@@ -180,6 +189,7 @@ pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
         cfg,
         limiter,
         claimed: AtomicU64::new(0),
+        passed: AtomicBool::new(false),
         stats: Mutex::new(stats),
         routes: Mutex::new(HashMap::new()),
         limits: Mutex::new(HashMap::new()),
@@ -239,6 +249,10 @@ struct Stats {
     dead: HashMap<String, String>,
     /// The DLQ's depth at the last reading.
     depth: Option<u64>,
+    /// When the workers' tail check last read it.
+    depth_at: Option<Instant>,
+    /// How long moving a batch takes (a moving average), for pipelining.
+    move_secs: Option<f64>,
     fatal: Option<String>,
     last_error: Option<String>,
     paused: Duration,
@@ -253,6 +267,8 @@ struct Stats {
 
 struct Run {
     broker: Arc<dyn Broker>,
+    /// How many batches may be in flight: found as the run goes, up to `workers`.
+    gate: Arc<Gate>,
     cfg: MoverConfig,
     limiter: Arc<RateLimiter>,
     directive: watch::Receiver<Directive>,
@@ -260,6 +276,8 @@ struct Run {
     control: Control,
     /// Messages taken toward `max` (moved, failed, or in hand).
     claimed: AtomicU64,
+    /// A worker found the queue drained: the pass is over, no more fetches.
+    passed: AtomicBool,
     stats: Mutex<Stats>,
     /// DeadLetterQueueSourceArn → queue.
     routes: Mutex<HashMap<String, Result<QueueRef, String>>>,
@@ -293,7 +311,7 @@ impl Run {
         self.stats().meter = Some(RateMeter::new(Duration::from_secs(10)));
         self.publish(RunState::Running);
         let mut workers = JoinSet::new();
-        for _ in 0..self.cfg.options.workers.max(1) {
+        for _ in 0..self.cfg.cap() {
             workers.spawn(self.clone().worker());
         }
         let mut tick = tokio::time::interval(TICK);
@@ -375,226 +393,6 @@ impl Run {
             let at = self.started.elapsed().as_secs_f64();
             if let Some(ramp) = s.ramp.as_mut() {
                 ramp.depth(a.depth(), moved, at);
-            }
-        }
-    }
-
-    /// Waits while paused; `false` when cancelled.
-    async fn wait_runnable(&self) -> bool {
-        let mut rx = self.directive.clone();
-        loop {
-            let d = *rx.borrow_and_update();
-            match d {
-                Directive::Run => return true,
-                Directive::Cancel => return false,
-                Directive::Pause => {
-                    if rx.changed().await.is_err() {
-                        // Nobody can resume it any more.
-                        return false;
-                    }
-                }
-            }
-        }
-    }
-
-    async fn cancelled(&self) {
-        let mut rx = self.directive.clone();
-        loop {
-            if *rx.borrow_and_update() == Directive::Cancel {
-                return;
-            }
-            if rx.changed().await.is_err() {
-                std::future::pending::<()>().await;
-            }
-        }
-    }
-
-    /// Takes up to `n` from the `max` budget.
-    fn claim(&self, n: u32) -> u32 {
-        let Some(max) = self.cfg.max else {
-            self.claimed.fetch_add(u64::from(n), Ordering::SeqCst);
-            return n;
-        };
-        let mut cur = self.claimed.load(Ordering::SeqCst);
-        loop {
-            let take = max.saturating_sub(cur).min(u64::from(n));
-            if take == 0 {
-                return 0;
-            }
-            match self
-                .claimed
-                .compare_exchange(cur, cur + take, Ordering::SeqCst, Ordering::SeqCst)
-            {
-                Ok(_) => return u32::try_from(take).unwrap_or(n),
-                Err(actual) => cur = actual,
-            }
-        }
-    }
-
-    /// Gives back `budget` of the `max` budget and `tokens` of the rate that were
-    /// not used.
-    fn unclaim(&self, budget: u32, tokens: u32) {
-        if budget > 0 {
-            self.claimed.fetch_sub(u64::from(budget), Ordering::SeqCst);
-        }
-        if tokens > 0 {
-            self.limiter.refund(tokens);
-        }
-    }
-
-    fn is_cancelled(&self) -> bool {
-        *self.directive.borrow() == Directive::Cancel
-    }
-
-    async fn worker(self: Arc<Self>) {
-        let mut empty_rounds = 0;
-        let mut drain_checks = 0;
-        loop {
-            if !self.wait_runnable().await {
-                return;
-            }
-            let want = self.claim(batch_at(self.limiter.rate()));
-            if want == 0 {
-                return;
-            }
-            // Normally the tokens are taken before receiving, so that no message waits
-            // for them. After an empty receive the worker is only probing, and with a
-            // filter it cannot know how many it will move: then it receives first and
-            // pays for what it moves (tokens taken ahead and handed back would delay
-            // the other workers and cost the filtered rate).
-            let prepaid = empty_rounds == 0 && self.cfg.filter.is_none();
-            if prepaid {
-                tokio::select! {
-                    _ = self.limiter.acquire(want) => {}
-                    _ = self.drained.notified() => {
-                        // Another worker found the queue empty: stop waiting, probe.
-                        self.unclaim(want, want);
-                        empty_rounds = 1;
-                        continue;
-                    }
-                    _ = self.cancelled() => {
-                        self.unclaim(want, want);
-                        return;
-                    }
-                }
-                if *self.directive.borrow() != Directive::Run {
-                    self.unclaim(want, want);
-                    continue;
-                }
-            }
-            let paid = if prepaid { want } else { 0 };
-            let messages = match self.receive(want).await {
-                Ok(m) => m,
-                Err(e) => {
-                    self.unclaim(want, paid);
-                    let mut s = self.stats();
-                    s.fatal.get_or_insert_with(|| {
-                        format!("cannot receive from {}: {e}", self.cfg.source.name)
-                    });
-                    return;
-                }
-            };
-            if self.stats().fatal.is_some() {
-                // Another worker failed: give these back at once.
-                self.unclaim(want, paid);
-                self.release(messages.iter().map(|m| m.receipt_handle.clone()).collect())
-                    .await;
-                return;
-            }
-            let (fresh, seen): (Vec<Message>, Vec<Message>) = {
-                let s = self.stats();
-                messages
-                    .into_iter()
-                    .partition(|m| !s.held.contains_key(&m.message_id))
-            };
-            self.seen_again(seen).await;
-            let fresh = self.set_aside_returns(fresh).await;
-            if fresh.is_empty() {
-                self.unclaim(want, paid);
-                self.drained.notify_waiters();
-                empty_rounds += 1;
-                if empty_rounds >= EMPTY_ROUNDS {
-                    // Short polling can come back empty while messages remain; ask the
-                    // queue before believing it is drained.
-                    drain_checks += 1;
-                    if drain_checks > DRAIN_CHECKS || !self.more_visible().await {
-                        return;
-                    }
-                    empty_rounds = 0;
-                }
-                tokio::select! {
-                    _ = tokio::time::sleep(EMPTY_PAUSE) => {}
-                    _ = self.cancelled() => return,
-                }
-                continue;
-            }
-            empty_rounds = 0;
-            drain_checks = 0;
-            let (selected, unselected): (Vec<Message>, Vec<Message>) = match &self.cfg.filter {
-                Some(f) => fresh.into_iter().partition(|m| f.selects(m)),
-                None => (fresh, Vec::new()),
-            };
-            let n = u32::try_from(selected.len()).unwrap_or(want).min(want);
-            if prepaid {
-                self.unclaim(want - n, want - n);
-            } else {
-                self.unclaim(want - n, 0);
-                if n > 0 {
-                    tokio::select! {
-                        _ = self.limiter.acquire(n) => {}
-                        _ = self.cancelled() => {
-                            // Not moved: give them back untouched.
-                            self.unclaim(n, 0);
-                            let handles = fresh_handles(&selected);
-                            self.release(handles).await;
-                            if !unselected.is_empty() {
-                                self.stats().skipped += unselected.len() as u64;
-                                self.hold(unselected, HoldReason::Unselected).await;
-                            }
-                            return;
-                        }
-                    }
-                }
-            }
-            if !unselected.is_empty() {
-                self.stats().skipped += unselected.len() as u64;
-                self.hold(unselected, HoldReason::Unselected).await;
-            }
-            if !selected.is_empty() {
-                self.move_messages(selected).await;
-            }
-            self.publish(self.live_state());
-            if self.is_cancelled() {
-                return;
-            }
-        }
-    }
-
-    async fn more_visible(&self) -> bool {
-        match self.broker.queue_attributes(&self.cfg.source).await {
-            Ok(a) => {
-                self.stats().depth = Some(a.visible);
-                a.visible > 0
-            }
-            Err(_) => false,
-        }
-    }
-
-    async fn receive(&self, n: u32) -> BrokerResult<Vec<Message>> {
-        let mut attempt = 0;
-        loop {
-            match self
-                .broker
-                .receive(&self.cfg.source, n, self.cfg.receive_visibility())
-                .await
-            {
-                Ok(m) => return Ok(m),
-                Err(e) if transient(&e) && attempt + 1 < RECEIVE_ATTEMPTS => {
-                    self.stats().last_error = Some(format!("receive: {e} (retrying)"));
-                    tokio::time::sleep(backoff(attempt + 1)).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
             }
         }
     }
@@ -704,10 +502,6 @@ impl Run {
             self.release(chunk.to_vec()).await;
         }
     }
-}
-
-fn fresh_handles(messages: &[Message]) -> Vec<String> {
-    messages.iter().map(|m| m.receipt_handle.clone()).collect()
 }
 
 #[cfg(test)]

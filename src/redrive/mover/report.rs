@@ -60,6 +60,7 @@ impl Run {
                         r.report().clone()
                     }
                 }),
+                concurrency: Some(self.gate.limit()),
             }
         };
         self.progress.send_replace(p.clone());

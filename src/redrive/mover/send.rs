@@ -8,9 +8,10 @@ use tokio::time::Instant;
 
 use super::{HoldReason, Run, Target, backoff, transient};
 use crate::broker::{
-    BrokerError, BrokerResult, Message, OutgoingMessage, QueueRef, QueueSelection, name_from_arn,
-    size_batches, validate_outgoing,
+    BatchOutcome, BrokerError, BrokerResult, Message, OutgoingMessage, QueueRef, QueueSelection,
+    name_from_arn, size_batches, validate_outgoing,
 };
+use crate::redrive::concurrency::Outcome;
 use crate::redrive::MessageFailure;
 
 /// The group id given to messages sent to a FIFO queue that came without one.
@@ -128,7 +129,8 @@ impl Run {
     }
 
     /// Checks each message against the destination's limit (one over it fails
-    /// alone and stays in the DLQ), then sends the rest in batches split by size.
+    /// alone and stays in the DLQ), sends the rest in batches split by size (in
+    /// rounds for a FIFO destination, see [`rounds`]), then deletes what was sent.
     async fn send_and_delete(&self, dest: &QueueRef, batch: Vec<Message>) {
         let limit = self.limit_of(dest).await;
         let mut ok = Vec::with_capacity(batch.len());
@@ -141,26 +143,56 @@ impl Run {
             }
         }
         self.fail(too_large).await;
-        let sizes: Vec<usize> = ok.iter().map(|(_, out)| out.size()).collect();
-        let mut rest = ok.into_iter();
-        for range in size_batches(&sizes) {
-            let chunk: Vec<(Message, OutgoingMessage)> = rest.by_ref().take(range.len()).collect();
-            let (batch, outgoing): (Vec<Message>, Vec<OutgoingMessage>) = chunk.into_iter().unzip();
-            self.send_chunk(dest, batch, outgoing).await;
+        let (batch, outgoing): (Vec<Message>, Vec<OutgoingMessage>) = ok.into_iter().unzip();
+        let mut sent = Sent::default();
+        // FIFO groups whose message could not be sent, with that message's id.
+        let mut blocked: HashMap<String, String> = HashMap::new();
+        for round in rounds(&outgoing, dest.is_fifo()) {
+            let (go, held_back): (Vec<usize>, Vec<usize>) = round.into_iter().partition(|&i| {
+                outgoing[i]
+                    .group_id
+                    .as_ref()
+                    .is_none_or(|g| !blocked.contains_key(g))
+            });
+            for i in held_back {
+                let group = outgoing[i].group_id.clone().unwrap_or_default();
+                let before = blocked.get(&group).cloned().unwrap_or_default();
+                sent.given_up.push(i);
+                sent.errors.insert(
+                    i,
+                    BrokerError::Other(format!(
+                        "not sent: {before}, before it in group {group}, could not be moved, \
+                         and sending this one first would break the group's order"
+                    )),
+                );
+            }
+            let first_new = sent.given_up.len();
+            let sizes: Vec<usize> = go.iter().map(|&i| outgoing[i].size()).collect();
+            for range in size_batches(&sizes) {
+                self.send_entries(dest, &outgoing, &go[range], &mut sent)
+                    .await;
+            }
+            for &i in &sent.given_up[first_new..] {
+                if let Some(g) = &outgoing[i].group_id {
+                    blocked
+                        .entry(g.clone())
+                        .or_insert_with(|| batch[i].message_id.clone());
+                }
+            }
         }
+        self.settle(dest, &batch, sent).await;
     }
 
-    async fn send_chunk(
+    /// SendMessageBatch of `entries` (indexes into `outgoing`), retrying entries that
+    /// failed for a reason that may pass.
+    async fn send_entries(
         &self,
         dest: &QueueRef,
-        batch: Vec<Message>,
-        outgoing: Vec<OutgoingMessage>,
+        outgoing: &[OutgoingMessage],
+        entries: &[usize],
+        sent: &mut Sent,
     ) {
-        let mut pending: Vec<usize> = (0..batch.len()).collect();
-        let mut errors: HashMap<usize, BrokerError> = HashMap::new();
-        let mut sent: Vec<usize> = Vec::new();
-        let mut new_ids: Vec<String> = Vec::new();
-        let mut given_up: Vec<usize> = Vec::new();
+        let mut pending: Vec<usize> = entries.to_vec();
         let attempts = self.cfg.options.attempts.max(1);
         for attempt in 0..attempts {
             if pending.is_empty() {
@@ -171,11 +203,14 @@ impl Run {
             }
             let request: Vec<OutgoingMessage> =
                 pending.iter().map(|&i| outgoing[i].clone()).collect();
-            match self.broker.send_batch(dest, request).await {
+            let started = Instant::now();
+            let answer = self.broker.send_batch(dest, request).await;
+            self.gate.sample(started.elapsed(), load(&answer));
+            match answer {
                 Err(e) => {
                     let stop = !transient(&e);
                     for &i in &pending {
-                        errors.insert(i, e.clone());
+                        sent.errors.insert(i, e.clone());
                     }
                     if stop {
                         break;
@@ -189,22 +224,23 @@ impl Run {
                         answered[j] = true;
                         match result {
                             Ok(new_id) => {
-                                sent.push(i);
-                                new_ids.push(new_id);
+                                sent.errors.remove(&i);
+                                sent.ok.push((i, new_id));
                             }
                             Err(e) => {
                                 if transient(&e) {
                                     retry.push(i);
                                 } else {
-                                    given_up.push(i);
+                                    sent.given_up.push(i);
                                 }
-                                errors.insert(i, e);
+                                sent.errors.insert(i, e);
                             }
                         }
                     }
                     for (j, &i) in pending.iter().enumerate() {
                         if !answered[j] {
-                            errors.insert(i, BrokerError::Other("no result for this entry".into()));
+                            sent.errors
+                                .insert(i, BrokerError::Other("no result for this entry".into()));
                             retry.push(i);
                         }
                     }
@@ -212,7 +248,17 @@ impl Run {
                 }
             }
         }
-        given_up.extend(pending);
+        sent.given_up.extend(pending);
+    }
+
+    /// After the sends: deletes exactly the messages whose send was confirmed, and
+    /// reports and holds the rest.
+    async fn settle(&self, dest: &QueueRef, batch: &[Message], sent: Sent) {
+        let Sent {
+            ok,
+            given_up,
+            errors,
+        } = sent;
         // A destination that is gone or forbidden fails every later message fast.
         if let Some(e) = given_up.iter().find_map(|i| errors.get(i)).cloned()
             && matches!(e, BrokerError::NotFound(_) | BrokerError::Auth(_))
@@ -221,11 +267,9 @@ impl Run {
                 .dead
                 .insert(dest.name.clone(), format!("{}: {e}", dest.name));
         }
-
-        // Delete exactly the messages whose send was confirmed.
-        let handles: Vec<String> = sent
+        let handles: Vec<String> = ok
             .iter()
-            .map(|&i| batch[i].receipt_handle.clone())
+            .map(|(i, _)| batch[*i].receipt_handle.clone())
             .collect();
         let deleted = if handles.is_empty() {
             Vec::new()
@@ -235,23 +279,23 @@ impl Run {
         let mut not_deleted = Vec::new();
         {
             let mut s = self.stats();
-            s.moved += sent.len() as u64;
+            s.moved += ok.len() as u64;
             if let Some(ramp) = s.ramp.as_mut() {
-                ramp.sent(sent.len() as u64);
-                s.sent_ids.extend(new_ids);
+                ramp.sent(ok.len() as u64);
+                s.sent_ids.extend(ok.iter().map(|(_, id)| id.clone()));
             }
-            if !sent.is_empty() {
+            if !ok.is_empty() {
                 s.last_move = Some(Instant::now());
             }
-            *s.by_destination.entry(dest.name.clone()).or_default() += sent.len() as u64;
-            for (k, &i) in sent.iter().enumerate() {
+            *s.by_destination.entry(dest.name.clone()).or_default() += ok.len() as u64;
+            for (k, (i, _)) in ok.iter().enumerate() {
                 if let Some(Err(e)) = deleted.get(k) {
                     s.not_deleted += 1;
                     s.last_error = Some(format!(
                         "message {} was sent to {} but not deleted from {}: {e}",
-                        batch[i].message_id, dest.name, self.cfg.source.name
+                        batch[*i].message_id, dest.name, self.cfg.source.name
                     ));
-                    not_deleted.push(batch[i].clone());
+                    not_deleted.push(batch[*i].clone());
                 }
             }
         }
@@ -283,7 +327,10 @@ impl Run {
                 tokio::time::sleep(backoff(attempt)).await;
             }
             let request: Vec<String> = pending.iter().map(|&i| handles[i].clone()).collect();
-            match self.broker.delete_batch(&self.cfg.source, request).await {
+            let started = Instant::now();
+            let answer = self.broker.delete_batch(&self.cfg.source, request).await;
+            self.gate.sample(started.elapsed(), load(&answer));
+            match answer {
                 Err(e) => {
                     let stop = !transient(&e);
                     for &i in &pending {
@@ -319,6 +366,51 @@ impl Run {
     }
 }
 
+/// What sending a batch came to.
+#[derive(Debug, Default)]
+struct Sent {
+    /// Indexes sent, with the MessageId the destination gave each.
+    ok: Vec<(usize, String)>,
+    /// Indexes not sent, for good.
+    given_up: Vec<usize>,
+    errors: HashMap<usize, BrokerError>,
+}
+
+/// The order in which a batch is sent. To a standard queue: all at once. To a FIFO
+/// queue: round `k` holds the `k`-th message of each group, so that a call never
+/// carries two messages of one group. If one fails, the later ones of its group are
+/// not sent: otherwise the destination would get them before it.
+fn rounds(outgoing: &[OutgoingMessage], fifo: bool) -> Vec<Vec<usize>> {
+    if !fifo {
+        return vec![(0..outgoing.len()).collect()];
+    }
+    let mut seen: HashMap<Option<&str>, usize> = HashMap::new();
+    let mut rounds: Vec<Vec<usize>> = Vec::new();
+    for (i, m) in outgoing.iter().enumerate() {
+        let k = seen.entry(m.group_id.as_deref()).or_default();
+        if rounds.len() <= *k {
+            rounds.push(Vec::new());
+        }
+        rounds[*k].push(i);
+        *k += 1;
+    }
+    rounds
+}
+
+/// What a call's answer says about the server's load.
+fn load<T>(answer: &BrokerResult<BatchOutcome<T>>) -> Outcome {
+    let busy = |e: &BrokerError| matches!(e, BrokerError::Throttled(_) | BrokerError::Unreachable(_));
+    let throttled = match answer {
+        Err(e) => busy(e),
+        Ok(entries) => entries.iter().any(|(_, r)| r.as_ref().err().is_some_and(busy)),
+    };
+    if throttled {
+        Outcome::Throttled
+    } else {
+        Outcome::Answered
+    }
+}
+
 /// The message to send for `m` to `dest`: see [`OutgoingMessage::carrying`]. A
 /// FIFO destination needs a group: a message from a standard queue gets
 /// [`DEFAULT_GROUP_ID`].
@@ -340,6 +432,42 @@ pub fn outgoing(m: &Message, dest: &QueueRef) -> OutgoingMessage {
 mod tests {
     use super::*;
     use std::collections::BTreeMap;
+
+    #[test]
+    fn fifo_rounds_carry_one_message_per_group_in_order() {
+        let m = |g: Option<&str>| OutgoingMessage {
+            group_id: g.map(str::to_string),
+            ..Default::default()
+        };
+        let batch = [
+            m(Some("a")),
+            m(Some("a")),
+            m(Some("b")),
+            m(Some("a")),
+            m(Some("b")),
+            m(Some("c")),
+        ];
+        assert_eq!(
+            rounds(&batch, true),
+            vec![vec![0, 2, 5], vec![1, 4], vec![3]]
+        );
+        assert_eq!(rounds(&batch, false), vec![vec![0, 1, 2, 3, 4, 5]]);
+        assert!(rounds(&[], true).is_empty());
+    }
+
+    #[test]
+    fn throttling_and_timeouts_ask_for_less() {
+        let ok: BrokerResult<BatchOutcome<()>> = Ok(vec![(0, Ok(()))]);
+        assert_eq!(load(&ok), Outcome::Answered);
+        let entry: BrokerResult<BatchOutcome<()>> =
+            Ok(vec![(0, Ok(())), (1, Err(BrokerError::Throttled("slow down".into())))]);
+        assert_eq!(load(&entry), Outcome::Throttled);
+        let call: BrokerResult<BatchOutcome<()>> =
+            Err(BrokerError::Unreachable("timed out".into()));
+        assert_eq!(load(&call), Outcome::Throttled);
+        let other: BrokerResult<BatchOutcome<()>> = Err(BrokerError::NotFound("gone".into()));
+        assert_eq!(load(&other), Outcome::Answered);
+    }
 
     #[test]
     fn outgoing_keeps_attributes_and_groups_with_fresh_dedup_ids() {
