@@ -187,11 +187,6 @@ impl Gate {
         }
     }
 
-    /// Batches in flight now.
-    pub fn in_flight(&self) -> usize {
-        crate::sync::lock(&self.state).in_flight
-    }
-
     /// The limit now.
     pub fn limit(&self) -> usize {
         crate::sync::lock(&self.state).adaptive.limit()
@@ -286,7 +281,7 @@ mod tests {
         let over = settled.iter().filter(|&&l| l > 50).count();
         let mean = settled.iter().sum::<usize>() as f64 / settled.len() as f64;
         assert!(
-            mean <= 55.0 && mean >= 25.0,
+            (25.0..=55.0).contains(&mean),
             "mean limit {mean} under throttling at 50"
         );
         // Every time it goes over, the next round cuts it back.

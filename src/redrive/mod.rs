@@ -25,8 +25,8 @@
 //! ```
 
 pub mod canary;
-mod control;
 pub mod concurrency;
+mod control;
 pub mod filter;
 pub mod gate;
 pub mod limiter;

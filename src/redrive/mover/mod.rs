@@ -24,7 +24,7 @@
 //!   a batch in hand is always finished, so cancel never leaves a message half-moved.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -41,12 +41,12 @@ pub(crate) use send::DEFAULT_GROUP_ID;
 pub use send::outgoing;
 
 use super::canary::{Canary, Ramp};
+use super::concurrency::{self, Adaptive, Gate};
 use super::limiter::RateLimiter;
 use super::{
     Control, Directive, Filter, MessageFailure, Mode, Progress, RateMeter, RedriveHandle, Report,
     RunState,
 };
-use super::concurrency::{self, Adaptive, Gate};
 use crate::broker::{Broker, BrokerError, Message, QueueRef};
 
 /// SQS batch calls take at most 10 entries.
@@ -190,6 +190,7 @@ pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
         limiter,
         claimed: AtomicU64::new(0),
         passed: AtomicBool::new(false),
+        in_hand: AtomicUsize::new(0),
         stats: Mutex::new(stats),
         routes: Mutex::new(HashMap::new()),
         limits: Mutex::new(HashMap::new()),
@@ -278,6 +279,8 @@ struct Run {
     claimed: AtomicU64,
     /// A worker found the queue drained: the pass is over, no more fetches.
     passed: AtomicBool,
+    /// Batches received and not yet moved.
+    in_hand: AtomicUsize,
     stats: Mutex<Stats>,
     /// DeadLetterQueueSourceArn → queue.
     routes: Mutex<HashMap<String, Result<QueueRef, String>>>,

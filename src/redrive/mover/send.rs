@@ -11,8 +11,8 @@ use crate::broker::{
     BatchOutcome, BrokerError, BrokerResult, Message, OutgoingMessage, QueueRef, QueueSelection,
     name_from_arn, size_batches, validate_outgoing,
 };
-use crate::redrive::concurrency::Outcome;
 use crate::redrive::MessageFailure;
+use crate::redrive::concurrency::Outcome;
 
 /// The group id given to messages sent to a FIFO queue that came without one.
 pub(crate) const DEFAULT_GROUP_ID: &str = "lazysqs-redrive";
@@ -399,10 +399,13 @@ fn rounds(outgoing: &[OutgoingMessage], fifo: bool) -> Vec<Vec<usize>> {
 
 /// What a call's answer says about the server's load.
 fn load<T>(answer: &BrokerResult<BatchOutcome<T>>) -> Outcome {
-    let busy = |e: &BrokerError| matches!(e, BrokerError::Throttled(_) | BrokerError::Unreachable(_));
+    let busy =
+        |e: &BrokerError| matches!(e, BrokerError::Throttled(_) | BrokerError::Unreachable(_));
     let throttled = match answer {
         Err(e) => busy(e),
-        Ok(entries) => entries.iter().any(|(_, r)| r.as_ref().err().is_some_and(busy)),
+        Ok(entries) => entries
+            .iter()
+            .any(|(_, r)| r.as_ref().err().is_some_and(busy)),
     };
     if throttled {
         Outcome::Throttled
@@ -459,8 +462,10 @@ mod tests {
     fn throttling_and_timeouts_ask_for_less() {
         let ok: BrokerResult<BatchOutcome<()>> = Ok(vec![(0, Ok(()))]);
         assert_eq!(load(&ok), Outcome::Answered);
-        let entry: BrokerResult<BatchOutcome<()>> =
-            Ok(vec![(0, Ok(())), (1, Err(BrokerError::Throttled("slow down".into())))]);
+        let entry: BrokerResult<BatchOutcome<()>> = Ok(vec![
+            (0, Ok(())),
+            (1, Err(BrokerError::Throttled("slow down".into()))),
+        ]);
         assert_eq!(load(&entry), Outcome::Throttled);
         let call: BrokerResult<BatchOutcome<()>> =
             Err(BrokerError::Unreachable("timed out".into()));

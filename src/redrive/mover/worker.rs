@@ -83,6 +83,7 @@ impl Run {
                     // Fetched but not moved: give them back untouched.
                     self.unclaim(u32::try_from(batch.len()).unwrap_or(0), 0);
                     self.release(fresh_handles(&batch)).await;
+                    self.in_hand.fetch_sub(1, Ordering::SeqCst);
                 }
                 return;
             }
@@ -97,6 +98,7 @@ impl Run {
         let started = Instant::now();
         self.move_messages(batch).await;
         drop(permit);
+        self.in_hand.fetch_sub(1, Ordering::SeqCst);
         let took = started.elapsed().as_secs_f64();
         let mut s = self.stats();
         s.move_secs = Some(s.move_secs.map_or(took, |m| m * 0.8 + took * 0.2));
@@ -224,6 +226,7 @@ impl Run {
         if selected.is_empty() {
             return Fetched::Nothing;
         }
+        self.in_hand.fetch_add(1, Ordering::SeqCst);
         Fetched::Batch(selected, permit)
     }
 
@@ -250,7 +253,7 @@ impl Run {
         }
         // Visible, yet none came to this worker: other batches of this run may lock
         // their FIFO groups until they are deleted. Without any, a few more tries.
-        self.gate.in_flight() == 0 && tail.empty >= EMPTY_ROUNDS
+        self.in_hand.load(Ordering::SeqCst) == 0 && tail.empty >= EMPTY_ROUNDS
     }
 
     /// Whether the queue's approximate count says messages are visible, read at most
