@@ -32,6 +32,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+mod lane;
 mod report;
 mod returns;
 mod send;
@@ -191,6 +192,7 @@ pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
         claimed: AtomicU64::new(0),
         passed: AtomicBool::new(false),
         in_hand: AtomicUsize::new(0),
+        lanes: lane::Lanes::default(),
         stats: Mutex::new(stats),
         routes: Mutex::new(HashMap::new()),
         limits: Mutex::new(HashMap::new()),
@@ -281,6 +283,8 @@ struct Run {
     passed: AtomicBool,
     /// Batches received and not yet moved.
     in_hand: AtomicUsize,
+    /// Shared calls to FIFO destinations.
+    lanes: lane::Lanes,
     stats: Mutex<Stats>,
     /// DeadLetterQueueSourceArn → queue.
     routes: Mutex<HashMap<String, Result<QueueRef, String>>>,

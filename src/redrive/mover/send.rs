@@ -203,10 +203,7 @@ impl Run {
             }
             let request: Vec<OutgoingMessage> =
                 pending.iter().map(|&i| outgoing[i].clone()).collect();
-            let started = Instant::now();
-            let answer = self.broker.send_batch(dest, request).await;
-            self.gate.sample(started.elapsed(), load(&answer));
-            match answer {
+            match self.send_call(dest, request).await {
                 Err(e) => {
                     let stop = !transient(&e);
                     for &i in &pending {
@@ -249,6 +246,24 @@ impl Run {
             }
         }
         sent.given_up.extend(pending);
+    }
+
+    /// One SendMessageBatch; to a FIFO queue, through its shared lane.
+    async fn send_call(
+        &self,
+        dest: &QueueRef,
+        request: Vec<OutgoingMessage>,
+    ) -> BrokerResult<BatchOutcome<String>> {
+        if dest.is_fifo() {
+            return Ok(self
+                .lanes
+                .send(&self.broker, &self.gate, dest, request)
+                .await);
+        }
+        let started = Instant::now();
+        let answer = self.broker.send_batch(dest, request).await;
+        self.gate.sample(started.elapsed(), load(&answer));
+        answer
     }
 
     /// After the sends: deletes exactly the messages whose send was confirmed, and
@@ -398,7 +413,7 @@ fn rounds(outgoing: &[OutgoingMessage], fifo: bool) -> Vec<Vec<usize>> {
 }
 
 /// What a call's answer says about the server's load.
-fn load<T>(answer: &BrokerResult<BatchOutcome<T>>) -> Outcome {
+pub(super) fn load<T>(answer: &BrokerResult<BatchOutcome<T>>) -> Outcome {
     let busy =
         |e: &BrokerError| matches!(e, BrokerError::Throttled(_) | BrokerError::Unreachable(_));
     let throttled = match answer {
