@@ -434,6 +434,15 @@ async fn fifo(s: &Server, n: usize, groups: usize) -> anyhow::Result<()> {
         let handles = got.into_iter().map(|m| m.receipt_handle).collect();
         s.direct.delete_batch(&b, handles).await?;
     }
+    let left = s.direct.queue_attributes(&a).await?.depth();
+    if r.failed > 0 || left > 0 {
+        println!(
+            "    ({} failed, {left} still in the source: {:?} {:?})",
+            r.failed,
+            r.error,
+            r.failures.first()
+        );
+    }
     let secs = r.moved as f64 / r.rate.max(f64::MIN_POSITIVE);
     println!(
         "{:<24} FIFO, {groups} groups, default (peak {peak}): moved {} in {secs:.2}s, {:.0} msg/s, {cpu:.0} µs CPU/msg; \

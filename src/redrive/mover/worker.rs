@@ -5,9 +5,10 @@
 //! **The tail.** After a receive that brings nothing new, the worker long-polls (a
 //! long poll asks every SQS server, where a short one asks a sample) and reads the
 //! queue's approximate count. It stops when both say empty. While other batches of
-//! this run are in flight it keeps waiting: in a FIFO queue, their groups are locked
-//! until they are deleted. Otherwise it stops after a few fetches with nothing new
-//! (held messages seen again, or a count that lags). The first worker to stop so
+//! this run are in hand it keeps waiting: in a FIFO queue, their groups are locked
+//! until they are deleted. With none in hand, it stops after a few fetches with
+//! nothing new even if the count says otherwise (held messages seen again, or a
+//! count that lags). The first worker to stop so
 //! ends the pass for all: the others stop at their next fetch.
 //!
 //! [`Gate`]: crate::redrive::concurrency::Gate
@@ -22,11 +23,13 @@ use crate::broker::{BrokerResult, Message};
 use crate::redrive::Directive;
 use crate::redrive::concurrency::Permit;
 
-/// Fetches with nothing new, when none of this run's batches is in flight, before a
+/// Fetches with nothing new, when none of this run's batches is in hand, before a
 /// worker stops although the count says messages are visible.
 const EMPTY_ROUNDS: u32 = 4;
 /// How long a receive waits for messages in the tail.
 const LONG_POLL: Duration = Duration::from_secs(2);
+/// The pause after a long poll the server answered at once with nothing new.
+const EMPTY_PAUSE: Duration = Duration::from_millis(200);
 /// Attempts for a receive before the run fails.
 const RECEIVE_ATTEMPTS: u32 = 6;
 /// How old a reading of the queue's count may be for the tail's check.
@@ -160,6 +163,7 @@ impl Run {
             return Fetched::Stop;
         }
         let wait = if probing { LONG_POLL } else { Duration::ZERO };
+        let asked = Instant::now();
         let messages = match self.receive(want, wait).await {
             Ok(m) => m,
             Err(e) => {
@@ -190,6 +194,14 @@ impl Run {
             drop(permit);
             self.drained.notify_waiters();
             tail.empty += 1;
+            if probing && asked.elapsed() < wait / 2 {
+                // The server did not wait (it does not long-poll, or it had only
+                // messages of locked FIFO groups): pause rather than spin.
+                tokio::select! {
+                    _ = tokio::time::sleep(EMPTY_PAUSE) => {}
+                    _ = self.cancelled() => return Fetched::Stop,
+                }
+            }
             return if self.tail_done(tail).await {
                 // One worker's finding ends the pass for all.
                 self.passed.store(true, Ordering::SeqCst);
@@ -248,12 +260,13 @@ impl Run {
         if tail.empty < 2 {
             return false;
         }
-        if !self.visible_recently().await {
-            return true;
+        // Batches of this run in hand lock their FIFO groups until they are deleted,
+        // and a locked group's messages may not count as visible: wait for them.
+        if self.in_hand.load(Ordering::SeqCst) > 0 {
+            return false;
         }
-        // Visible, yet none came to this worker: other batches of this run may lock
-        // their FIFO groups until they are deleted. Without any, a few more tries.
-        self.in_hand.load(Ordering::SeqCst) == 0 && tail.empty >= EMPTY_ROUNDS
+        // Visible, yet none came: a count that lags, or held messages seen again.
+        !self.visible_recently().await || tail.empty >= EMPTY_ROUNDS
     }
 
     /// Whether the queue's approximate count says messages are visible, read at most
