@@ -13,6 +13,9 @@
 //! - A throttled call in a window cuts the limit to 70%.
 //! - It only grows while the mover uses at least half of it: a rate-limited run keeps
 //!   the limit it has.
+//! - It does not grow while receives come back empty (more batches in flight would
+//!   find nothing more: a FIFO queue has only so many groups to hand out), and
+//!   shrinks a little when a quarter of them do.
 //!
 //! [`Adaptive`] is the arithmetic, on samples the caller gives; [`Gate`] lets the
 //! workers in by it.
@@ -29,6 +32,8 @@ const MIN_WINDOW: u32 = 10;
 const MAX_WINDOW: u32 = 100;
 /// A window with a throttled call cuts the limit to this share.
 const BACKOFF: f64 = 0.7;
+/// A window where a quarter of the receives came back empty shrinks the limit so.
+const SHRINK_WHEN_EMPTY: f64 = 0.95;
 /// Where a run starts.
 pub const START: usize = 8;
 
@@ -58,6 +63,8 @@ struct Window {
     throttled: bool,
     /// The most batches in flight at any sample.
     busiest: usize,
+    /// Receives that brought nothing to move.
+    empty: u32,
 }
 
 impl Adaptive {
@@ -92,6 +99,11 @@ impl Adaptive {
         }
     }
 
+    /// A receive that brought nothing to move.
+    pub fn empty(&mut self) {
+        self.window.empty += 1;
+    }
+
     fn judge(&mut self, w: &Window) {
         if w.throttled {
             self.slow_start = false;
@@ -108,13 +120,20 @@ impl Adaptive {
             1.0
         };
         let used = w.busiest as f64 >= self.limit / 2.0;
-        let next = if self.slow_start && gradient >= 1.0 {
+        let next = if w.empty * 4 > w.samples {
+            self.slow_start = false;
+            self.limit * SHRINK_WHEN_EMPTY
+        } else if self.slow_start && gradient >= 1.0 {
             self.limit * 2.0
         } else {
             self.slow_start = false;
             self.limit * gradient + self.limit.sqrt()
         };
-        let next = if used { next } else { next.min(self.limit) };
+        let next = if used && w.empty == 0 {
+            next
+        } else {
+            next.min(self.limit)
+        };
         self.limit = next.clamp(1.0, self.cap);
     }
 }
@@ -186,6 +205,11 @@ impl Gate {
         if grew {
             self.changed.notify_waiters();
         }
+    }
+
+    /// A receive that brought nothing to move.
+    pub fn empty(&self) {
+        crate::sync::lock(&self.state).adaptive.empty();
     }
 
     /// The limit now.
@@ -292,6 +316,32 @@ mod tests {
             }
         }
         assert!(over < settled.len() / 2, "over the throttle {over} times");
+    }
+
+    #[test]
+    fn stops_growing_where_receives_come_back_empty() {
+        // A FIFO queue with 40 groups: at most 40 batches find messages; each
+        // batch in flight beyond them comes back empty.
+        let groups = 40;
+        let mut a = Adaptive::new(START, 256);
+        let mut limits = Vec::new();
+        for _ in 0..200 {
+            let c = a.limit();
+            for _ in 0..c.saturating_sub(groups) {
+                a.empty();
+            }
+            for _ in 0..c.clamp(MIN_WINDOW as usize, groups) {
+                a.sample(Duration::from_millis(20), c, Outcome::Answered);
+            }
+            limits.push(a.limit());
+        }
+        let settled = &limits[100..];
+        let hi = *settled.iter().max().expect("rounds");
+        let lo = *settled.iter().min().expect("rounds");
+        assert!(
+            lo >= groups * 8 / 10 && hi <= groups * 3 / 2,
+            "settled between {lo} and {hi} with {groups} groups"
+        );
     }
 
     #[test]

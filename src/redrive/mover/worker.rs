@@ -192,6 +192,7 @@ impl Run {
         if fresh.is_empty() {
             self.unclaim(want, paid);
             drop(permit);
+            self.gate.empty();
             self.drained.notify_waiters();
             tail.empty += 1;
             if probing && asked.elapsed() < wait / 2 {
