@@ -385,14 +385,15 @@ async fn draw(mut rx: watch::Receiver<Progress>) {
         let finished = p.state.is_finished();
         if finished || last.is_none_or(|t| t.elapsed() >= every) {
             last = Some(tokio::time::Instant::now());
-            let line = progress_line(&p);
             if tty {
+                let cols = crossterm::terminal::size().map_or(80, |(c, _)| usize::from(c));
+                let line = fit_progress_line(&p, cols);
                 eprint!("\r\x1b[2K{line}");
                 if finished {
                     eprintln!();
                 }
             } else {
-                eprintln!("{line}");
+                eprintln!("{}", progress_line(&p, BAR));
             }
         }
         if finished {
@@ -419,15 +420,36 @@ fn clock(d: Duration) -> String {
     }
 }
 
-/// One line of progress: `running [██████░░░░░░] 1200/2000  failed 0  48.9/50 msg/s  ETA 0:16`.
-pub(crate) fn progress_line(p: &Progress) -> String {
-    const WIDTH: usize = 24;
+/// The progress bar's width when the line has room.
+const BAR: usize = 24;
+
+/// [`progress_line`] within `cols` columns, so that a terminal can rewrite it in
+/// place: the bar gives way first, then the end of the line.
+pub(crate) fn fit_progress_line(p: &Progress, cols: usize) -> String {
+    let room = cols.saturating_sub(1);
+    let line = progress_line(p, BAR);
+    let over = line.chars().count().saturating_sub(room);
+    if over == 0 {
+        return line;
+    }
+    let line = progress_line(p, BAR.saturating_sub(over));
+    if line.chars().count() <= room {
+        return line;
+    }
+    let mut cut: String = line.chars().take(room.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
+}
+
+/// One line of progress: `running [██████░░░░░░] 1200/2000  failed 0  48.9/50 msg/s  ETA 0:16`,
+/// with a bar `width` wide (none at 0).
+pub(crate) fn progress_line(p: &Progress, width: usize) -> String {
     let bar = match p.fraction() {
-        Some(f) => {
-            let full = ((f * WIDTH as f64).round() as usize).min(WIDTH);
-            format!("[{}{}] ", "█".repeat(full), "░".repeat(WIDTH - full))
+        Some(f) if width > 0 => {
+            let full = ((f * width as f64).round() as usize).min(width);
+            format!("[{}{}] ", "█".repeat(full), "░".repeat(width - full))
         }
-        None => String::new(),
+        _ => String::new(),
     };
     let done = match p.total {
         Some(t) => format!("{}/{t}", p.moved),
@@ -480,8 +502,14 @@ mod tests {
         p.elapsed = Duration::from_secs(10);
         p.eta = Some(Duration::from_secs(75));
         p.concurrency = Some(96);
-        let line = progress_line(&p);
+        let line = progress_line(&p, BAR);
         assert!(line.contains("48.9/50 msg/s  concurrency 96"), "{line}");
+        for cols in [40, 80, 120] {
+            let fit = fit_progress_line(&p, cols);
+            assert!(fit.chars().count() < cols, "{cols}: {fit}");
+        }
+        assert_eq!(fit_progress_line(&p, 200), line);
+        assert!(fit_progress_line(&p, 80).contains("concurrency 96"));
         assert!(line.starts_with("running"), "{line}");
         assert!(line.contains(&format!("[{}{}]", "█".repeat(12), "░".repeat(12))));
         assert!(line.contains("500/1000 moved"), "{line}");
