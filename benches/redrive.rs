@@ -453,6 +453,43 @@ async fn fifo(s: &Server, n: usize, groups: usize) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The SDK's own cost: client CPU per call for GetQueueAttributes, and for a
+/// receive, send and delete of 10, one after another. A move of 10 messages takes
+/// at least these three calls.
+async fn sdk_floor(s: &Server) -> anyhow::Result<()> {
+    let a = s.queue("floor").await?;
+    s.seed(&a, 10, None).await?;
+    const CALLS: usize = 300;
+    let cpu = cpu_secs();
+    for _ in 0..CALLS {
+        s.direct.queue_attributes(&a).await?;
+    }
+    let attrs = (cpu_secs() - cpu) / CALLS as f64 * 1e6;
+    let cpu = cpu_secs();
+    for _ in 0..CALLS / 3 {
+        let got = s.direct.receive(&a, 10, Duration::from_secs(30)).await?;
+        let out = got
+            .iter()
+            .map(|m| OutgoingMessage {
+                body: m.body.clone(),
+                ..Default::default()
+            })
+            .collect();
+        s.direct.send_batch(&a, out).await?;
+        let handles = got.into_iter().map(|m| m.receipt_handle).collect();
+        s.direct.delete_batch(&a, handles).await?;
+    }
+    let cycle = (cpu_secs() - cpu) / (CALLS / 3) as f64 * 1e6;
+    println!(
+        "{:<24} client CPU per GetQueueAttributes {attrs:.0} µs; per receive+send+delete of 10 \
+         {cycle:.0} µs ({:.0} µs a message)",
+        s.label,
+        cycle / 10.0
+    );
+    s.cleanup(&[&a]).await;
+    Ok(())
+}
+
 async fn rate_accuracy(s: &Server, rates: &[u64], window: u64) -> anyhow::Result<()> {
     for &rate in rates {
         let a = s.queue(&format!("r{rate}-a")).await?;
@@ -528,6 +565,12 @@ fn main() -> anyhow::Result<()> {
             if let Err(e) = throughput(s, &workers, loop_secs).await {
                 println!("{}: throughput failed: {e:#} ({})", s.label, s.endpoint);
             }
+        }
+        println!("\n== the SDK's cost per call (one at a time) ==");
+        if let Some(s) = bare.as_ref()
+            && let Err(e) = sdk_floor(s).await
+        {
+            println!("{}: SDK floor failed: {e:#}", s.label);
         }
         println!("\n== FIFO: groups in parallel, order per group ==");
         if let Some(s) = far.as_ref().or(bare.as_ref())

@@ -310,7 +310,10 @@ async fn fifo_redrive_keeps_groups_and_uses_fresh_dedup_ids() {
         return;
     };
     let (source, dlq) = env.with_dlq("invoices", true).await;
-    let groups = ["acme", "globex", "initech"];
+    let groups = ["acme", "globex", "initech", "umbrella", "hooli", "stark"];
+    // Enough per group for several receives each, moved by the default (adaptive)
+    // mover: groups in parallel through the shared FIFO lane.
+    const N: usize = 90;
     let mut attrs = BTreeMap::new();
     attrs.insert(
         "currency".to_string(),
@@ -319,11 +322,11 @@ async fn fifo_redrive_keeps_groups_and_uses_fresh_dedup_ids() {
             value: "EUR".into(),
         },
     );
-    let messages: Vec<OutgoingMessage> = (0..12)
+    let messages: Vec<OutgoingMessage> = (0..N)
         .map(|i| OutgoingMessage {
             body: format!("inv-{i:02}"),
             attributes: attrs.clone(),
-            group_id: Some(groups[i % 3].to_string()),
+            group_id: Some(groups[i % groups.len()].to_string()),
             dedup_id: Some(format!("d-{i}")),
             delay: None,
             trace_header: None,
@@ -347,11 +350,11 @@ async fn fifo_redrive_keeps_groups_and_uses_fresh_dedup_ids() {
         filter: None,
         transform: None,
         mode: ModePreference::ClientSide,
-        client: client(2),
+        client: ClientOptions::default(),
         canary: None,
     };
     let report = run(&env, req.clone()).await;
-    assert_eq!((report.moved, report.failed), (12, 0), "{report:?}");
+    assert_eq!((report.moved, report.failed), (N as u64, 0), "{report:?}");
     let mut by_group: BTreeMap<String, Vec<String>> = BTreeMap::new();
     loop {
         let got = env
@@ -376,19 +379,19 @@ async fn fifo_redrive_keeps_groups_and_uses_fresh_dedup_ids() {
             .expect("delete");
     }
     for (i, g) in groups.iter().enumerate() {
-        let want: Vec<String> = (0..12)
-            .filter(|n| n % 3 == i)
+        let want: Vec<String> = (0..N)
+            .filter(|n| n % groups.len() == i)
             .map(|n| format!("inv-{n:02}"))
             .collect();
         assert_eq!(by_group.get(*g), Some(&want), "group {g}");
     }
     // The same bodies fail again within 5 minutes: a redrive with the old (or
     // content-based) dedup ids would be silently dropped; fresh ids get through.
-    let again: Vec<OutgoingMessage> = (0..12)
+    let again: Vec<OutgoingMessage> = (0..N)
         .map(|i| OutgoingMessage {
             body: format!("inv-{i:02}"),
             attributes: attrs.clone(),
-            group_id: Some(groups[i % 3].to_string()),
+            group_id: Some(groups[i % groups.len()].to_string()),
             dedup_id: Some(format!("again-{i}")),
             delay: None,
             trace_header: None,
@@ -396,10 +399,10 @@ async fn fifo_redrive_keeps_groups_and_uses_fresh_dedup_ids() {
         .collect();
     env.send_in_order(&dlq, again).await;
     let report = run(&env, req).await;
-    assert_eq!(report.moved, 12);
+    assert_eq!(report.moved, N as u64);
     assert_eq!(
         env.counts(&dest).await.0,
-        12,
+        N as u64,
         "resent messages were dropped"
     );
     let _ = source;

@@ -1,6 +1,6 @@
-//! One worker of the mover: fetch a batch (a permit from the [`Gate`], tokens from
-//! the rate limiter, a receive), move it, and fetch the next one while the current
-//! one is sent and deleted (pipelining).
+//! One worker of the mover: fetch a batch (tokens from the rate limiter, a permit
+//! from the [`Gate`], a receive), move it, and fetch the next one while the current
+//! one is sent and deleted (pipelining; not from a FIFO queue).
 //!
 //! **The tail.** After a receive that brings nothing new, the worker long-polls (a
 //! long poll asks every SQS server, where a short one asks a sample) and reads the
@@ -109,8 +109,12 @@ impl Run {
 
     /// Whether a worker may receive its next batch while it moves the current one:
     /// only while a move takes well within the visibility timeout, so that the next
-    /// batch never waits in hand past it.
+    /// batch never waits in hand past it. Not from a FIFO queue: a batch waiting in
+    /// hand locks its group, which another worker could be moving meanwhile.
     fn may_pipeline(&self) -> bool {
+        if self.cfg.source.is_fifo() {
+            return false;
+        }
         let limit = self.cfg.receive_visibility().as_secs_f64() / 2.0;
         self.stats().move_secs.is_none_or(|m| m < limit)
     }
