@@ -137,6 +137,11 @@ pub struct RefreshConfig {
     /// Most GetQueueAttributes calls in flight at once.
     #[serde(deserialize_with = "concurrency")]
     pub max_concurrency: usize,
+    /// The dashboard's SQS request budget. Queues on screen, the selected one and
+    /// flagged ones are polled every `attributes_secs` regardless; the others take
+    /// turns with what is left.
+    #[serde(deserialize_with = "requests_per_second")]
+    pub max_requests_per_second: f64,
 }
 
 impl Default for RefreshConfig {
@@ -147,6 +152,7 @@ impl Default for RefreshConfig {
             breakers_secs: 10.0,
             discovery_secs: 300.0,
             max_concurrency: 32,
+            max_requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
         }
     }
 }
@@ -160,6 +166,7 @@ impl RefreshConfig {
             breakers_secs: 1.0,
             discovery_secs: 60.0,
             max_concurrency: 32,
+            max_requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
         }
     }
 }
@@ -377,6 +384,17 @@ ranged!(
     " seconds"
 );
 ranged!(concurrency, usize, "refresh.max_concurrency", 1, 256, "");
+ranged!(
+    requests_per_second,
+    f64,
+    "refresh.max_requests_per_second",
+    0.5,
+    10000.0,
+    " requests a second"
+);
+
+/// `[refresh] max_requests_per_second` by default: 20 a second is about $0.70 a day.
+pub const DEFAULT_REQUESTS_PER_SECOND: f64 = 20.0;
 ranged!(
     max_age_secs,
     u64,

@@ -68,6 +68,7 @@ fn settings(selection: QueueSelection, breakers: Vec<BreakerConfig>) -> Settings
             breakers_secs: 0.25,
             discovery_secs: 60.0,
             max_concurrency: 8,
+            max_requests_per_second: 1000.0,
         },
         breakers,
         browse_cap: 100,

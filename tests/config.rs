@@ -354,6 +354,11 @@ fn other_out_of_range_numbers_are_errors_with_their_line() {
             "refresh.max_concurrency must be 1 to 256",
         ),
         (
+            "[refresh]\nmax_requests_per_second = 0\n",
+            2,
+            "refresh.max_requests_per_second must be 0.5 to 10000 requests a second, not 0",
+        ),
+        (
             "[thresholds]\ngrowing_samples = 0\n",
             2,
             "thresholds.growing_samples must be 1 to 1000",

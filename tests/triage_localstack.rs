@@ -347,6 +347,7 @@ impl Dash {
                 breakers_secs: 1.0,
                 discovery_secs: 600.0,
                 max_concurrency: 8,
+                ..lazysqs::config::RefreshConfig::default()
             },
             ..Settings::default()
         };

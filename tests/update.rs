@@ -2,6 +2,7 @@
 
 #[path = "support/answers.rs"]
 mod answers;
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -926,4 +927,126 @@ fn the_oldest_message_near_retention_is_flagged() {
         Ok(vec![metrics(0.0, 0.0, 86400 - 1)]),
     ));
     assert!(!flags_of(&app, "a").contains(&Flag::NearRetention));
+}
+
+// ---------------------------------------------------------------- polling budget
+
+/// Runs the dashboard over `secs` of simulated time with every fetch answered at
+/// once; returns when each queue was polled, and how many SQS requests went out.
+fn poll_for(app: &mut App, t0: Instant, secs: f64) -> (BTreeMap<String, Vec<f64>>, usize) {
+    let mut polled: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    let mut requests = 0;
+    let mut t = 0.0;
+    while t <= secs {
+        let cmds = app.update(Msg::Tick(at(t0, t)));
+        for c in cmds {
+            match c {
+                Cmd::FetchAttributes(q) => {
+                    requests += 1;
+                    polled.entry(q.name.clone()).or_default().push(t);
+                    app.update(answers::attributes(q, Ok(attrs(0, 0, 0))));
+                }
+                Cmd::FetchDlqSources(q) => {
+                    requests += 1;
+                    app.update(Msg::DlqSources(q, Ok(Vec::new())));
+                }
+                Cmd::Discover(_) => requests += 1,
+                _ => {}
+            }
+        }
+        t += 0.25;
+    }
+    (polled, requests)
+}
+
+/// The longest wait between `from`, the polls in `times`, and `end`.
+fn largest_gap(times: &[f64], from: f64, end: f64) -> f64 {
+    let mut last = from;
+    let mut gap: f64 = 0.0;
+    for &t in times.iter().chain(std::iter::once(&end)) {
+        gap = gap.max(t - last);
+        last = t;
+    }
+    gap
+}
+
+#[test]
+fn the_budget_polls_queues_on_screen_every_interval_and_starves_none() {
+    let names: Vec<String> = (0..300).map(|i| format!("q{i:03}")).collect();
+    let pairs: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), 0)).collect();
+    let (mut app, t0) = app_with(&pairs);
+    app.update(Msg::Resize(120, 35));
+    let hot: Vec<String> = app
+        .hot_rows()
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| **h)
+        .map(|(i, _)| app.queues[i].queue.name.clone())
+        .collect();
+    assert!(
+        (10..40).contains(&hot.len()),
+        "{} hot queues at 120×35",
+        hot.len()
+    );
+    let secs = 180.0;
+    let (polled, requests) = poll_for(&mut app, t0, secs);
+
+    // Within the budget (20 a second by default), with a little slack for the
+    // one-second burst.
+    let rate = requests as f64 / secs;
+    assert!(rate <= 21.0, "{rate:.1} requests a second");
+
+    // On screen: every attributes_secs (5 s).
+    for name in &hot {
+        let times = polled.get(name).map(Vec::as_slice).unwrap_or_default();
+        assert!(
+            largest_gap(times, 0.0, secs) <= 5.5,
+            "{name} on screen waited {:.1}s",
+            largest_gap(times, 0.0, secs)
+        );
+    }
+
+    // The others take turns: none waits past the bound help states.
+    // After the first sweep, which also looks up every queue's DLQ link.
+    let bound = app.staleness_bound().expect("a bound").as_secs_f64();
+    let settled = 60.0;
+    for name in &names {
+        let times: Vec<f64> = polled
+            .get(name)
+            .map(|t| t.iter().copied().filter(|&t| t >= settled).collect())
+            .unwrap_or_default();
+        assert!(
+            !times.is_empty(),
+            "{name} was never polled after {settled}s"
+        );
+        let gap = largest_gap(&times, settled, secs);
+        assert!(
+            gap <= bound * 1.25 + 1.0,
+            "{name} waited {gap:.1}s, past the bound {bound:.1}s"
+        );
+    }
+}
+
+#[test]
+fn the_selected_queue_and_flagged_queues_count_as_on_screen() {
+    let names: Vec<String> = (0..100).map(|i| format!("q{i:03}")).collect();
+    let pairs: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), 0)).collect();
+    let (mut app, _) = app_with(&pairs);
+    app.update(Msg::Resize(120, 35));
+    let hot = app.hot_rows();
+    let first = app.visible_rows()[0];
+    let last = *app.visible_rows().last().expect("rows");
+    assert!(hot[first] && !hot[last]);
+    // Select the last queue: the view scrolls to it.
+    app.update(key(KeyCode::End));
+    let hot = app.hot_rows();
+    assert!(hot[last] && !hot[first], "the selection moved the view");
+    // A flagged queue is hot wherever it is.
+    let i = app
+        .queues
+        .iter()
+        .position(|r| r.queue.name == "q000")
+        .expect("q000");
+    app.queues[i].derived.flags.push(Flag::Growing);
+    assert!(app.hot_rows()[i]);
 }

@@ -4,6 +4,7 @@
 //! [`App::update`] changes the state and returns [`Cmd`]s, doing no I/O itself.
 
 pub mod browser;
+mod budget;
 pub mod editor;
 mod export;
 pub mod mouse;
@@ -242,6 +243,8 @@ pub struct App {
     /// SQS requests and CloudWatch metrics requested so far, for the cost estimate.
     pub sqs_requests: u64,
     pub metrics_requested: u64,
+    /// How many SQS requests the dashboard may make, and how many it did.
+    pub budget: budget::Budget,
     /// The terminal's size, for mapping mouse clicks to panes and rows.
     pub screen: ratatui::layout::Rect,
     /// The last click, to tell a double-click.
@@ -277,6 +280,7 @@ impl App {
             time_scale,
         } = settings;
         let story_schedule = Schedule::new(Duration::from_secs_f64(refresh.breakers_secs));
+        let refresh_budget = refresh.max_requests_per_second;
         let breakers = breakers
             .into_iter()
             .map(|config| BreakerView {
@@ -337,6 +341,7 @@ impl App {
             now,
             sqs_requests: 0,
             metrics_requested: 0,
+            budget: budget::Budget::new(refresh_budget),
             screen: ratatui::layout::Rect::default(),
             last_click: None,
             dirty: true,
@@ -376,9 +381,10 @@ impl App {
     /// SQS requests at $0.40 per million, GetMetricData at $0.01 per 1,000 metrics.
     pub(crate) fn cost_per_hour(&self) -> f64 {
         let n = self.queues.len() as f64;
-        let sqs_per_hour = n * 3600.0 / self.refresh.attributes_secs
-            + n * 3600.0 / self.refresh.discovery_secs
-            + 3600.0 / self.refresh.discovery_secs;
+        let wanted = n / self.refresh.attributes_secs
+            + n / self.refresh.discovery_secs
+            + 1.0 / self.refresh.discovery_secs;
+        let sqs_per_hour = wanted.min(self.budget.per_sec()) * 3600.0;
         let metrics_per_hour = n * 4.0 * 3600.0 / self.refresh.metrics_secs;
         sqs_per_hour * 0.40 / 1e6 + metrics_per_hour * 0.01 / 1000.0
     }

@@ -1,5 +1,7 @@
 //! `App::update`: state changes for every message, and the commands they ask for.
 
+use std::time::Duration;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 
 use super::overlay::Overlay;
@@ -85,39 +87,32 @@ impl App {
         }
     }
 
-    /// Every fetch that is due now, marked in flight.
+    /// Every fetch that is due now, marked in flight. Queues that matter now
+    /// ([`App::hot_rows`]) go when due; the others take turns within the budget.
     fn due_polls(&mut self) -> Vec<Cmd> {
         let now = self.now;
         let mut cmds = Vec::new();
+        self.budget.refill(now);
         if self.discovery.due(now) {
             self.discovery.start();
             self.sqs_requests += 1;
+            self.budget.spend(now);
             cmds.push(Cmd::Discover(self.selection.clone()));
         }
-        for row in &mut self.queues {
-            if row.schedule.due(now) {
-                row.schedule.start();
-                self.sqs_requests += 1;
-                cmds.push(Cmd::FetchAttributes(row.queue.clone()));
+        let hot = self.hot_rows();
+        for (i, &is_hot) in hot.iter().enumerate() {
+            if is_hot {
+                self.poll_row(i, false, &mut cmds);
             }
-            // Move tasks on this DLQ, started here or anywhere else.
-            if !row.dlq_sources.is_empty()
-                && row.tasks_schedule.due(now)
-                && let Some(arn) = row.attrs.as_ref().map(|a| a.arn.clone())
-            {
-                row.tasks_schedule.start();
-                self.sqs_requests += 1;
-                cmds.push(Cmd::Redrive(RedriveCmd::FetchMoveTasks {
-                    queue: row.queue.clone(),
-                    arn,
-                }));
-            }
-            // The reverse DLQ link, for queues that have no redrive policy themselves.
-            let maybe_dlq = row.attrs.as_ref().is_some_and(|a| a.redrive.is_none());
-            if maybe_dlq && row.sources_schedule.due(now) {
-                row.sources_schedule.start();
-                self.sqs_requests += 1;
-                cmds.push(Cmd::FetchDlqSources(row.queue.clone()));
+        }
+        let n = self.queues.len();
+        let start = self.budget.cursor.min(n);
+        for k in 0..n {
+            let i = (start + k) % n;
+            if !hot[i] && !self.poll_row(i, true, &mut cmds) {
+                // Out of budget: this queue's turn comes first next time.
+                self.budget.cursor = i;
+                break;
             }
         }
         if !self.queues.is_empty() && self.metrics_schedule.due(now) {
@@ -163,6 +158,104 @@ impl App {
             }
         }
         self.dirty = true;
+    }
+
+    /// The fetches row `i` is due for. `budgeted`: each waits for a token and the
+    /// row gives up when none is left (`false`); otherwise they go and spend one.
+    fn poll_row(&mut self, i: usize, budgeted: bool, cmds: &mut Vec<Cmd>) -> bool {
+        let now = self.now;
+        let App {
+            queues,
+            budget,
+            sqs_requests,
+            ..
+        } = self;
+        let row = &mut queues[i];
+        let mut pay = || {
+            if budgeted {
+                budget.take(now)
+            } else {
+                budget.spend(now);
+                true
+            }
+        };
+        if row.schedule.due(now) {
+            if !pay() {
+                return false;
+            }
+            row.schedule.start();
+            *sqs_requests += 1;
+            cmds.push(Cmd::FetchAttributes(row.queue.clone()));
+        }
+        // Move tasks on this DLQ, started here or anywhere else.
+        if !row.dlq_sources.is_empty()
+            && row.tasks_schedule.due(now)
+            && let Some(arn) = row.attrs.as_ref().map(|a| a.arn.clone())
+        {
+            if !pay() {
+                return false;
+            }
+            row.tasks_schedule.start();
+            *sqs_requests += 1;
+            cmds.push(Cmd::Redrive(RedriveCmd::FetchMoveTasks {
+                queue: row.queue.clone(),
+                arn,
+            }));
+        }
+        // The reverse DLQ link, for queues that have no redrive policy themselves.
+        let maybe_dlq = row.attrs.as_ref().is_some_and(|a| a.redrive.is_none());
+        if maybe_dlq && row.sources_schedule.due(now) {
+            if !pay() {
+                return false;
+            }
+            row.sources_schedule.start();
+            *sqs_requests += 1;
+            cmds.push(Cmd::FetchDlqSources(row.queue.clone()));
+        }
+        true
+    }
+
+    /// How old a queue off screen may get, within the budget (see
+    /// [`budget::Budget::bound`]); `None` when the budget is too small for it.
+    pub fn staleness_bound(&self) -> Option<Duration> {
+        let hot = self.hot_rows().iter().filter(|&&h| h).count();
+        let every = Duration::from_secs_f64(self.refresh.attributes_secs);
+        let no_policy = self
+            .queues
+            .iter()
+            .filter(|r| r.attrs.as_ref().is_some_and(|a| a.redrive.is_none()))
+            .count();
+        let dlqs = self
+            .queues
+            .iter()
+            .filter(|r| !r.dlq_sources.is_empty())
+            .count();
+        let other = no_policy as f64 / self.refresh.discovery_secs
+            + dlqs as f64 / self.refresh.breakers_secs;
+        self.budget
+            .bound(self.queues.len() - hot, hot, every, other)
+    }
+
+    /// The queues polled every `attributes_secs` whatever the budget: those on
+    /// screen, the selected one, flagged ones, and any not read yet.
+    pub fn hot_rows(&self) -> Vec<bool> {
+        let mut hot: Vec<bool> = self
+            .queues
+            .iter()
+            .map(|r| r.attrs.is_none() || !r.derived.flags.is_empty())
+            .collect();
+        let rows = self.visible_rows();
+        let selected = self.selected_index();
+        if let Some(i) = selected {
+            hot[i] = true;
+        }
+        let pos = rows.iter().position(|&i| Some(i) == selected).unwrap_or(0);
+        let shown = self.areas(self.screen).queues.height.saturating_sub(3) as usize;
+        let first = crate::layout::scroll_offset(pos, shown);
+        for &i in rows.iter().skip(first).take(shown) {
+            hot[i] = true;
+        }
+        hot
     }
 
     fn on_attributes(&mut self, queue: &QueueRef, result: Result<QueueAttrs, BrokerError>) {

@@ -106,6 +106,23 @@ fn other_lines(app: &App, theme: &Theme) -> Vec<Line<'static>> {
         "  attributes every {}s, metrics every {}s, breakers every {}s",
         app.refresh.attributes_secs, app.refresh.metrics_secs, app.refresh.breakers_secs
     )));
+    let hot = app.hot_rows().iter().filter(|&&h| h).count();
+    let bound = app.staleness_bound().map_or_else(
+        || "the budget is all theirs: raise max_requests_per_second".to_string(),
+        |b| {
+            format!(
+                "each of the other {} is at most {} old",
+                app.queues.len() - hot,
+                crate::format::duration(b)
+            )
+        },
+    );
+    lines.push(Line::raw(format!(
+        "  budget {:.0} requests/s ({:.1}/s now): {hot} on screen, selected or flagged every {}s; {bound}",
+        app.budget.per_sec(),
+        app.budget.rate(app.now),
+        app.refresh.attributes_secs,
+    )));
     lines.push(Line::raw(format!(
         "  estimated API cost: ${:.4}/hour for {} queues{}",
         app.cost_per_hour(),

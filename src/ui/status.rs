@@ -49,6 +49,17 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let style = if n.error { theme.bad } else { theme.warn };
         spans.push(Span::styled(format!("│ {} ", n.text), style));
     }
+    if !app.demo {
+        // What the dashboard's own polling costs (the demo's is free).
+        spans.push(Span::styled(
+            format!(
+                "│ {:.1} req/s ${:.3}/h ",
+                app.budget.rate(app.now),
+                app.cost_per_hour()
+            ),
+            theme.dim,
+        ));
+    }
     spans.push(Span::styled("│ ", theme.dim));
     for action in hint_actions(app) {
         spans.push(Span::styled(app.keymap.label(action), theme.title));
