@@ -49,8 +49,9 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         let style = if n.error { theme.bad } else { theme.warn };
         spans.push(Span::styled(format!("│ {} ", n.text), style));
     }
-    if !app.demo {
-        // What the dashboard's own polling costs (the demo's is free).
+    if !app.demo && app.browser.is_none() && app.triage.is_none() {
+        // What the dashboard's own polling costs (the demo's is free); the browser
+        // and triage need the room for their keys.
         spans.push(Span::styled(
             format!(
                 "│ {:.1} req/s ${:.3}/h ",
