@@ -5,9 +5,14 @@
 //! destination confirmed its send. A crash between the two leaves it in both queues (a
 //! duplicate; SQS is at-least-once anyway), never in neither.
 //!
-//! - N workers share one token bucket ([`RateLimiter`]); a worker takes the tokens for
+//! - Workers share one token bucket ([`RateLimiter`]); a worker takes the tokens for
 //!   a batch *before* receiving it, so messages are not held while waiting, and hands
 //!   back those it did not use.
+//! - How many batches are in flight is found as the run goes, up to `--workers`
+//!   ([`super::concurrency`]); a worker receives its next batch while it moves the
+//!   current one, and long-polls the tail ([`worker`]).
+//! - To a FIFO queue, a call carries one message per group, and a message that
+//!   cannot be sent keeps the rest of its group behind it ([`send`], [`lane`]).
 //! - Each message goes to its own source (`DeadLetterQueueSourceArn`, else the DLQ's
 //!   single source queue) or to the chosen queue. Message attributes and FIFO group ids
 //!   are kept; FIFO sends get a fresh deduplication id (SQS silently drops a resend with
