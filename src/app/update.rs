@@ -216,7 +216,7 @@ impl App {
     }
 
     /// How old a queue off screen may get, within the budget (see
-    /// [`budget::Budget::bound`]); `None` when the budget is too small for it.
+    /// [`super::budget::Budget::bound`]); `None` when the budget is too small for it.
     pub fn staleness_bound(&self) -> Option<Duration> {
         let hot = self.hot_rows().iter().filter(|&&h| h).count();
         let every = Duration::from_secs_f64(self.refresh.attributes_secs);
