@@ -161,6 +161,11 @@ impl Ramp {
     /// A reading of the DLQ's depth (visible + in flight + delayed) at `at`
     /// seconds, when `moved` messages have been moved in all: what went in since
     /// the stage's first reading, beyond the DLQ's background inflow, came back.
+    /// Whether a first depth reading has been taken.
+    pub fn has_depth_base(&self) -> bool {
+        self.depth_base.is_some()
+    }
+
     pub fn depth(&mut self, depth: u64, moved: u64, at: f64) {
         match self.depth_base {
             None => self.depth_base = Some((depth, moved, at)),

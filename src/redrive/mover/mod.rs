@@ -398,12 +398,19 @@ impl Run {
     }
 
     async fn read_depth(&self) {
+        // Moved out of the DLQ (sent and deleted), counted before and after the read:
+        // batches finish while it is under way. The first reading, the base, takes
+        // the count after it, later ones the count before it, so that a delete the
+        // reading already saw is never mistaken for a return.
+        let gone = |s: &Stats| s.moved.saturating_sub(s.not_deleted);
+        let before = gone(&self.stats());
         if let Ok(a) = self.broker.queue_attributes(&self.cfg.source).await {
             let mut s = self.stats();
             s.depth = Some(a.visible);
-            let moved = s.moved;
+            let after = gone(&s);
             let at = self.started.elapsed().as_secs_f64();
             if let Some(ramp) = s.ramp.as_mut() {
+                let moved = if ramp.has_depth_base() { before } else { after };
                 ramp.depth(a.depth(), moved, at);
             }
         }
