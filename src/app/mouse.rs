@@ -87,11 +87,7 @@ impl App {
             }
             (None, None) => {
                 self.focus = Pane::Queues;
-                let rows = self.visible_rows();
-                let selected = self.selected_index();
-                let pos = rows.iter().position(|&i| Some(i) == selected).unwrap_or(0);
-                let shown = areas.queues.height.saturating_sub(3) as usize;
-                let first = layout::scroll_offset(pos, shown);
+                let (rows, first, _) = self.queue_window(areas.queues);
                 let Some(i) = row_at(areas.queues.y + 2, y, first) else {
                     return Vec::new();
                 };

@@ -236,6 +236,17 @@ impl App {
             .bound(self.queues.len() - hot, hot, every, other)
     }
 
+    /// The queue rows in display order, the first one the queue pane `area` shows
+    /// (the selection stays on screen), and how many it shows.
+    pub(crate) fn queue_window(&self, area: ratatui::layout::Rect) -> (Vec<usize>, usize, usize) {
+        let rows = self.visible_rows();
+        let selected = self.selected_index();
+        let pos = rows.iter().position(|&i| Some(i) == selected).unwrap_or(0);
+        let shown = area.height.saturating_sub(3) as usize;
+        let first = crate::layout::scroll_offset(pos, shown);
+        (rows, first, shown)
+    }
+
     /// The queues polled every `attributes_secs` whatever the budget: those on
     /// screen, the selected one, flagged ones, and any not read yet.
     pub fn hot_rows(&self) -> Vec<bool> {
@@ -244,14 +255,10 @@ impl App {
             .iter()
             .map(|r| r.attrs.is_none() || !r.derived.flags.is_empty())
             .collect();
-        let rows = self.visible_rows();
-        let selected = self.selected_index();
-        if let Some(i) = selected {
+        if let Some(i) = self.selected_index() {
             hot[i] = true;
         }
-        let pos = rows.iter().position(|&i| Some(i) == selected).unwrap_or(0);
-        let shown = self.areas(self.screen).queues.height.saturating_sub(3) as usize;
-        let first = crate::layout::scroll_offset(pos, shown);
+        let (rows, first, shown) = self.queue_window(self.areas(self.screen).queues);
         for &i in rows.iter().skip(first).take(shown) {
             hot[i] = true;
         }
