@@ -12,9 +12,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
-use tokio::time::Instant;
 
-use super::send::load;
+use super::send::sampled;
 use crate::broker::{
     BatchOutcome, Broker, BrokerError, BrokerResult, MAX_BATCH_BYTES, MAX_BATCH_ENTRIES,
     OutgoingMessage, QueueRef,
@@ -121,9 +120,7 @@ fn take_call(waiting: &mut VecDeque<Entry>) -> Vec<Entry> {
 async fn send_call(broker: Arc<dyn Broker>, gate: Arc<Gate>, dest: QueueRef, call: Vec<Entry>) {
     let (outs, replies): (Vec<OutgoingMessage>, Vec<_>) =
         call.into_iter().map(|e| (e.out, e.reply)).unzip();
-    let started = Instant::now();
-    let answer = broker.send_batch(&dest, outs).await;
-    gate.sample(started.elapsed(), load(&answer));
+    let answer = sampled(&gate, broker.send_batch(&dest, outs)).await;
     let mut replies: Vec<Option<oneshot::Sender<_>>> = replies.into_iter().map(Some).collect();
     match answer {
         Err(e) => {

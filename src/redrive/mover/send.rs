@@ -12,7 +12,7 @@ use crate::broker::{
     name_from_arn, size_batches, validate_outgoing,
 };
 use crate::redrive::MessageFailure;
-use crate::redrive::concurrency::Outcome;
+use crate::redrive::concurrency::{Gate, Outcome};
 
 /// The group id given to messages sent to a FIFO queue that came without one.
 pub(crate) const DEFAULT_GROUP_ID: &str = "lazysqs-redrive";
@@ -260,10 +260,7 @@ impl Run {
                 .send(&self.broker, &self.gate, dest, request)
                 .await);
         }
-        let started = Instant::now();
-        let answer = self.broker.send_batch(dest, request).await;
-        self.gate.sample(started.elapsed(), load(&answer));
-        answer
+        sampled(&self.gate, self.broker.send_batch(dest, request)).await
     }
 
     /// After the sends: deletes exactly the messages whose send was confirmed, and
@@ -342,9 +339,11 @@ impl Run {
                 tokio::time::sleep(backoff(attempt)).await;
             }
             let request: Vec<String> = pending.iter().map(|&i| handles[i].clone()).collect();
-            let started = Instant::now();
-            let answer = self.broker.delete_batch(&self.cfg.source, request).await;
-            self.gate.sample(started.elapsed(), load(&answer));
+            let answer = sampled(
+                &self.gate,
+                self.broker.delete_batch(&self.cfg.source, request),
+            )
+            .await;
             match answer {
                 Err(e) => {
                     let stop = !transient(&e);
@@ -412,8 +411,20 @@ fn rounds(outgoing: &[OutgoingMessage], fifo: bool) -> Vec<Vec<usize>> {
     rounds
 }
 
+/// Runs one batch call, and gives its latency and what it says about load to the
+/// concurrency limit.
+pub(super) async fn sampled<T>(
+    gate: &Gate,
+    call: impl Future<Output = BrokerResult<BatchOutcome<T>>>,
+) -> BrokerResult<BatchOutcome<T>> {
+    let started = Instant::now();
+    let answer = call.await;
+    gate.sample(started.elapsed(), load(&answer));
+    answer
+}
+
 /// What a call's answer says about the server's load.
-pub(super) fn load<T>(answer: &BrokerResult<BatchOutcome<T>>) -> Outcome {
+fn load<T>(answer: &BrokerResult<BatchOutcome<T>>) -> Outcome {
     let busy =
         |e: &BrokerError| matches!(e, BrokerError::Throttled(_) | BrokerError::Unreachable(_));
     let throttled = match answer {
