@@ -257,7 +257,7 @@ struct Stats {
     dead: HashMap<String, String>,
     /// The DLQ's depth at the last reading.
     depth: Option<u64>,
-    /// When the workers' tail check last read it.
+    /// When it was read (by the progress tick or a worker's tail check).
     depth_at: Option<Instant>,
     /// How long moving a batch takes (a moving average), for pipelining.
     move_secs: Option<f64>,
@@ -407,6 +407,7 @@ impl Run {
         if let Ok(a) = self.broker.queue_attributes(&self.cfg.source).await {
             let mut s = self.stats();
             s.depth = Some(a.visible);
+            s.depth_at = Some(Instant::now());
             let after = gone(&s);
             let at = self.started.elapsed().as_secs_f64();
             if let Some(ramp) = s.ramp.as_mut() {

@@ -275,7 +275,7 @@ impl Run {
     }
 
     /// Whether the queue's approximate count says messages are visible, read at most
-    /// once a second for all workers.
+    /// once a second for all workers and the progress tick together.
     async fn visible_recently(&self) -> bool {
         let known = {
             let s = self.stats();
