@@ -160,6 +160,7 @@ impl Server {
         Ok(QueueRef {
             name,
             url: out.queue_url().unwrap_or_default().to_string(),
+            place: Default::default(),
         })
     }
 

@@ -139,7 +139,7 @@ fn app_with(n: usize) -> (App, Instant) {
     let t0 = Instant::now();
     let mut app = App::new(settings(&qs[0].name), t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(qs.clone())));
+    app.update(Msg::Discovered(Ok(qs.clone()).into()));
     let mut now = t0;
     for t in 0..SAMPLES {
         now = t0 + Duration::from_secs(t as u64);

@@ -181,6 +181,7 @@ async fn measure(endpoint: &str, prefix: &str, rtt_ms: u64) -> anyhow::Result<()
         selection: QueueSelection {
             names: vec![],
             prefixes: vec![prefix.to_string()],
+            place: None,
         },
         max_concurrency,
         thresholds: Thresholds::default(),

@@ -182,6 +182,7 @@ async fn create_queue(name: &str) -> QueueRef {
     QueueRef {
         name: name.to_string(),
         url,
+        place: Default::default(),
     }
 }
 

@@ -30,12 +30,12 @@ pub struct Cli {
     /// retry-backoff) or a scenario file.
     #[arg(long, value_name = "FILE", global = true)]
     pub scenario: Option<PathBuf>,
-    /// AWS profile.
+    /// AWS profile; repeat it to watch several accounts at once.
     #[arg(long, env = "LAZYSQS_PROFILE", global = true)]
-    pub profile: Option<String>,
-    /// AWS region.
-    #[arg(long, global = true)]
-    pub region: Option<String>,
+    pub profile: Vec<String>,
+    /// AWS region; repeat it to watch several regions at once (each profile in each).
+    #[arg(long, global = true, value_parser = crate::config::check_region)]
+    pub region: Vec<String>,
     /// An SQS-compatible endpoint, e.g. http://127.0.0.1:4566 for LocalStack.
     #[arg(long, value_name = "URL", global = true)]
     pub endpoint_url: Option<String>,

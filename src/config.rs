@@ -107,8 +107,69 @@ impl Default for BrowserConfig {
 #[serde(deny_unknown_fields)]
 pub struct AwsConfig {
     pub profile: Option<String>,
+    #[serde(default, deserialize_with = "one_region")]
     pub region: Option<String>,
+    /// Several profiles (accounts) to watch at once, as `--profile` repeated.
+    #[serde(default)]
+    pub profiles: Vec<String>,
+    /// Several regions to watch at once, as `--region` repeated.
+    #[serde(default, deserialize_with = "regions")]
+    pub regions: Vec<String>,
     pub endpoint_url: Option<String>,
+}
+
+impl AwsConfig {
+    /// `profile` and `profiles` together, each once.
+    pub(crate) fn all_profiles(&self) -> Vec<String> {
+        once_each(self.profile.iter().chain(&self.profiles))
+    }
+
+    /// `region` and `regions` together, each once.
+    pub(crate) fn all_regions(&self) -> Vec<String> {
+        once_each(self.region.iter().chain(&self.regions))
+    }
+}
+
+/// Each string once, in the order first seen.
+pub(crate) fn once_each<'a>(items: impl IntoIterator<Item = &'a String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in items {
+        if !out.contains(s) {
+            out.push(s.clone());
+        }
+    }
+    out
+}
+
+/// A region name as AWS spells them: lowercase letters, digits and dashes
+/// (`eu-west-1`, `us-gov-west-1`).
+pub(crate) fn check_region(name: &str) -> Result<String, String> {
+    let ok = !name.is_empty()
+        && name.contains('-')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if ok {
+        Ok(name.to_string())
+    } else {
+        Err(format!(
+            "{name:?} is not a region name (like us-east-1 or eu-west-1)"
+        ))
+    }
+}
+
+fn one_region<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    let v = String::deserialize(d)?;
+    check_region(&v)
+        .map(Some)
+        .map_err(|e| de::Error::custom(format!("aws.region: {e}")))
+}
+
+fn regions<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let v = Vec::<String>::deserialize(d)?;
+    v.iter()
+        .map(|r| check_region(r).map_err(|e| de::Error::custom(format!("aws.regions: {e}"))))
+        .collect()
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

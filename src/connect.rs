@@ -10,6 +10,7 @@ use anyhow::Context;
 
 use crate::app::{App, Settings};
 use crate::broker::aws::{AwsBroker, AwsOptions, has_credentials_hint};
+use crate::broker::multi::{Member, MultiBroker};
 use crate::broker::{Broker, QueueSelection};
 use crate::cli::Cli;
 use crate::config::{self, BreakerConfig, BreakerSourceConfig, Config, RefreshConfig};
@@ -65,15 +66,38 @@ impl Cli {
         }
     }
 
-    pub(crate) fn aws_options(&self, config: &Config) -> AwsOptions {
-        AwsOptions {
-            profile: self.profile.clone().or(config.aws.profile.clone()),
-            region: self.region.clone().or(config.aws.region.clone()),
-            endpoint_url: self
-                .endpoint_url
-                .clone()
-                .or(config.aws.endpoint_url.clone()),
+    /// Where to connect: each profile in each region. The command line's
+    /// `--profile`/`--region` replace the config's; with no region, each profile
+    /// brings its own. At least one (the standard chain, unnarrowed).
+    pub(crate) fn aws_places(&self, config: &Config) -> Vec<AwsOptions> {
+        let or_config = |cli: &[String], file: Vec<String>| match cli {
+            [] => file,
+            given => config::once_each(given),
+        };
+        let profiles = or_config(&self.profile, config.aws.all_profiles());
+        let regions = or_config(&self.region, config.aws.all_regions());
+        let endpoint_url = self
+            .endpoint_url
+            .clone()
+            .or(config.aws.endpoint_url.clone());
+        let optional = |v: Vec<String>| -> Vec<Option<String>> {
+            if v.is_empty() {
+                vec![None]
+            } else {
+                v.into_iter().map(Some).collect()
+            }
+        };
+        let mut places = Vec::new();
+        for profile in optional(profiles) {
+            for region in optional(regions.clone()) {
+                places.push(AwsOptions {
+                    profile: profile.clone(),
+                    region,
+                    endpoint_url: endpoint_url.clone(),
+                });
+            }
         }
+        places
     }
 
     /// Which queues to watch: `--queue`/`--prefix`, else the config's.
@@ -82,18 +106,20 @@ impl Cli {
             QueueSelection {
                 names: config.queues.names.clone(),
                 prefixes: config.queues.prefixes.clone(),
+                place: None,
             }
         } else {
             QueueSelection {
                 names: self.queues.clone(),
                 prefixes: self.prefix.clone(),
+                place: None,
             }
         }
     }
 
     /// Whether to run the demo: asked for, or nothing points at AWS.
     pub(crate) fn wants_demo(&self, config: &Config) -> bool {
-        let opts = self.aws_options(config);
+        let opts = &self.aws_places(config)[0];
         let configured = opts.endpoint_url.is_some()
             || opts.profile.is_some()
             || !config.queues.names.is_empty()
@@ -136,11 +162,10 @@ impl Cli {
                 breakers,
             });
         }
-        let opts = self.aws_options(config);
-        let broker = AwsBroker::connect(&opts).await?;
+        let broker = connect_all(&self.aws_places(config)).await?;
         Ok(Connection {
             source: broker.describe(),
-            broker: Arc::new(broker),
+            broker,
             sim: None,
             breakers: config.breakers.clone(),
         })
@@ -203,6 +228,28 @@ impl Cli {
             None => SimBroker::coffee_shop().map_err(anyhow::Error::msg),
         }
     }
+}
+
+/// One AWS connection, or several behind a [`MultiBroker`] (one per profile and
+/// region, each described by where it goes).
+pub async fn connect_all(places: &[AwsOptions]) -> anyhow::Result<Arc<dyn Broker>> {
+    if let [one] = places {
+        return Ok(Arc::new(AwsBroker::connect(one).await?));
+    }
+    let mut members = Vec::new();
+    for opts in places {
+        let broker = AwsBroker::connect(opts).await?;
+        let mut label = broker.region().to_string();
+        if let Some(p) = &opts.profile {
+            label.push_str(&format!(" (profile {p})"));
+        }
+        members.push(Member {
+            label,
+            region: broker.region().to_string(),
+            broker: Box::new(broker),
+        });
+    }
+    Ok(Arc::new(MultiBroker::new(members)))
 }
 
 /// Loads a scenario file, with errors naming the file and line.

@@ -14,7 +14,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::app::browser::{BrowserCmd, BrowserMsg};
 use crate::app::redrive::{RedriveCmd, RedriveMsg, Steer};
 use crate::app::triage::{TriageCmd, TriageMsg};
-use crate::app::{App, Cmd, Msg};
+use crate::app::{App, Cmd, Discovery, Msg};
 use crate::breaker;
 use crate::broker::Broker;
 use crate::recovery::{self, audit::Audit};
@@ -100,7 +100,9 @@ impl Executor {
     async fn run(&self, cmd: Cmd) -> Option<Msg> {
         let b = self.broker.as_ref();
         Some(match cmd {
-            Cmd::Discover(selection) => Msg::Discovered(b.list_queues(&selection).await),
+            Cmd::Discover(selection) => {
+                Msg::Discovered(Discovery::of_each(b.list_queues_each(&selection).await))
+            }
             Cmd::FetchAttributes(q) => {
                 let r = b.queue_attributes(&q).await;
                 Msg::Attributes(q, r)

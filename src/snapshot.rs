@@ -66,6 +66,9 @@ pub struct Snapshot {
     pub metrics_polled: bool,
     /// Why the CloudWatch figures are missing, if the metrics call failed.
     pub metrics_error: Option<String>,
+    /// The regions or accounts whose queues could not be listed, and why; the
+    /// others are in `queues`.
+    pub listing_errors: Vec<String>,
 }
 
 /// One queue: every figure of the queue pane. `None` (JSON null) means no data,
@@ -74,6 +77,9 @@ pub struct Snapshot {
 pub struct QueueSnapshot {
     pub name: String,
     pub url: String,
+    /// Where the queue lives; `null` when not known (the demo).
+    pub region: Option<String>,
+    pub account: Option<String>,
     pub fifo: bool,
     pub visible: Option<u64>,
     pub in_flight: Option<u64>,
@@ -237,8 +243,20 @@ pub async fn take(
     opts: &Options,
 ) -> BrokerResult<Snapshot> {
     let polled_at = Utc::now();
-    let mut queues = broker.list_queues(&opts.selection).await?;
-    queues.sort_by(|a, b| a.name.cmp(&b.name));
+    let listings = broker.list_queues_each(&opts.selection).await;
+    let answered = listings.iter().any(|(_, r)| r.is_ok());
+    let several = listings.len() > 1;
+    let mut queues = Vec::new();
+    let mut listing_errors = Vec::new();
+    for (place, result) in listings {
+        match result {
+            Ok(found) => queues.extend(found),
+            Err(e) if !answered => return Err(e),
+            Err(e) if several => listing_errors.push(format!("{place}: {e}")),
+            Err(e) => listing_errors.push(e.to_string()),
+        }
+    }
+    queues.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.place.cmp(&b.place)));
     queues.dedup_by(|a, b| a.url == b.url);
 
     let jobs = (opts.metrics && !queues.is_empty())
@@ -286,18 +304,24 @@ pub async fn take(
     let index: BTreeMap<&str, usize> = queues
         .iter()
         .enumerate()
+        .rev()
         .map(|(i, q)| (q.name.as_str(), i))
         .collect();
-    let dlq_of = |i: usize| {
+    // Links go by ARN: two regions may each have an orders-dlq.
+    let by_arn: BTreeMap<&str, usize> = (0..queues.len())
+        .filter_map(|i| ok_attrs(i).map(|a| (a.arn.as_str(), i)))
+        .collect();
+    let dlq_arn_of = |i: usize| {
         ok_attrs(i)
             .and_then(|a| a.redrive.as_ref())
-            .map(|r| name_from_arn(&r.dlq_arn).to_string())
+            .map(|r| r.dlq_arn.as_str())
     };
+    let dlq_of = |i: usize| dlq_arn_of(i).map(|arn| name_from_arn(arn).to_string());
     let depth_of = |i: usize| ok_attrs(i).map(QueueAttrs::depth);
-    // DLQ name → the polled queues whose redrive policy points at it.
-    let mut polled_sources: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    // DLQ ARN → the polled queues whose redrive policy points at it.
+    let mut polled_sources: BTreeMap<&str, Vec<String>> = BTreeMap::new();
     for (j, q) in queues.iter().enumerate() {
-        if let Some(d) = dlq_of(j) {
+        if let Some(d) = dlq_arn_of(j) {
             polled_sources.entry(d).or_default().push(q.name.clone());
         }
     }
@@ -366,14 +390,14 @@ pub async fn take(
                 Some(Err(BrokerError::Unsupported(_))) | None => {}
                 Some(Err(e)) => errors.push(format!("dead-letter sources: {e}")),
             }
-            dlq_sources.extend(polled_sources.get(&q.name).into_iter().flatten().cloned());
+            let own_arn = a.map(|a| a.arn.as_str()).unwrap_or_default();
+            dlq_sources.extend(polled_sources.get(own_arn).into_iter().flatten().cloned());
             dlq_sources.sort();
             dlq_sources.dedup();
             let is_dlq = !dlq_sources.is_empty();
             let dlq = dlq_of(i);
-            let dlq_depth = dlq
-                .as_deref()
-                .and_then(|d| index.get(d))
+            let dlq_depth = dlq_arn_of(i)
+                .and_then(|d| by_arn.get(d))
                 .and_then(|&j| depth_of(j));
             let breaker = opts
                 .breakers
@@ -403,6 +427,8 @@ pub async fn take(
             QueueSnapshot {
                 name: q.name.clone(),
                 url: q.url.clone(),
+                region: Some(q.place.region.clone()).filter(|r| !r.is_empty()),
+                account: Some(q.place.account.clone()).filter(|a| !a.is_empty()),
                 fifo: a.map_or(q.is_fifo(), |a| a.fifo),
                 visible: a.map(|a| a.visible),
                 in_flight: a.map(|a| a.in_flight),
@@ -440,6 +466,7 @@ pub async fn take(
         breakers,
         metrics_polled: opts.metrics,
         metrics_error,
+        listing_errors,
     })
 }
 

@@ -86,6 +86,7 @@ impl TestEnv {
         QueueRef {
             name,
             url: out.queue_url().expect("queue url").to_string(),
+            place: Default::default(),
         }
     }
 
@@ -117,6 +118,7 @@ impl TestEnv {
             .list_queues(&QueueSelection {
                 names: vec![],
                 prefixes: vec![self.prefix.clone()],
+                place: None,
             })
             .await
             .expect("list for cleanup");
@@ -219,6 +221,7 @@ async fn discovery_by_prefix_and_by_name() {
         .list_queues(&QueueSelection {
             names: vec![],
             prefixes: vec![env.name("")],
+            place: None,
         })
         .await
         .expect("by prefix");
@@ -235,6 +238,7 @@ async fn discovery_by_prefix_and_by_name() {
         .list_queues(&QueueSelection {
             names: vec![other.name.clone(), env.name("missing"), a.name.clone()],
             prefixes: vec![env.name("a")],
+            place: None,
         })
         .await
         .expect("by name");
@@ -311,6 +315,7 @@ async fn listing_paginates_past_1000_queues() {
         .list_queues(&QueueSelection {
             names: vec![],
             prefixes: vec![env.prefix.clone()],
+            place: None,
         })
         .await
         .expect("list by prefix");
@@ -715,6 +720,7 @@ async fn metrics_come_from_get_metric_data() {
         .map(|i| QueueRef {
             name: env.name(&format!("ghost-{i}")),
             url: format!("{}/ghost-{i}", idle.url),
+            place: Default::default(),
         })
         .collect();
     queues.push(idle.clone());
@@ -914,6 +920,7 @@ async fn unreachable_endpoint_fails_fast_and_clearly() {
     let q = QueueRef {
         name: "x".into(),
         url: "http://127.0.0.1:1/queue/us-east-1/000000000000/x".into(),
+        place: Default::default(),
     };
     let err = broker.queue_attributes(&q).await.expect_err("unreachable");
     assert_eq!(err.kind(), "unreachable");

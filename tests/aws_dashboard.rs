@@ -80,6 +80,7 @@ fn prefix_selection(prefix: &str) -> QueueSelection {
     QueueSelection {
         names: Vec::new(),
         prefixes: vec![prefix.to_string()],
+        place: None,
     }
 }
 
@@ -844,9 +845,10 @@ fn check_error_backs_off(error: BrokerError, expect_in_reason: &str) {
     let q = QueueRef {
         name: "orders".into(),
         url: "http://127.0.0.1:4566/queue/us-east-1/000000000000/orders".into(),
+        place: Default::default(),
     };
     app.update(Msg::Tick(t0));
-    let cmds = app.update(Msg::Discovered(Ok(vec![q.clone()])));
+    let cmds = app.update(Msg::Discovered(Ok(vec![q.clone()]).into()));
     assert!(fetches(&cmds, &q));
     app.update(Msg::Attributes(q.clone(), Ok(attrs(7))));
     let row = |app: &App| app.row_by_name("orders").cloned().expect("row");
@@ -939,9 +941,10 @@ fn access_denied_on_one_queue_leaves_the_others_fresh() {
     let q = |name: &str| QueueRef {
         name: name.into(),
         url: format!("http://127.0.0.1:4566/queue/us-east-1/000000000000/{name}"),
+        place: Default::default(),
     };
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(vec![q("orders"), q("secret")])));
+    app.update(Msg::Discovered(Ok(vec![q("orders"), q("secret")]).into()));
     app.update(Msg::Attributes(q("orders"), Ok(attrs(3))));
     app.update(Msg::Attributes(
         q("secret"),

@@ -60,7 +60,7 @@ fn dashboard(read_only: bool, extra: &[&str]) -> (App, Instant) {
     app.update(Msg::Tick(t0));
     let mut refs = vec![queue_ref("orders"), dlq()];
     refs.extend(extra.iter().map(|n| queue_ref(n)));
-    app.update(Msg::Discovered(Ok(refs)));
+    app.update(Msg::Discovered(Ok(refs).into()));
     app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(10, Some("orders-dlq"))),

@@ -37,7 +37,7 @@ fn dashboard() -> (App, Instant) {
         queue_ref("orders"),
         queue_ref("orders-dlq"),
         queue_ref("notifications"),
-    ])));
+    ]).into()));
     app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(3, Some("orders-dlq"))),

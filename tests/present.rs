@@ -201,8 +201,9 @@ fn browsing(redact: &[&str], read_only: bool) -> App {
     let dlq = QueueRef {
         name: "orders-dlq".into(),
         url: "sim://orders-dlq".into(),
+        place: Default::default(),
     };
-    app.update(Msg::Discovered(Ok(vec![dlq.clone()])));
+    app.update(Msg::Discovered(Ok(vec![dlq.clone()]).into()));
     let cmds = app.update(key(KeyCode::Enter));
     assert!(
         cmds.iter()

@@ -35,7 +35,7 @@ fn watching(t0: Instant, queues: &[&QueueRef]) -> App {
     app.update(Msg::Discovered(Ok(queues
         .iter()
         .map(|q| (*q).clone())
-        .collect())));
+        .collect()).into()));
     app
 }
 

@@ -137,6 +137,7 @@ impl Env {
                 QueueRef {
                     name,
                     url: out.queue_url().expect("queue url").to_string(),
+                    place: Default::default(),
                 }
             }
         }
@@ -274,6 +275,7 @@ impl Env {
                 .list_queues(&QueueSelection {
                     names: Vec::new(),
                     prefixes: vec![self.prefix.clone()],
+                    place: None,
                 })
                 .await
                 .unwrap_or_default();
@@ -1040,7 +1042,7 @@ async fn resolve_queue_finds_by_exact_name_on_sim() {
     let env = Env::sim();
     let a = env.create("orders", Spec::default()).await;
     env.create("orders-dlq", Spec::default()).await;
-    assert_eq!(resolve_queue(env.b(), &a.name).await.expect("found"), a);
-    let e = resolve_queue(env.b(), "t-nope").await.expect_err("missing");
+    assert_eq!(resolve_queue(env.b(), &a.name, None).await.expect("found").url, a.url);
+    let e = resolve_queue(env.b(), "t-nope", None).await.expect_err("missing");
     assert_eq!(e.kind(), "not found");
 }

@@ -183,7 +183,7 @@ fn open(read_only: bool, present: bool, seed: u64) -> (App, Vec<String>) {
     app.update(Msg::Discovered(Ok(vec![
         queue_ref("orders"),
         queue_ref("orders-dlq"),
-    ])));
+    ]).into()));
     app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(0, Some("orders-dlq"))),

@@ -545,7 +545,7 @@ fn move_tasks_started_elsewhere_show_and_can_be_cancelled() {
     );
     let dlq = lazysqs::sim::model::queue_ref("orders-dlq");
     let other = lazysqs::sim::model::queue_ref("a-queue-before-it");
-    app.update(Msg::Discovered(Ok(vec![other.clone(), dlq.clone()])));
+    app.update(Msg::Discovered(Ok(vec![other.clone(), dlq.clone()]).into()));
     app.update(Msg::Redrive(RedriveMsg::MoveTasks {
         queue: dlq.clone(),
         result: Ok(vec![lazysqs::broker::MoveTask {

@@ -148,7 +148,7 @@ fn payments_open() -> BreakerReading {
 fn incident() -> (App, Instant) {
     let (mut app, t0) = new_app(true, demo_breakers(), Keymap::default());
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(refs())));
+    app.update(Msg::Discovered(Ok(refs()).into()));
     for (i, (orders, dlq)) in [(20, 2), (28, 6), (35, 11), (45, 17)].iter().enumerate() {
         let t = 2 * i as u64;
         app.update(Msg::Tick(at(t0, t)));
@@ -412,7 +412,7 @@ fn rates_pane_has_both_series_and_depth() {
 fn rates_pane_without_data_says_so() {
     let (mut app, t0) = new_app(false, Vec::new(), Keymap::default());
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(vec![queue_ref("fresh")])));
+    app.update(Msg::Discovered(Ok(vec![queue_ref("fresh")]).into()));
     let s = render(&app, 160, 30);
     assert_has(
         &s,
@@ -541,7 +541,7 @@ fn status_bar_shows_notices_and_errors() {
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Err(BrokerError::Auth(
         "no credentials".into(),
-    ))));
+    )).into()));
     let s = render(&app, 160, 30);
     let bar = s.lines().last().expect("status");
     assert_has(
@@ -734,7 +734,7 @@ fn empty_state_when_discovery_fails_or_the_filter_matches_nothing() {
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Err(BrokerError::Unreachable(
         "connection refused".into(),
-    ))));
+    )).into()));
     let s = render(&app, 120, 30);
     assert_has(
         &s,
@@ -760,7 +760,7 @@ fn empty_state_when_discovery_fails_or_the_filter_matches_nothing() {
 #[test]
 fn every_queue_row_has_a_depth_sparkline_of_the_last_minutes() {
     let (mut app, t0) = new_app(false, Vec::new(), Keymap::default());
-    app.update(Msg::Discovered(Ok(vec![queue_ref("orders")])));
+    app.update(Msg::Discovered(Ok(vec![queue_ref("orders")]).into()));
     for (i, secs) in (0..=210).step_by(30).enumerate() {
         app.update(Msg::Tick(at(t0, secs)));
         app.update(answers::attributes(

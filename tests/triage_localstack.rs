@@ -340,6 +340,7 @@ impl Dash {
             selection: lazysqs::broker::QueueSelection {
                 names: Vec::new(),
                 prefixes: vec![lab.prefix.clone()],
+                place: None,
             },
             refresh: lazysqs::config::RefreshConfig {
                 attributes_secs: 0.5,

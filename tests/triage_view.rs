@@ -86,7 +86,7 @@ fn watching(read_only: bool) -> (App, Instant) {
     app.update(Msg::Discovered(Ok(vec![
         queue_ref("orders"),
         queue_ref("orders-dlq"),
-    ])));
+    ]).into()));
     app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(3, Some("orders-dlq"))),
@@ -451,7 +451,6 @@ fn r_opens_the_redrive_dialog_for_just_the_group_after_giving_everything_back() 
         "{shown}"
     );
     // The plan it asks for is client-side, with that filter.
-    let queues = vec![queue_ref("orders"), queue_ref("orders-dlq")];
-    let request = form.request(&queues).expect("a request");
+    let request = form.request().expect("a request");
     assert_eq!(request.filter, Some(group));
 }

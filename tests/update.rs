@@ -86,7 +86,7 @@ fn app_with(names_depths: &[(&str, u64)]) -> (App, Instant) {
     let (mut app, t0) = new_app(false);
     app.update(Msg::Tick(t0));
     let names: Vec<&str> = names_depths.iter().map(|(n, _)| *n).collect();
-    app.update(Msg::Discovered(Ok(refs(&names))));
+    app.update(Msg::Discovered(Ok(refs(&names)).into()));
     for (name, depth) in names_depths {
         app.update(answers::attributes(
             queue_ref(name),
@@ -144,7 +144,7 @@ fn first_tick_asks_to_discover_queues_once() {
 fn discovered_queues_become_rows_and_are_fetched_once_each() {
     let (mut app, t0) = new_app(false);
     app.update(Msg::Tick(t0));
-    let mut cmds = app.update(Msg::Discovered(Ok(refs(&["a", "b", "c"]))));
+    let mut cmds = app.update(Msg::Discovered(Ok(refs(&["a", "b", "c"])).into()));
     let names: Vec<&str> = app.queues.iter().map(|r| r.queue.name.as_str()).collect();
     assert_eq!(names, ["a", "b", "c"]);
     assert!(app.discovery_error.is_none());
@@ -164,7 +164,7 @@ fn discovered_queues_become_rows_and_are_fetched_once_each() {
 
     // Rediscovery does not duplicate rows.
     app.update(Msg::Tick(at(t0, 400.0)));
-    app.update(Msg::Discovered(Ok(refs(&["a", "b", "c", "d"]))));
+    app.update(Msg::Discovered(Ok(refs(&["a", "b", "c", "d"])).into()));
     assert_eq!(app.queues.len(), 4);
 }
 
@@ -172,7 +172,7 @@ fn discovered_queues_become_rows_and_are_fetched_once_each() {
 fn one_attribute_fetch_in_flight_per_queue() {
     let (mut app, t0) = new_app(false);
     app.update(Msg::Tick(t0));
-    let cmds = app.update(Msg::Discovered(Ok(refs(&["a", "b"]))));
+    let cmds = app.update(Msg::Discovered(Ok(refs(&["a", "b"])).into()));
     assert_eq!(fetches_of(&cmds, "a"), 1);
     for s in 1..30 {
         let cmds = app.update(Msg::Tick(at(t0, s as f64)));
@@ -195,7 +195,7 @@ fn one_attribute_fetch_in_flight_per_queue() {
 fn an_error_marks_the_row_stale_with_the_reason_and_backs_off() {
     let (mut app, t0) = new_app(false);
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(refs(&["a"]))));
+    app.update(Msg::Discovered(Ok(refs(&["a"])).into()));
     app.update(answers::attributes(queue_ref("a"), Ok(attrs(7, 0, 0))));
 
     let mut now = 5.0;
@@ -247,13 +247,13 @@ fn discovery_and_metrics_errors_are_kept_for_the_status_bar() {
     app.update(Msg::Tick(t0));
     app.update(Msg::Discovered(Err(BrokerError::Auth(
         "expired token".into(),
-    ))));
+    )).into()));
     let e = app.discovery_error.clone().expect("discovery error");
     assert!(e.contains("expired token"), "{e}");
     assert!(app.update(Msg::Tick(at(t0, 1.0))).is_empty(), "backing off");
     let cmds = app.update(Msg::Tick(at(t0, 700.0)));
     assert!(matches!(cmds.as_slice(), [Cmd::Discover(_)]), "{cmds:?}");
-    app.update(Msg::Discovered(Ok(refs(&["a"]))));
+    app.update(Msg::Discovered(Ok(refs(&["a"])).into()));
     assert_eq!(app.discovery_error, None);
 
     app.update(Msg::Metrics(
@@ -270,7 +270,7 @@ fn discovery_and_metrics_errors_are_kept_for_the_status_bar() {
 fn queues_without_a_redrive_policy_ask_who_sends_to_them() {
     let (mut app, t0) = new_app(false);
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(refs(&["orders", "orders-dlq"]))));
+    app.update(Msg::Discovered(Ok(refs(&["orders", "orders-dlq"])).into()));
     app.update(answers::attributes(
         queue_ref("orders"),
         Ok(with_dlq(attrs(1, 0, 0), "orders-dlq")),
@@ -439,7 +439,7 @@ fn s_cycles_sort_depth_age_name_and_rows_follow() {
 fn rows_without_data_sort_last_by_depth() {
     let (mut app, t0) = new_app(false);
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(refs(&["unknown", "known"]))));
+    app.update(Msg::Discovered(Ok(refs(&["unknown", "known"])).into()));
     app.update(answers::attributes(queue_ref("known"), Ok(attrs(0, 0, 0))));
     assert_eq!(visible_names(&app), ["known", "unknown"]);
 }
@@ -579,7 +579,7 @@ fn age_threshold_comes_from_the_settings() {
     s.thresholds.max_age_secs = 10;
     let mut app = App::new(s, t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(refs(&["a"]))));
+    app.update(Msg::Discovered(Ok(refs(&["a"])).into()));
     app.update(Msg::Metrics(refs(&["a"]), Ok(vec![metrics(1.0, 1.0, 11)])));
     assert!(flags_of(&app, "a").contains(&Flag::OldMessage));
 }
@@ -690,7 +690,7 @@ fn an_open_breaker_flags_the_queue_it_guards() {
         chrono::Utc::now(),
     );
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(refs(&["orders", "other"]))));
+    app.update(Msg::Discovered(Ok(refs(&["orders", "other"])).into()));
     app.update(Msg::Breaker(
         "payments".into(),
         Ok(reading(BreakerState::Open, "alarm ALARM")),
@@ -765,7 +765,7 @@ fn a_dlq_rule_breaker_opens_when_the_dlq_inflow_exceeds_the_threshold() {
         !cmds.iter().any(|c| matches!(c, Cmd::ReadBreaker(_))),
         "a DLQ rule is judged here, not read outside: {cmds:?}"
     );
-    app.update(Msg::Discovered(Ok(refs(&["orders", "orders-dlq"]))));
+    app.update(Msg::Discovered(Ok(refs(&["orders", "orders-dlq"])).into()));
     let mut t = 0.0;
     let mut dlq_depth = |app: &mut App, depth: u64| {
         t += 5.0;
@@ -814,7 +814,7 @@ fn a_dlq_rule_breaker_closes_once_the_inflow_leaves_the_window() {
     let t0 = Instant::now();
     let mut app = App::new(settings(false, vec![cfg]), t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(refs(&["dlq"]))));
+    app.update(Msg::Discovered(Ok(refs(&["dlq"])).into()));
     app.update(answers::attributes(queue_ref("dlq"), Ok(attrs(0, 0, 0))));
     app.update(Msg::Tick(at(t0, 5.0)));
     app.update(answers::attributes(queue_ref("dlq"), Ok(attrs(10, 0, 0))));
@@ -842,7 +842,7 @@ fn keymap_overrides_from_config_apply() {
     s.keymap = keymap;
     let mut app = App::new(s, t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(refs(&["a", "b"]))));
+    app.update(Msg::Discovered(Ok(refs(&["a", "b"])).into()));
 
     assert!(app.update(ch('q')).is_empty(), "q is no longer quit");
     assert!(!app.quit);

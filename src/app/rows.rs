@@ -51,9 +51,19 @@ pub struct RowIndex {
     /// Rows whose data is stale, and rows with a move task running.
     stale: usize,
     moving: usize,
+    /// How many rows live in each region and each account.
+    regions: HashMap<String, usize>,
+    accounts: HashMap<String, usize>,
     /// The rows shown, filtered and sorted, when `fresh`.
     order: Vec<usize>,
     fresh: bool,
+}
+
+/// How many regions and accounts the watched queues live in (unknown ones not counted).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Spread {
+    pub regions: usize,
+    pub accounts: usize,
 }
 
 /// A watched queue and everything known about it.
@@ -192,6 +202,14 @@ impl App {
         let i = self.queues.len();
         self.index.by_url.insert(queue.url.clone(), i);
         self.index.by_name.entry(queue.name.clone()).or_insert(i);
+        for (counts, part) in [
+            (&mut self.index.regions, &queue.place.region),
+            (&mut self.index.accounts, &queue.place.account),
+        ] {
+            if !part.is_empty() {
+                *counts.entry(part.clone()).or_default() += 1;
+            }
+        }
         self.queues.push(QueueRow::new(queue, &self.refresh));
         self.index.fresh = false;
         self.rederive(i);
@@ -214,6 +232,31 @@ impl App {
             _ => {}
         }
         row.stale = why;
+    }
+
+    /// How many regions and accounts the watched queues live in.
+    pub fn spread(&self) -> Spread {
+        Spread {
+            regions: self.index.regions.len(),
+            accounts: self.index.accounts.len(),
+        }
+    }
+
+    /// A queue's name, with its region (and account) when the watched queues
+    /// live in several: "orders (eu-west-1)".
+    pub fn queue_label(&self, q: &QueueRef) -> String {
+        let spread = self.spread();
+        let mut place = Vec::new();
+        if spread.regions > 1 && !q.place.region.is_empty() {
+            place.push(q.place.region.as_str());
+        }
+        if spread.accounts > 1 && !q.place.account.is_empty() {
+            place.push(q.place.account.as_str());
+        }
+        match place.as_slice() {
+            [] => q.name.clone(),
+            parts => format!("{} ({})", q.name, parts.join(" ")),
+        }
     }
 
     /// How many rows are stale.
@@ -337,10 +380,17 @@ impl App {
         rows
     }
 
-    /// Whether a row passes the filter typed after `/`.
+    /// Whether a row passes the filter typed after `/`: it matches the name, the
+    /// region or the account.
     fn row_filter(&self) -> impl Fn(&QueueRow) -> bool + use<> {
         let filter = self.filter.to_lowercase();
-        move |r: &QueueRow| filter.is_empty() || r.queue.name.to_lowercase().contains(&filter)
+        move |r: &QueueRow| {
+            let q = &r.queue;
+            filter.is_empty()
+                || q.name.to_lowercase().contains(&filter)
+                || q.place.region.contains(&filter)
+                || q.place.account.contains(&filter)
+        }
     }
 
     /// The order of rows `a` and `b` (indices into `queues`) under the current sort.

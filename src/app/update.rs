@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use super::overlay::Overlay;
 use super::popup::{Pending, Popup};
 use super::redrive::RedriveCmd;
-use super::{App, Cmd, HISTORY_LEN, Msg, Pane, RateSample};
+use super::{App, Cmd, Discovery, HISTORY_LEN, Msg, Pane, RateSample};
 use crate::breaker::{BreakerReading, BreakerState, Transition};
 use crate::broker::{BrokerError, QueueAttrs, QueueRef};
 use crate::config::BreakerSourceConfig;
@@ -136,26 +136,33 @@ impl App {
         cmds
     }
 
-    fn on_discovered(&mut self, result: Result<Vec<QueueRef>, BrokerError>) {
+    fn on_discovered(&mut self, discovery: Discovery) {
         let now = self.now;
-        match result {
-            Ok(found) => {
-                self.discovery.succeed(now);
-                self.discovery_error = None;
-                for q in found {
-                    self.add_row(q);
-                }
-                if self.queues.is_empty() {
-                    self.notify("no queues match the selection", true);
-                }
+        for q in discovery.found {
+            self.add_row(q);
+        }
+        if discovery.failed.is_empty() {
+            self.discovery.succeed(now);
+            self.discovery_error = None;
+            if self.queues.is_empty() {
+                self.notify("no queues match the selection", true);
             }
-            Err(e) => {
-                let wait = self.discovery.fail(now, self.jitter.sample());
-                self.discovery_error = Some(format!(
-                    "listing queues: {e} (retry in {}s)",
-                    wait.as_secs()
-                ));
-            }
+        } else {
+            // The places that answered are shown; the listing is tried again soon.
+            let wait = self.discovery.fail(now, self.jitter.sample());
+            let why: Vec<String> = discovery
+                .failed
+                .iter()
+                .map(|(place, e)| match place.as_str() {
+                    "" => format!("listing queues: {e}"),
+                    place => format!("listing queues in {place}: {e}"),
+                })
+                .collect();
+            self.discovery_error = Some(format!(
+                "{} (retry in {}s)",
+                why.join("; "),
+                wait.as_secs()
+            ));
         }
         self.dirty = true;
     }

@@ -4,6 +4,7 @@
 //! and runs against either backend: [`aws::AwsBroker`] or [`crate::sim::SimBroker`].
 
 pub mod aws;
+pub mod multi;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -53,11 +54,65 @@ pub type BrokerResult<T> = Result<T, BrokerError>;
 pub struct QueueRef {
     pub name: String,
     pub url: String,
+    /// Where it lives; every call about it goes there.
+    pub place: Place,
 }
 
 impl QueueRef {
+    /// A queue whose place is not known (the simulation, a test): it matches any.
+    pub fn new(name: impl Into<String>, url: impl Into<String>) -> QueueRef {
+        QueueRef {
+            name: name.into(),
+            url: url.into(),
+            place: Place::default(),
+        }
+    }
+
     pub fn is_fifo(&self) -> bool {
         self.name.ends_with(".fifo")
+    }
+}
+
+/// Where a queue lives: its region and account. An empty part is not known, and
+/// matches any (the simulation has neither).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Place {
+    pub region: String,
+    pub account: String,
+}
+
+impl Place {
+    pub fn new(region: impl Into<String>, account: impl Into<String>) -> Place {
+        Place {
+            region: region.into(),
+            account: account.into(),
+        }
+    }
+
+    /// The place an ARN names: `arn:PARTITION:sqs:REGION:ACCOUNT:NAME`.
+    pub fn of_arn(arn: &str) -> Place {
+        let parts: Vec<&str> = arn.split(':').collect();
+        match parts.as_slice() {
+            ["arn", _, _, region, account, _] => Place::new(*region, *account),
+            _ => Place::default(),
+        }
+    }
+
+    /// Whether a queue at `other` may be here: each part equal, or unknown on one side.
+    pub fn holds(&self, other: &Place) -> bool {
+        let same = |a: &str, b: &str| a.is_empty() || b.is_empty() || a == b;
+        same(&self.region, &other.region) && same(&self.account, &other.account)
+    }
+}
+
+impl std::fmt::Display for Place {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.region.is_empty(), self.account.is_empty()) {
+            (false, false) => write!(f, "{} in account {}", self.region, self.account),
+            (false, true) => f.write_str(&self.region),
+            (true, false) => write!(f, "account {}", self.account),
+            (true, true) => f.write_str("anywhere"),
+        }
     }
 }
 
@@ -68,9 +123,20 @@ pub struct QueueSelection {
     pub names: Vec<String>,
     /// Name prefixes.
     pub prefixes: Vec<String>,
+    /// Only queues that may be here (see [`Place::holds`]); `None`: anywhere.
+    pub place: Option<Place>,
 }
 
 impl QueueSelection {
+    /// One queue by name, near `place` when given.
+    pub fn named(name: &str, place: Option<&Place>) -> QueueSelection {
+        QueueSelection {
+            names: vec![name.to_string()],
+            prefixes: Vec::new(),
+            place: place.cloned(),
+        }
+    }
+
     pub(crate) fn is_all(&self) -> bool {
         self.names.is_empty() && self.prefixes.is_empty()
     }
@@ -317,6 +383,14 @@ pub trait Broker: Send + Sync {
     fn describe(&self) -> String;
 
     async fn list_queues(&self, selection: &QueueSelection) -> BrokerResult<Vec<QueueRef>>;
+    /// The listing of each place apart, named for people ("eu-west-1 (profile b)"),
+    /// so that one place failing hides none of the others. By default: one place.
+    async fn list_queues_each(
+        &self,
+        selection: &QueueSelection,
+    ) -> Vec<(String, BrokerResult<Vec<QueueRef>>)> {
+        vec![(self.describe(), self.list_queues(selection).await)]
+    }
     async fn queue_attributes(&self, queue: &QueueRef) -> BrokerResult<QueueAttrs>;
     /// The queues whose redrive policy points at this DLQ.
     async fn dead_letter_sources(&self, dlq: &QueueRef) -> BrokerResult<Vec<QueueRef>>;

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use crate::cli::Cli;
 use crate::config::Config;
 use crate::recovery::export::import;
-use crate::recovery::resolve_queue;
 
 /// `lazysqs import FILE --to QUEUE`: prints each failed line on stderr and a
 /// summary; exit status 1 when any line failed, 2 when nothing could be sent.
@@ -14,9 +13,7 @@ pub async fn run(cli: &Cli, config: &Config, file: &Path, to: &str) -> anyhow::R
     let audit = super::may_change(cli, config, "import")?;
     let conn = cli.connect(config).await?;
     let broker = conn.broker.as_ref();
-    let queue = resolve_queue(broker, to)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot find the queue {to}: {e}"))?;
+    let queue = super::redrive::find_queue(broker, to).await?;
     let report = import(broker, &audit, file, &queue)
         .await
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;

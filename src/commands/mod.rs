@@ -88,11 +88,16 @@ pub(crate) fn may_change(cli: &Cli, config: &Config, what: &str) -> anyhow::Resu
 
 /// The audit log for this run, its lines naming the region and endpoint.
 pub fn audit_for(cli: &Cli, config: &Config) -> Audit {
-    let opts = cli.aws_options(config);
+    let places = cli.aws_places(config);
     let context = if cli.wants_demo(config) {
         AuditContext::new(Some("demo".into()), None)
     } else {
-        AuditContext::new(opts.region, opts.endpoint_url)
+        // Watching several regions, each line names its queue's own.
+        let region = match places.as_slice() {
+            [one] => one.region.clone(),
+            _ => None,
+        };
+        AuditContext::new(region, places[0].endpoint_url.clone())
     };
     Audit::for_run(cli.no_audit).with_context(context)
 }

@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio::sync::watch;
 
 use crate::breaker::{self, BreakerState};
-use crate::broker::{Broker, BrokerError, QueueRef, name_from_arn};
+use crate::broker::{Broker, BrokerError, Place, QueueRef, QueueSelection, name_from_arn};
 use crate::cli::{Cli, RedriveArgs};
 use crate::config::{BreakerSourceConfig, Config};
 use crate::connect::Connection;
@@ -235,23 +235,34 @@ async fn background_inflow(broker: &dyn Broker, dlq: &QueueRef) -> f64 {
     per_sec
 }
 
-/// A queue by name, URL or ARN.
+/// A queue by name, URL or ARN. An ARN names its region and account; a URL is
+/// matched whole; a bare name found in several places is refused.
 pub(crate) async fn find_queue(broker: &dyn Broker, spec: &str) -> anyhow::Result<QueueRef> {
     let spec = spec.trim();
-    let name = if spec.starts_with("arn:") {
-        name_from_arn(spec)
+    let (name, place) = if spec.starts_with("arn:") {
+        (name_from_arn(spec), Some(Place::of_arn(spec)))
     } else if spec.contains("://") {
-        spec.trim_end_matches('/')
-            .rsplit('/')
-            .next()
-            .unwrap_or(spec)
+        let name = spec.trim_end_matches('/').rsplit('/').next().unwrap_or(spec);
+        (name, None)
     } else {
-        spec
+        (spec, None)
     };
     if name.is_empty() {
         bail!("no queue name in {spec:?}");
     }
-    match crate::recovery::resolve_queue(broker, name).await {
+    let found = if spec.contains("://") {
+        broker
+            .list_queues(&QueueSelection::named(name, None))
+            .await
+            .and_then(|qs| {
+                qs.into_iter()
+                    .find(|q| q.url.trim_end_matches('/') == spec.trim_end_matches('/'))
+                    .ok_or_else(|| BrokerError::NotFound(spec.to_string()))
+            })
+    } else {
+        crate::recovery::resolve_queue(broker, name, place.as_ref()).await
+    };
+    match found {
         Ok(q) => Ok(q),
         Err(BrokerError::NotFound(_)) => {
             Err(anyhow!("no queue named {name} on {}", broker.describe()))

@@ -139,9 +139,28 @@ pub fn table(s: &Snapshot) -> String {
     if !s.metrics_polled {
         out.push_str("CloudWatch not asked (--no-metrics): no rates or ages\n");
     }
+    for e in &s.listing_errors {
+        out.push_str(&format!("not listed: {e}\n"));
+    }
     out.push('\n');
+    // Several regions or accounts: each name says where its queue lives.
+    let spread = |part: fn(&crate::snapshot::QueueSnapshot) -> &Option<String>| {
+        let mut seen: Vec<&String> = s.queues.iter().filter_map(|q| part(q).as_ref()).collect();
+        seen.sort();
+        seen.dedup();
+        seen.len() > 1
+    };
+    let (regions, accounts) = (spread(|q| &q.region), spread(|q| &q.account));
     let mut rows: Vec<[String; 12]> = vec![HEADER.map(String::from)];
     for q in &s.queues {
+        let place: Vec<&str> = [(regions, &q.region), (accounts, &q.account)]
+            .into_iter()
+            .filter_map(|(shown, part)| part.as_deref().filter(|_| shown))
+            .collect();
+        let name = match place.as_slice() {
+            [] => q.name.clone(),
+            parts => format!("{} ({})", q.name, parts.join(" ")),
+        };
         let dlq = match (&q.dlq, q.dlq_sources.is_empty()) {
             (Some(d), _) => format!("{d} ({})", format::count(q.dlq_depth)),
             (None, false) => format!("← {}", q.dlq_sources.join(",")),
@@ -159,7 +178,7 @@ pub fn table(s: &Snapshot) -> String {
                 .join(" ")
         };
         rows.push([
-            q.name.clone(),
+            name,
             if q.fifo { "FIFO" } else { "std" }.to_string(),
             format::count(q.visible),
             format::count(q.in_flight),

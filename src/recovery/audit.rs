@@ -246,7 +246,8 @@ impl Audit {
             Sink::Unavailable(_) => return self.check(),
             Sink::File(p) => p,
         };
-        let (url_region, account) = where_from_url(&queue.url);
+        let (url_region, url_account) = where_from_url(&queue.url);
+        let account = known(&queue.place.account).or(url_account);
         let entry = AuditEntry {
             time: Utc::now().to_rfc3339(),
             user: &self.context.user,
@@ -254,7 +255,9 @@ impl Audit {
             queue: &queue.name,
             queue_url: &queue.url,
             account,
-            region: self.context.region.as_deref().or(url_region),
+            region: known(&queue.place.region)
+                .or(self.context.region.as_deref())
+                .or(url_region),
             endpoint: self.context.endpoint.as_deref(),
             message_id,
             destination,
@@ -304,6 +307,11 @@ fn where_from_url(url: &str) -> (Option<&str>, Option<&str>) {
     (region, account)
 }
 
+/// A place's part, when it is known.
+fn known(part: &str) -> Option<&str> {
+    Some(part).filter(|p| !p.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,10 +344,7 @@ mod tests {
         std::fs::create_dir(&path).expect("mkdir");
         let audit = Audit::new(Some(path));
         assert!(audit.check().is_err());
-        let q = QueueRef {
-            name: "q".into(),
-            url: "sim://sim-1/000000000000/q".into(),
-        };
+        let q = QueueRef::new("q", "sim://sim-1/000000000000/q");
         let err = audit
             .record("delete", &q, "m-1", None, None, "started")
             .expect_err("refused");

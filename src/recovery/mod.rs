@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use crate::broker::DEFAULT_MAX_MESSAGE_BYTES;
 use crate::broker::{
-    Broker, BrokerError, BrokerResult, Message, OutgoingMessage, QueueRef, QueueSelection,
+    Broker, BrokerError, BrokerResult, Message, OutgoingMessage, Place, QueueRef, QueueSelection,
     validate_outgoing,
 };
 use audit::Audit;
@@ -99,18 +99,31 @@ pub async fn set_visibility(
         .await
 }
 
-/// Finds a queue by name.
-pub async fn resolve_queue(broker: &dyn Broker, name: &str) -> BrokerResult<QueueRef> {
-    let selection = QueueSelection {
-        names: vec![name.to_string()],
-        prefixes: Vec::new(),
-    };
-    broker
-        .list_queues(&selection)
+/// Finds a queue by name, in `near`'s region and account when given (a DLQ's
+/// source queue lives where the DLQ does). Watching several places, a name found
+/// in more than one of them with no `near` is refused rather than guessed.
+pub async fn resolve_queue(
+    broker: &dyn Broker,
+    name: &str,
+    near: Option<&Place>,
+) -> BrokerResult<QueueRef> {
+    let found: Vec<QueueRef> = broker
+        .list_queues(&QueueSelection::named(name, near))
         .await?
         .into_iter()
-        .find(|q| q.name == name)
-        .ok_or_else(|| BrokerError::NotFound(format!("queue {name}")))
+        .filter(|q| q.name == name && near.is_none_or(|p| p.holds(&q.place)))
+        .collect();
+    match found.as_slice() {
+        [] => Err(BrokerError::NotFound(format!("queue {name}"))),
+        [one] => Ok(one.clone()),
+        many => Err(BrokerError::Invalid(format!(
+            "there is a queue {name} in {}: name it by ARN or URL",
+            many.iter()
+                .map(|q| q.place.to_string())
+                .collect::<Vec<_>>()
+                .join(" and in ")
+        ))),
+    }
 }
 
 /// The destination's MaximumMessageSize, read from its attributes (SQS's default
@@ -199,7 +212,7 @@ pub async fn requeue(broker: &dyn Broker, audit: &Audit, req: &RequeueRequest) -
         return RequeueOutcome::SendFailed(e);
     }
     let sent = async {
-        let dest = resolve_queue(broker, to).await?;
+        let dest = resolve_queue(broker, to, Some(&from.place)).await?;
         let out = OutgoingMessage::carrying(
             &dest,
             req.body.clone(),

@@ -317,7 +317,7 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
             None
         }
         Destination::Queue(dest) => {
-            if dest.name == src.name {
+            if dest.url == src.url {
                 return Err(PlanError::Invalid(format!(
                     "{} is both the source and the destination",
                     src.name

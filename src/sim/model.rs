@@ -693,10 +693,7 @@ pub fn arn(name: &str) -> String {
 
 /// The simulated reference of a queue.
 pub fn queue_ref(name: &str) -> QueueRef {
-    QueueRef {
-        name: name.to_string(),
-        url: format!("sim://{REGION}/{ACCOUNT}/{name}"),
-    }
+    QueueRef::new(name, format!("sim://{REGION}/{ACCOUNT}/{name}"))
 }
 
 fn content_hash(body: &str) -> String {

@@ -11,8 +11,10 @@ use crate::format;
 use crate::health::{Drain, Flag};
 
 /// The columns, in the order they are drawn.
-const HEADER: [&str; 12] = [
+const HEADER: [&str; COLUMNS] = [
     "Queue",
+    "Region",
+    "Account",
     "Type",
     "Visible",
     "In flight",
@@ -26,9 +28,14 @@ const HEADER: [&str; 12] = [
     "Health",
 ];
 
+const COLUMNS: usize = 14;
+const REGION: usize = 1;
+const ACCOUNT: usize = 2;
+const DLQ: usize = 12;
+
 /// The order in which columns are kept as the terminal narrows: the name, Health,
-/// the visible count and the DLQ with its depth go last.
-const PRIORITY: [usize; 12] = [0, 11, 2, 10, 3, 5, 6, 7, 9, 8, 4, 1];
+/// the visible count, the region and the DLQ with its depth go last.
+const PRIORITY: [usize; COLUMNS] = [0, 13, 4, REGION, DLQ, ACCOUNT, 5, 7, 8, 9, 11, 10, 6, 3];
 
 /// The sparkline in the Trend column: this many bars over this many seconds.
 const SPARK_LEN: usize = 8;
@@ -77,18 +84,21 @@ impl Text {
 
 /// Which columns fit in `room` characters, and how wide each is: content widths,
 /// columns added in [`PRIORITY`] order while they fit, the name and the DLQ cut
-/// in the middle rather than dropped.
-fn fit(desired: &[usize; 12], room: usize) -> [Option<usize>; 12] {
-    let mut widths = [None; 12];
+/// in the middle rather than dropped. A column that wants no room is not shown.
+fn fit(desired: &[usize; COLUMNS], room: usize) -> [Option<usize>; COLUMNS] {
+    let mut widths = [None; COLUMNS];
     let mut used = 0usize;
     for &c in &PRIORITY {
         let gap = usize::from(used > 0);
         let want = desired[c];
         let min = match c {
             0 => want.min(MIN_NAME),
-            10 => want.min(MIN_DLQ),
+            DLQ => want.min(MIN_DLQ),
             _ => want,
         };
+        if want == 0 {
+            continue;
+        }
         if used + gap + min > room {
             continue;
         }
@@ -97,7 +107,7 @@ fn fit(desired: &[usize; 12], room: usize) -> [Option<usize>; 12] {
         used += gap + width;
     }
     // Left-over room goes back to a cut name or DLQ column.
-    for c in [0, 10] {
+    for c in [0, DLQ] {
         if let Some(w) = widths[c]
             && w < desired[c]
         {
@@ -143,7 +153,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let selected = app.selected_index();
     let selected_pos = rows.iter().position(|&i| Some(i) == selected).unwrap_or(0);
     let offset = crate::layout::scroll_offset(selected_pos, inner_height);
-    let texts: Vec<(usize, [Text; 12])> = rows
+    let texts: Vec<(usize, [Text; COLUMNS])> = rows
         .iter()
         .skip(offset)
         .take(inner_height.max(1))
@@ -154,6 +164,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         for (c, cell) in t.iter().enumerate() {
             desired[c] = desired[c].max(cell.width());
         }
+    }
+    // Where a queue lives is said when the queues live in more than one place.
+    let spread = app.spread();
+    if spread.regions < 2 {
+        desired[REGION] = 0;
+    }
+    if spread.accounts < 2 {
+        desired[ACCOUNT] = 0;
     }
     let widths = fit(&desired, usize::from(area.width.saturating_sub(2)));
     let shown: Vec<usize> = (0..HEADER.len()).filter(|&c| widths[c].is_some()).collect();
@@ -201,7 +219,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
 }
 
 /// The cells of one row, in the order of [`HEADER`].
-fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
+fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; COLUMNS] {
     let attrs = row.attrs.as_ref();
     let metrics = row.metrics.as_ref();
     let stale = row.stale.is_some();
@@ -286,6 +304,8 @@ fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; 12] {
     let num = |v: Option<u64>| t(format::count(v), plain, true);
     [
         t(name, plain, false),
+        t(row.queue.place.region.clone(), theme.dim, false),
+        t(row.queue.place.account.clone(), theme.dim, false),
         t(kind.into(), plain, false),
         num(attrs.map(|a| a.visible)),
         num(attrs.map(|a| a.in_flight)),

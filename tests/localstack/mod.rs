@@ -179,6 +179,7 @@ impl Lab {
         lazysqs::broker::QueueRef {
             name,
             url: out.queue_url().expect("queue url").to_string(),
+            place: Default::default(),
         }
     }
 
@@ -287,6 +288,7 @@ impl Lab {
             .list_queues(&lazysqs::broker::QueueSelection {
                 names: Vec::new(),
                 prefixes: vec![self.prefix.clone()],
+                place: None,
             })
             .await
             .unwrap_or_default();

@@ -51,6 +51,7 @@ impl Env {
         QueueRef {
             name,
             url: out.queue_url().expect("queue url").to_string(),
+            place: Default::default(),
         }
     }
 
@@ -169,6 +170,7 @@ impl Env {
             .list_queues(&QueueSelection {
                 names: vec![],
                 prefixes: vec![self.prefix.clone()],
+                place: None,
             })
             .await
             .unwrap_or_default();

@@ -63,8 +63,11 @@ impl RedriveField {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RedriveForm {
     pub dlq: QueueRef,
-    /// "own source" first, then every other watched queue.
+    /// "own source" first, then every other watched queue (named with its region
+    /// and account when those differ), as shown.
     pub destinations: Vec<String>,
+    /// The queue behind each of `destinations` after the first.
+    pub targets: Vec<QueueRef>,
     pub destination: usize,
     pub rate: String,
     /// Empty: all.
@@ -94,7 +97,7 @@ impl RedriveForm {
     }
 
     /// The request the form describes, or what is wrong with it.
-    pub fn request(&self, queues: &[QueueRef]) -> Result<Request, String> {
+    pub fn request(&self) -> Result<Request, String> {
         let rate = match self.rate.trim() {
             "" => None,
             r => Some(r.parse::<u32>().ok().filter(|n| *n >= 1).ok_or_else(|| {
@@ -117,16 +120,12 @@ impl RedriveForm {
         };
         let destination = match self.destination {
             0 => Destination::OwnSource,
-            i => {
-                let name = &self.destinations[i];
-                Destination::Queue(
-                    queues
-                        .iter()
-                        .find(|q| &q.name == name)
-                        .cloned()
-                        .ok_or_else(|| format!("no queue {name}"))?,
-                )
-            }
+            i => Destination::Queue(
+                self.targets
+                    .get(i - 1)
+                    .cloned()
+                    .ok_or_else(|| format!("no queue {}", self.destinations[i]))?,
+            ),
         };
         Ok(Request {
             source: self.dlq.clone(),
@@ -164,17 +163,19 @@ impl App {
             return Vec::new();
         }
         let dlq = row.queue.clone();
+        let targets: Vec<QueueRef> = self
+            .queues
+            .iter()
+            .map(|r| r.queue.clone())
+            .filter(|q| q.url != dlq.url)
+            .collect();
         let mut destinations = vec!["own source".to_string()];
-        destinations.extend(
-            self.queues
-                .iter()
-                .map(|r| r.queue.name.clone())
-                .filter(|n| *n != dlq.name),
-        );
+        destinations.extend(targets.iter().map(|q| self.queue_label(q)));
         let background = self.background_inflow(&dlq);
         self.overlays.push(Overlay::RedriveForm(RedriveForm {
             dlq,
             destinations,
+            targets,
             destination: 0,
             rate: self.redrive_settings.rate.to_string(),
             max: String::new(),
@@ -191,7 +192,6 @@ impl App {
     }
 
     pub(in crate::app) fn on_redrive_form_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
-        let queues: Vec<QueueRef> = self.queues.iter().map(|r| r.queue.clone()).collect();
         let Some(form) = self.overlays.form_mut() else {
             return Vec::new();
         };
@@ -218,7 +218,7 @@ impl App {
                 return Vec::new();
             }
             Some(Action::Confirm) => {
-                match form.request(&queues) {
+                match form.request() {
                     Ok(request) => {
                         form.error = None;
                         form.planning = true;

@@ -60,6 +60,8 @@ pub struct AwsOptions {
 pub struct AwsBroker {
     sqs: aws_sdk_sqs::Client,
     cloudwatch: aws_sdk_cloudwatch::Client,
+    /// The region every call is signed for.
+    region: String,
     /// For the status bar.
     description: String,
     /// How errors name the SQS side ("http://127.0.0.1:4566", "SQS in eu-west-1").
@@ -152,6 +154,7 @@ impl AwsBroker {
 
         Ok(AwsBroker::from_parts(
             &config,
+            region,
             description,
             sqs_target,
             cloudwatch_target,
@@ -160,6 +163,7 @@ impl AwsBroker {
 
     fn from_parts(
         config: &aws_config::SdkConfig,
+        region: String,
         description: String,
         sqs_target: String,
         cloudwatch_target: String,
@@ -179,10 +183,16 @@ impl AwsBroker {
                     )
                     .build(),
             ),
+            region,
             description,
             sqs_target,
             cloudwatch_target,
         }
+    }
+
+    /// The region every call is signed for.
+    pub fn region(&self) -> &str {
+        &self.region
     }
 
     pub(super) fn sqs_err<E>(&self, err: SdkError<E, HttpResponse>) -> BrokerError

@@ -22,7 +22,7 @@ use super::errors::classify_code;
 use crate::broker::{
     AlarmState, BatchOutcome, Broker, BrokerError, BrokerResult, DEFAULT_MAX_MESSAGE_BYTES,
     Message, MessageAttribute, MoveTask, MoveTaskStatus, OutgoingMessage, QueueAttrs, QueueMetrics,
-    QueueRef, QueueSelection, RedrivePolicy,
+    Place, QueueRef, QueueSelection, RedrivePolicy,
 };
 
 /// SQS batch calls take at most this many entries.
@@ -68,9 +68,15 @@ impl Broker for AwsBroker {
 
     async fn list_queues(&self, selection: &QueueSelection) -> BrokerResult<Vec<QueueRef>> {
         let mut found: BTreeMap<String, QueueRef> = BTreeMap::new();
+        let here = Place::new(self.region.clone(), "");
+        if selection.place.as_ref().is_some_and(|p| !p.holds(&here)) {
+            return Ok(Vec::new());
+        }
         let mut add = |url: String| {
-            let q = queue_ref_from_url(&url);
-            found.entry(q.name.clone()).or_insert(q);
+            let q = queue_ref_from_url(&url, &self.region);
+            if selection.place.as_ref().is_none_or(|p| p.holds(&q.place)) {
+                found.entry(q.name.clone()).or_insert(q);
+            }
         };
         if selection.is_all() {
             for url in self.list_all_urls(None).await? {
@@ -127,7 +133,11 @@ impl Broker for AwsBroker {
                 .send()
                 .await
                 .map_err(|e| self.sqs_err(e))?;
-            sources.extend(out.queue_urls().iter().map(|u| queue_ref_from_url(u)));
+            sources.extend(
+                out.queue_urls()
+                    .iter()
+                    .map(|u| queue_ref_from_url(u, &self.region)),
+            );
             match out.next_token() {
                 Some(t) if !t.is_empty() => token = Some(t.to_string()),
                 _ => break,
@@ -452,12 +462,19 @@ fn batch_entry_error<T>(e: &BatchResultErrorEntry) -> (String, BrokerResult<T>) 
     )
 }
 
-/// The queue at a queue URL: its name is the last path segment.
-fn queue_ref_from_url(url: &str) -> QueueRef {
-    let name = url.trim_end_matches('/').rsplit('/').next().unwrap_or(url);
+/// The queue at a queue URL in `region`: its name is the last path segment, and
+/// the account the one before it when that is a 12-digit number.
+fn queue_ref_from_url(url: &str, region: &str) -> QueueRef {
+    let mut segments = url.trim_end_matches('/').rsplit('/');
+    let name = segments.next().unwrap_or(url);
+    let account = segments
+        .next()
+        .filter(|a| a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+        .unwrap_or_default();
     QueueRef {
         name: name.to_string(),
         url: url.to_string(),
+        place: Place::new(region, account),
     }
 }
 
@@ -671,8 +688,14 @@ mod tests {
 
     #[test]
     fn queue_attrs_parse() {
-        let q = queue_ref_from_url("http://127.0.0.1:4566/queue/us-east-1/000000000000/orders");
+        let q = queue_ref_from_url(
+            "http://127.0.0.1:4566/queue/us-east-1/000000000000/orders",
+            "us-east-1",
+        );
         assert_eq!(q.name, "orders");
+        assert_eq!(q.place, Place::new("us-east-1", "000000000000"));
+        let other = queue_ref_from_url("http://sqs.local/orders", "eu-west-1");
+        assert_eq!(other.place, Place::new("eu-west-1", ""));
         let attrs: HashMap<QueueAttributeName, String> = [
             (
                 QueueAttributeName::QueueArn,

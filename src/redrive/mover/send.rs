@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::{HoldReason, Run, Target, backoff, transient};
 use crate::broker::{
-    BatchOutcome, BrokerError, BrokerResult, Message, OutgoingMessage, QueueRef, QueueSelection,
+    BatchOutcome, BrokerError, BrokerResult, Message, OutgoingMessage, Place, QueueRef, QueueSelection,
     name_from_arn, size_batches, validate_outgoing,
 };
 use crate::redrive::MessageFailure;
@@ -42,14 +42,15 @@ impl Run {
             return r;
         }
         let name = name_from_arn(arn).to_string();
-        let selection = QueueSelection {
-            names: vec![name.clone()],
-            prefixes: Vec::new(),
-        };
-        let r = match self.broker.list_queues(&selection).await {
+        let place = Place::of_arn(arn);
+        let r = match self
+            .broker
+            .list_queues(&QueueSelection::named(&name, Some(&place)))
+            .await
+        {
             Ok(qs) => qs
                 .into_iter()
-                .find(|q| q.name == name)
+                .find(|q| q.name == name && place.holds(&q.place))
                 .ok_or_else(|| format!("its source queue {name} no longer exists")),
             // Not remembered: it may pass.
             Err(e) => return Err(format!("cannot look up its source queue {name}: {e}")),
