@@ -85,7 +85,9 @@ async fn browsing(lab: &Lab, source: &QueueRef, dlq: &QueueRef, held: Vec<Messag
         chrono::Utc::now(),
     );
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(vec![source.clone(), dlq.clone()]).into()));
+    app.update(Msg::Discovered(
+        Ok(vec![source.clone(), dlq.clone()]).into(),
+    ));
     for q in [source, dlq] {
         app.update(Msg::Attributes(
             q.clone(),

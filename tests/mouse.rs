@@ -33,11 +33,14 @@ fn dashboard() -> (App, Instant) {
     let t0 = Instant::now();
     let mut app = App::new(Settings::default(), t0, chrono::Utc::now());
     app.update(Msg::Resize(120, 35));
-    app.update(Msg::Discovered(Ok(vec![
-        queue_ref("orders"),
-        queue_ref("orders-dlq"),
-        queue_ref("notifications"),
-    ]).into()));
+    app.update(Msg::Discovered(
+        Ok(vec![
+            queue_ref("orders"),
+            queue_ref("orders-dlq"),
+            queue_ref("notifications"),
+        ])
+        .into(),
+    ));
     app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(3, Some("orders-dlq"))),

@@ -32,10 +32,9 @@ fn watching(t0: Instant, queues: &[&QueueRef]) -> App {
         chrono::Utc::now(),
     );
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(queues
-        .iter()
-        .map(|q| (*q).clone())
-        .collect()).into()));
+    app.update(Msg::Discovered(
+        Ok(queues.iter().map(|q| (*q).clone()).collect()).into(),
+    ));
     app
 }
 

@@ -1042,7 +1042,15 @@ async fn resolve_queue_finds_by_exact_name_on_sim() {
     let env = Env::sim();
     let a = env.create("orders", Spec::default()).await;
     env.create("orders-dlq", Spec::default()).await;
-    assert_eq!(resolve_queue(env.b(), &a.name, None).await.expect("found").url, a.url);
-    let e = resolve_queue(env.b(), "t-nope", None).await.expect_err("missing");
+    assert_eq!(
+        resolve_queue(env.b(), &a.name, None)
+            .await
+            .expect("found")
+            .url,
+        a.url
+    );
+    let e = resolve_queue(env.b(), "t-nope", None)
+        .await
+        .expect_err("missing");
     assert_eq!(e.kind(), "not found");
 }

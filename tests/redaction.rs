@@ -180,10 +180,9 @@ fn open(read_only: bool, present: bool, seed: u64) -> (App, Vec<String>) {
     let t0 = Instant::now();
     let mut app = App::new(settings, t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Ok(vec![
-        queue_ref("orders"),
-        queue_ref("orders-dlq"),
-    ]).into()));
+    app.update(Msg::Discovered(
+        Ok(vec![queue_ref("orders"), queue_ref("orders-dlq")]).into(),
+    ));
     app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(0, Some("orders-dlq"))),

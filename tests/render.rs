@@ -539,9 +539,9 @@ fn status_bar_shows_notices_and_errors() {
 
     let (mut app, t0) = new_app(false, Vec::new(), Keymap::default());
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Err(BrokerError::Auth(
-        "no credentials".into(),
-    )).into()));
+    app.update(Msg::Discovered(
+        Err(BrokerError::Auth("no credentials".into())).into(),
+    ));
     let s = render(&app, 160, 30);
     let bar = s.lines().last().expect("status");
     assert_has(
@@ -732,9 +732,9 @@ fn empty_state_before_any_queue_is_found() {
 fn empty_state_when_discovery_fails_or_the_filter_matches_nothing() {
     let (mut app, t0) = new_app(false, Vec::new(), Keymap::default());
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Err(BrokerError::Unreachable(
-        "connection refused".into(),
-    )).into()));
+    app.update(Msg::Discovered(
+        Err(BrokerError::Unreachable("connection refused".into())).into(),
+    ));
     let s = render(&app, 120, 30);
     assert_has(
         &s,

@@ -83,10 +83,9 @@ fn watching(read_only: bool) -> (App, Instant) {
     );
     // A fixed wall clock, an hour after the first message was sent: ages are stable.
     app.started_wall = chrono::DateTime::from_timestamp(1_770_003_600, 0).expect("a time");
-    app.update(Msg::Discovered(Ok(vec![
-        queue_ref("orders"),
-        queue_ref("orders-dlq"),
-    ]).into()));
+    app.update(Msg::Discovered(
+        Ok(vec![queue_ref("orders"), queue_ref("orders-dlq")]).into(),
+    ));
     app.update(answers::attributes(
         queue_ref("orders"),
         Ok(attrs(3, Some("orders-dlq"))),

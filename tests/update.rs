@@ -245,9 +245,9 @@ fn an_error_marks_the_row_stale_with_the_reason_and_backs_off() {
 fn discovery_and_metrics_errors_are_kept_for_the_status_bar() {
     let (mut app, t0) = new_app(false);
     app.update(Msg::Tick(t0));
-    app.update(Msg::Discovered(Err(BrokerError::Auth(
-        "expired token".into(),
-    )).into()));
+    app.update(Msg::Discovered(
+        Err(BrokerError::Auth("expired token".into())).into(),
+    ));
     let e = app.discovery_error.clone().expect("discovery error");
     assert!(e.contains("expired token"), "{e}");
     assert!(app.update(Msg::Tick(at(t0, 1.0))).is_empty(), "backing off");

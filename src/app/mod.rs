@@ -57,7 +57,9 @@ impl Discovery {
         for (place, result) in listings {
             match result {
                 Ok(queues) => d.found.extend(queues),
-                Err(e) => d.failed.push((if several { place } else { String::new() }, e)),
+                Err(e) => d
+                    .failed
+                    .push((if several { place } else { String::new() }, e)),
             }
         }
         d

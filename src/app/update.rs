@@ -158,11 +158,8 @@ impl App {
                     place => format!("listing queues in {place}: {e}"),
                 })
                 .collect();
-            self.discovery_error = Some(format!(
-                "{} (retry in {}s)",
-                why.join("; "),
-                wait.as_secs()
-            ));
+            self.discovery_error =
+                Some(format!("{} (retry in {}s)", why.join("; "), wait.as_secs()));
         }
         self.dirty = true;
     }

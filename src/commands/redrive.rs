@@ -242,7 +242,11 @@ pub(crate) async fn find_queue(broker: &dyn Broker, spec: &str) -> anyhow::Resul
     let (name, place) = if spec.starts_with("arn:") {
         (name_from_arn(spec), Some(Place::of_arn(spec)))
     } else if spec.contains("://") {
-        let name = spec.trim_end_matches('/').rsplit('/').next().unwrap_or(spec);
+        let name = spec
+            .trim_end_matches('/')
+            .rsplit('/')
+            .next()
+            .unwrap_or(spec);
         (name, None)
     } else {
         (spec, None)

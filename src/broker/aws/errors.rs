@@ -335,7 +335,13 @@ mod tests {
             .retry_config(RetryConfig::standard().with_max_attempts(1))
             .load()
             .await;
-        let broker = AwsBroker::from_parts(&config, "us-east-1".into(), "test".into(), "sqs".into(), "cw".into());
+        let broker = AwsBroker::from_parts(
+            &config,
+            "us-east-1".into(),
+            "test".into(),
+            "sqs".into(),
+            "cw".into(),
+        );
         let err = broker
             .list_queues(&QueueSelection::default())
             .await

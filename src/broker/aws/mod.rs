@@ -6,13 +6,15 @@
 //! SQS-compatible server such as LocalStack.
 //!
 //! - this file: connecting (options, timeouts, credentials for local servers);
-//! - [`sqs`]: every SQS call, the Broker implementation, and the conversions;
+//! - [`sqs`]: every SQS call and the Broker implementation;
+//! - [`convert`]: between the SDK's types and the broker's;
 //! - [`cloudwatch`]: metrics (batched GetMetricData) and alarm states;
 //! - [`errors`]: every SDK error sorted into a [`BrokerError`] the UI can explain and
 //!   the pollers can back off on. The SDK's own retries are kept short (two
 //!   attempts) so that the pollers' backoff is in charge.
 
 mod cloudwatch;
+mod convert;
 mod errors;
 mod sqs;
 

@@ -8,8 +8,8 @@ use tokio::time::Instant;
 
 use super::{HoldReason, Run, Target, backoff, transient};
 use crate::broker::{
-    BatchOutcome, BrokerError, BrokerResult, Message, OutgoingMessage, Place, QueueRef, QueueSelection,
-    name_from_arn, size_batches, validate_outgoing,
+    BatchOutcome, BrokerError, BrokerResult, Message, OutgoingMessage, Place, QueueRef,
+    QueueSelection, name_from_arn, size_batches, validate_outgoing,
 };
 use crate::redrive::MessageFailure;
 use crate::redrive::concurrency::{Gate, Outcome};
