@@ -249,7 +249,11 @@ pub async fn connect_all(places: &[AwsOptions]) -> anyhow::Result<Arc<dyn Broker
             broker: Box::new(broker),
         });
     }
-    Ok(Arc::new(MultiBroker::new(members)))
+    let title = match &places[0].endpoint_url {
+        Some(url) => crate::redact::url(url),
+        None => "AWS".to_string(),
+    };
+    Ok(Arc::new(MultiBroker::new(title, members)))
 }
 
 /// Loads a scenario file, with errors naming the file and line.

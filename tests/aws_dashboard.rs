@@ -969,3 +969,140 @@ fn access_denied_on_one_queue_leaves_the_others_fresh() {
         "{screen}"
     );
 }
+
+// ---------------------------------------------------------------- several regions, one down
+
+/// A TCP forwarder to `upstream` on a port of its own, that can be cut: the
+/// endpoint of a region that goes down while another stays up.
+struct Forwarder {
+    port: u16,
+    tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Forwarder {
+    async fn start(upstream: String) -> Forwarder {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let tasks: Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>> = Arc::default();
+        let conns = tasks.clone();
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(&upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                conns.lock().expect("lock").push(conn);
+            }
+        });
+        tasks.lock().expect("lock").push(accept);
+        Forwarder { port, tasks }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Closes the port and every connection through it.
+    fn cut(&self) {
+        for t in self.tasks.lock().expect("lock").drain(..) {
+            t.abort();
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_region_going_down_marks_only_its_own_rows_stale() {
+    let Some(endpoint) = localstack::endpoint(SUITE, "one_region_going_down") else {
+        return;
+    };
+    let upstream = endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .to_string();
+    let west_link = Forwarder::start(upstream).await;
+    let prefix = localstack::unique_prefix("regions");
+    let place = |region: &str, url: String| lazysqs::broker::aws::AwsOptions {
+        profile: None,
+        region: Some(region.to_string()),
+        endpoint_url: Some(url),
+    };
+    let places = [
+        place("us-east-1", endpoint.clone()),
+        place("eu-west-1", west_link.endpoint()),
+    ];
+    for p in &places {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new(
+                p.region.clone().unwrap_or_default(),
+            ))
+            .endpoint_url(&endpoint)
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "tests",
+            ))
+            .load()
+            .await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let url = sqs
+            .create_queue()
+            .queue_name(format!("{prefix}-orders"))
+            .send()
+            .await
+            .expect("create")
+            .queue_url
+            .expect("url");
+        sqs.send_message()
+            .queue_url(url)
+            .message_body("x")
+            .send()
+            .await
+            .expect("send");
+    }
+    let broker = lazysqs::connect::connect_all(&places)
+        .await
+        .expect("connect");
+    let mut lp = Loop::new(broker, settings(prefix_selection(&prefix), Vec::new()));
+    let in_region = |app: &App, region: &str| -> Option<QueueRow> {
+        app.queues
+            .iter()
+            .find(|r| r.queue.place.region == region)
+            .cloned()
+    };
+    lp.run_until("both regions' rows fresh", Duration::from_secs(30), |app| {
+        app.queues.len() == 2
+            && ["us-east-1", "eu-west-1"]
+                .iter()
+                .all(|r| in_region(app, r).is_some_and(|row| fresh(&row, 1)))
+    })
+    .await;
+    // Several regions: the table says which row is where.
+    let screen = render(&lp.app);
+    assert!(
+        screen.contains("Region") && screen.contains("eu-west-1") && screen.contains("us-east-1"),
+        "{screen}"
+    );
+
+    west_link.cut();
+    lp.run_until("the west row stale", Duration::from_secs(40), |app| {
+        in_region(app, "eu-west-1").is_some_and(|r| r.stale.is_some())
+    })
+    .await;
+    let west = in_region(&lp.app, "eu-west-1").expect("west row");
+    let why = west.stale.clone().unwrap_or_default();
+    assert!(why.contains("eu-west-1"), "{why}");
+    // The east row keeps being read, and stays fresh.
+    let before = in_region(&lp.app, "us-east-1")
+        .and_then(|r| r.last_ok)
+        .expect("east read");
+    lp.run_until("the east row read again", Duration::from_secs(20), |app| {
+        in_region(app, "us-east-1").is_some_and(|r| r.last_ok > Some(before) && fresh(&r, 1))
+    })
+    .await;
+    assert!(
+        in_region(&lp.app, "eu-west-1").is_some_and(|r| r.stale.is_some()),
+        "{}",
+        lp.describe()
+    );
+    assert_eq!(lp.app.stale_rows(), 1, "{}", lp.describe());
+}

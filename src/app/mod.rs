@@ -11,6 +11,7 @@ pub mod mouse;
 pub mod overlay;
 pub mod popup;
 pub mod redrive;
+mod requeue;
 mod rows;
 mod settings;
 pub mod triage;

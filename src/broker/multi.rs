@@ -23,6 +23,8 @@ pub struct Member {
 
 /// Several connections, each in its own region and account.
 pub struct MultiBroker {
+    /// What they all are, for the status bar: "AWS", or the endpoint.
+    title: String,
     members: Vec<Member>,
     /// Which member listed queues at each place (the account is learned from them).
     routes: std::sync::Mutex<HashMap<Place, usize>>,
@@ -31,8 +33,9 @@ pub struct MultiBroker {
 }
 
 impl MultiBroker {
-    pub fn new(members: Vec<Member>) -> MultiBroker {
+    pub fn new(title: String, members: Vec<Member>) -> MultiBroker {
         MultiBroker {
+            title,
             members,
             routes: Default::default(),
             tasks: Default::default(),
@@ -83,10 +86,15 @@ impl MultiBroker {
 impl Broker for MultiBroker {
     fn describe(&self) -> String {
         let labels: Vec<&str> = self.members.iter().map(|m| m.label.as_str()).collect();
+        let title = &self.title;
         if labels.len() <= 3 {
-            labels.join(", ")
+            format!("{title} {}", labels.join(", "))
         } else {
-            format!("{} places: {}, …", labels.len(), labels[..2].join(", "))
+            format!(
+                "{title} in {} places: {}, …",
+                labels.len(),
+                labels[..2].join(", ")
+            )
         }
     }
 

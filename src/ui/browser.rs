@@ -43,7 +43,7 @@ fn draw_list(frame: &mut Frame, area: Rect, app: &App, b: &Browser, theme: &Them
     if b.group.is_none() {
         title = format!(
             " {} — holding {held} of ~{} message(s){} ",
-            b.queue.name,
+            app.queue_label(&b.queue),
             format::count(b.approx_total.map(|t| t.max(held as u64))),
             if b.messages.len() >= b.cap {
                 format!(" (cap {})", b.cap)

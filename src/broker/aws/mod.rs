@@ -139,7 +139,9 @@ impl AwsBroker {
             Some(url) => {
                 // Shown and logged without user info or query secrets.
                 let shown = crate::redact::url(url);
-                (format!("{shown} ({region})"), shown.clone(), shown)
+                // Errors name the region too: several may share one endpoint.
+                let target = format!("{shown} ({region})");
+                (target.clone(), target.clone(), target)
             }
             None => {
                 let mut description = format!("AWS {region}");

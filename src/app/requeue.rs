@@ -1,0 +1,89 @@
+//! Asking before a message goes home: where a requeue sends it (its source queue,
+//! the DLQ's only source, or one the user picks) and the confirmation that names
+//! both queues and whether the body was edited.
+
+use super::popup::{Pending, Popup};
+use super::{App, Cmd};
+use crate::broker::QueueRef;
+
+impl App {
+    /// `r`: confirm the destination, or ask for one.
+    pub(super) fn ask_requeue(&mut self) -> Vec<Cmd> {
+        let Some(b) = self.browser.as_ref() else {
+            return Vec::new();
+        };
+        let Some(h) = b.selected_message() else {
+            return Vec::new();
+        };
+        if !h.is_held() {
+            let text = format!("{} is no longer held here", h.message.message_id);
+            self.notify(text, true);
+            return Vec::new();
+        }
+        let id = h.message.message_id.clone();
+        let to = h.destination(&b.sources);
+        match to {
+            Some(to) => {
+                self.overlays.show_popup(self.requeue_confirmation(id, to));
+            }
+            None => {
+                let queues: Vec<String> = self
+                    .queues
+                    .iter()
+                    .map(|r| r.queue.name.clone())
+                    .filter(|n| *n != b.queue.name)
+                    .collect();
+                if queues.is_empty() {
+                    self.notify("no other queue to requeue to", true);
+                } else {
+                    self.overlays.show_popup(Popup::PickQueue {
+                        message_id: id,
+                        queues,
+                        selected: 0,
+                    });
+                }
+            }
+        }
+        Vec::new()
+    }
+
+    pub(super) fn requeue_confirmation(&self, message_id: String, to: String) -> Popup {
+        let (from, edited) = self
+            .browser
+            .as_ref()
+            .map(|b| {
+                let edited = b
+                    .messages
+                    .iter()
+                    .find(|h| h.message.message_id == message_id)
+                    .is_some_and(|h| h.edited.is_some());
+                (b.queue.clone(), edited)
+            })
+            .unzip();
+        let edited = edited.unwrap_or_default();
+        // The source queue lives where its DLQ does.
+        let (from, dest) = match from {
+            Some(q) => (
+                self.queue_label(&q),
+                self.queue_label(&QueueRef {
+                    name: to.clone(),
+                    ..q
+                }),
+            ),
+            None => (String::new(), to.clone()),
+        };
+        Popup::Confirm {
+            title: "Requeue this message?".into(),
+            lines: vec![
+                format!("Send {message_id} to {dest}, then delete it from {from}."),
+                if edited {
+                    "It goes with your EDITED body and every message attribute.".into()
+                } else {
+                    "It goes unchanged, with every message attribute.".into()
+                },
+                "y/Enter: requeue, n/Esc: cancel".into(),
+            ],
+            on_yes: Pending::Requeue { message_id, to },
+        }
+    }
+}
