@@ -13,6 +13,19 @@ pub fn duration(d: Duration) -> String {
     }
 }
 
+/// An age in steps coarse enough not to change every second: "just now" under
+/// 10 s, then tens of seconds, minutes, hours and days.
+pub fn coarse_age(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        0..10 => "just now".to_string(),
+        10..60 => format!("{}s ago", s / 10 * 10),
+        60..3600 => format!("{}m ago", s / 60),
+        3600..86400 => format!("{}h ago", s / 3600),
+        _ => format!("{}d ago", s / 86400),
+    }
+}
+
 /// A per-minute rate, or "—" when there is no data.
 pub fn rate(r: Option<f64>) -> String {
     match r {

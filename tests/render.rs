@@ -504,7 +504,7 @@ fn status_bar_has_source_refresh_age_stale_marker_and_hints() {
         bar,
         &[
             "demo: coffee-shop",
-            "refreshed 2s ago",
+            "refreshed just now",
             "⚠ 1 stale: throttled: Rate exceeded",
         ],
     );

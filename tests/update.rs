@@ -1050,3 +1050,82 @@ fn the_selected_queue_and_flagged_queues_count_as_on_screen() {
     app.queues[i].derived.flags.push(Flag::Growing);
     assert!(app.hot_rows()[i]);
 }
+
+// ---------------------------------------------------------------- drawing only on change
+
+/// Ticks every 250 ms from `from` to `to` seconds, answering every attribute
+/// fetch with `answer`, and counts the frames the app asks for (the runtime
+/// draws when `dirty`, then clears it).
+fn frames_between(
+    app: &mut App,
+    t0: Instant,
+    (from, to): (f64, f64),
+    answer: impl Fn(&str) -> Result<QueueAttrs, BrokerError>,
+) -> usize {
+    let mut frames = 0;
+    let mut t = from;
+    while t < to {
+        let cmds = app.update(Msg::Tick(at(t0, t)));
+        for cmd in cmds {
+            if let Cmd::FetchAttributes(q) = cmd {
+                let name = q.name.clone();
+                app.update(answers::attributes(q, answer(&name)));
+            }
+        }
+        if app.dirty {
+            frames += 1;
+            app.dirty = false;
+        }
+        t += 0.25;
+    }
+    frames
+}
+
+#[test]
+fn an_idle_dashboard_draws_only_when_something_shown_changes() {
+    let (mut app, t0) = app_with(&[("a", 3), ("b", 0), ("c", 7)]);
+    app.dirty = false;
+    let same = |name: &str| Ok(attrs(if name == "a" { 3 } else { 0 }, 0, 0));
+    // The first answers change "c" (7 → 0); then the same figures every 5 s.
+    let first = frames_between(&mut app, t0, (0.25, 6.0), same);
+    assert!((1..=3).contains(&first), "{first} frames");
+    let idle = frames_between(&mut app, t0, (6.0, 59.0), same);
+    assert_eq!(idle, 0, "no frame while the same figures come back");
+    // The minute turns: one frame (CloudWatch's minutes are said in minutes).
+    let minute = frames_between(&mut app, t0, (59.0, 62.0), same);
+    assert_eq!(minute, 1);
+    // A change is drawn at once.
+    let changed = frames_between(&mut app, t0, (62.0, 68.0), |name| {
+        Ok(attrs(if name == "a" { 4 } else { 0 }, 0, 0))
+    });
+    assert!(changed >= 1);
+    let bar = app.refresh_age().expect("an age");
+    assert_eq!(bar, "just now");
+}
+
+#[test]
+fn when_polls_fail_the_refresh_age_grows_in_coarse_steps() {
+    let (mut app, t0) = app_with(&[("a", 3)]);
+    app.dirty = false;
+    let down = |_: &str| Err(BrokerError::Unreachable("connection refused".into()));
+    // The first failure marks the row stale (a frame); then the age passes 10 s,
+    // 20 s… each a frame, not one a second.
+    let frames = frames_between(&mut app, t0, (0.25, 45.0), down);
+    assert!(
+        (4..=12).contains(&frames),
+        "{frames} frames in 45 s of failing polls"
+    );
+    assert_eq!(app.refresh_age().as_deref(), Some("40s ago"));
+    let frames = frames_between(&mut app, t0, (45.0, 50.0), down);
+    assert!(frames <= 2, "{frames}");
+}
+
+#[test]
+fn a_demo_or_an_open_browser_still_counts_seconds() {
+    let (mut app, t0) = new_app(true);
+    app.update(Msg::Tick(t0));
+    app.update(Msg::Discovered(Ok(refs(&["a"])).into()));
+    app.dirty = false;
+    let frames = frames_between(&mut app, t0, (0.25, 10.25), |_| Ok(attrs(1, 0, 0)));
+    assert!(frames >= 10, "the demo's timers count seconds: {frames}");
+}

@@ -288,7 +288,24 @@ pub struct App {
     /// the batches in hand and give back what they hold), or at this deadline.
     pub stopping: Option<Instant>,
     jitter: Jitter,
-    last_drawn_second: u64,
+    /// What the clock showed at the last frame (see [`App::clock`]).
+    last_clock: Clock,
+}
+
+/// How long a notice stays in the status bar.
+const NOTICE_FOR: std::time::Duration = std::time::Duration::from_secs(8);
+
+/// What the passing of time changes on screen: the frame is drawn again when it
+/// changes, and not for the clock otherwise.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Clock {
+    /// The second, while something on screen counts seconds.
+    second: Option<u64>,
+    /// The coarse refresh age, as the status bar says it.
+    age: Option<String>,
+    notice: bool,
+    /// CloudWatch minutes are said in minutes ago.
+    minute: u64,
 }
 
 impl App {
@@ -380,7 +397,7 @@ impl App {
             quit: false,
             stopping: None,
             jitter: Jitter::new(0x5eed),
-            last_drawn_second: 0,
+            last_clock: Clock::default(),
         }
     }
 
@@ -475,6 +492,39 @@ impl App {
             text: format!("{dlq} +{added}"),
             dlq: Some((dlq.to_string(), added)),
         });
+    }
+
+    /// How long ago data last came in, coarsely ("just now", "20s ago").
+    pub fn refresh_age(&self) -> Option<String> {
+        self.last_refresh
+            .map(|t| crate::format::coarse_age(self.now.saturating_duration_since(t)))
+    }
+
+    /// The notice the status bar shows now, if any.
+    pub fn notice_shown(&self) -> Option<&Notice> {
+        self.notice
+            .as_ref()
+            .filter(|n| self.now.saturating_duration_since(n.at) < NOTICE_FOR)
+    }
+
+    /// What the clock shows now. Seconds count while a view shows them: the
+    /// demo, breakers ("open for 12s"), the browser and triage (ages and holds),
+    /// a redrive or move task (its ETA), and any dialog.
+    pub(crate) fn clock(&self) -> Clock {
+        let elapsed = self.now.saturating_duration_since(self.started).as_secs();
+        let counting = self.demo
+            || !self.breakers.is_empty()
+            || self.browser.is_some()
+            || self.triage.is_some()
+            || self.redrives.iter().any(|r| r.is_active())
+            || self.move_tasks_shown() > 0
+            || !self.overlays.is_empty();
+        Clock {
+            second: counting.then_some(elapsed),
+            age: self.refresh_age(),
+            notice: self.notice_shown().is_some(),
+            minute: elapsed / 60,
+        }
     }
 
     fn notify(&mut self, text: impl Into<String>, error: bool) {

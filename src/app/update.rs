@@ -27,10 +27,9 @@ impl App {
         match msg {
             Msg::Tick(now) => {
                 self.now = now;
-                let second = now.duration_since(self.started).as_secs();
-                if second != self.last_drawn_second {
-                    // The refresh age and the notice timer are shown in seconds.
-                    self.last_drawn_second = second;
+                let clock = self.clock();
+                if clock != self.last_clock {
+                    self.last_clock = clock;
                     self.dirty = true;
                 }
                 let mut cmds = self.due_polls();
@@ -298,6 +297,9 @@ impl App {
                     }
                 }
                 row.last_ok = Some(now);
+                // The same figures again change nothing on screen.
+                let changed = row.stale.is_some() || row.attrs.as_ref() != Some(&attrs);
+                self.dirty |= changed;
                 self.set_stale(i, None);
                 self.set_attrs(i, attrs);
                 self.last_refresh = Some(now);
@@ -312,9 +314,9 @@ impl App {
                 let wait = row.schedule.fail(now, jitter);
                 let why = format!("{} (retry in {}s)", App::reason(&e), wait.as_secs());
                 self.set_stale(i, Some(why));
+                self.dirty = true;
             }
         }
-        self.dirty = true;
     }
 
     fn on_dlq_sources(&mut self, queue: &QueueRef, result: Result<Vec<QueueRef>, BrokerError>) {
@@ -327,14 +329,17 @@ impl App {
         match result {
             Ok(sources) => {
                 row.sources_schedule.succeed(now);
-                row.dlq_sources = sources.into_iter().map(|q| q.name).collect();
-                self.rederive(i);
+                let names: Vec<String> = sources.into_iter().map(|q| q.name).collect();
+                if row.dlq_sources != names {
+                    row.dlq_sources = names;
+                    self.rederive(i);
+                    self.dirty = true;
+                }
             }
             Err(_) => {
                 row.sources_schedule.fail(now, jitter);
             }
         }
-        self.dirty = true;
     }
 
     fn on_metrics(

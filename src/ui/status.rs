@@ -1,7 +1,5 @@
 //! The status bar: data source, refresh age, stale or error markers, notices and key hints.
 
-use std::time::Duration;
-
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -9,22 +7,15 @@ use ratatui::widgets::Paragraph;
 
 use super::theme::Theme;
 use crate::app::App;
-use crate::format;
 use crate::keymap::Action;
-
-/// How long a notice stays in the status bar.
-const NOTICE_FOR: Duration = Duration::from_secs(8);
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let mut spans = vec![Span::styled(format!(" {} ", app.source), theme.header)];
     if app.read_only {
         spans.push(Span::styled("│ READ-ONLY ", theme.bad));
     }
-    let refreshed = match app.last_refresh {
-        Some(t) => format!(
-            "refreshed {} ago",
-            format::duration(app.now.saturating_duration_since(t))
-        ),
+    let refreshed = match app.refresh_age() {
+        Some(age) => format!("refreshed {age}"),
         None => "waiting for data".to_string(),
     };
     spans.push(Span::styled(format!("│ {refreshed} "), theme.dim));
@@ -43,9 +34,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             theme.warn,
         ));
     }
-    if let Some(n) = &app.notice
-        && app.now.saturating_duration_since(n.at) < NOTICE_FOR
-    {
+    if let Some(n) = app.notice_shown() {
         let style = if n.error { theme.bad } else { theme.warn };
         spans.push(Span::styled(format!("│ {} ", n.text), style));
     }
