@@ -10,9 +10,13 @@
 //! - `paused`: the simulation paused with `p`, so nothing changes but the clock;
 //! - `endpoint`: only when `LAZYSQS_TEST_ENDPOINT` names an SQS-compatible server
 //!   (e.g. `scripts/local-sqs.sh start`): the AWS backend at its default refresh
-//!   intervals, watching whatever queues the server has.
+//!   intervals, watching whatever queues the server has;
+//! - `queues-N`: with that server, N new empty queues (`LAZYSQS_IDLE_QUEUES`,
+//!   default `50,2000`) watched at 200×60 with default settings, measured after
+//!   the first sweep; the peak RSS (VmHWM) is printed too.
 //!
-//! Target: well under 1% of one core.
+//! Targets: the demo well under 1% of one core; 50 idle queues ≤ 0.5%, 2,000 ≤ 2%
+//! and ≤ 60 MB.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -57,13 +61,89 @@ fn main() {
             .env("AWS_SECRET_ACCESS_KEY", "test")
             .env("AWS_EC2_METADATA_DISABLED", "true")
             .spawn();
-        pty.wait_for_text("refreshed", WAIT);
+        pty.wait_for("the first poll's answer", WAIT, |s| {
+            let text = s.contents();
+            (text.contains("refreshed") || text.contains("no queues match")).then_some(())
+        });
         std::thread::sleep(Duration::from_secs(3));
         report("endpoint", measure(&pty, window));
         pty.send("q");
         let status = pty.wait_exit(WAIT);
         assert!(status.success(), "lazysqs exited with {status}");
+        let counts = std::env::var("LAZYSQS_IDLE_QUEUES").unwrap_or_else(|_| "50,2000".into());
+        for n in counts
+            .split(',')
+            .filter_map(|c| c.trim().parse::<usize>().ok())
+        {
+            idle_queues(&endpoint, n, window);
+        }
     }
+}
+
+/// `n` new empty queues on `endpoint`, watched by the binary at 200×60.
+fn idle_queues(endpoint: &str, n: usize, window: Duration) {
+    let prefix = format!(
+        "idle{n}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..6]
+    );
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_sqs::config::Region::new("us-east-1"))
+            .endpoint_url(endpoint)
+            .credentials_provider(aws_sdk_sqs::config::Credentials::new(
+                "test", "test", None, None, "bench",
+            ))
+            .load()
+            .await;
+        let sqs = aws_sdk_sqs::Client::new(&config);
+        let names: Vec<String> = (0..n).map(|i| format!("{prefix}-{i:05}")).collect();
+        for chunk in names.chunks(50) {
+            let made = chunk
+                .iter()
+                .map(|name| sqs.create_queue().queue_name(name).send());
+            for r in futures::future::join_all(made).await {
+                r.expect("create queue");
+            }
+        }
+    });
+    let mut pty = Launch::new([
+        "--endpoint-url",
+        endpoint,
+        "--region",
+        "us-east-1",
+        "--prefix",
+        &prefix,
+    ])
+    .size(60, 200)
+    .env("AWS_ACCESS_KEY_ID", "test")
+    .env("AWS_SECRET_ACCESS_KEY", "test")
+    .env("AWS_EC2_METADATA_DISABLED", "true")
+    .spawn();
+    let title = format!("Queues ({n})");
+    pty.wait_for_text(&title, Duration::from_secs(120));
+    // The first sweep reads every queue once, outside the budget's turns.
+    std::thread::sleep(Duration::from_secs(20));
+    let phase = format!("queues-{n}");
+    report(&phase, measure(&pty, window));
+    let pid = pty.pid().expect("pid");
+    println!(
+        "idle/{phase:<7} peak RSS {:.1} MB",
+        peak_rss_kb(pid) as f64 / 1024.0
+    );
+    pty.send("q");
+    let status = pty.wait_exit(WAIT);
+    assert!(status.success(), "lazysqs exited with {status}");
+}
+
+/// The process's peak resident set (VmHWM), in KiB.
+fn peak_rss_kb(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0)
 }
 
 struct Sample {

@@ -309,3 +309,64 @@ fn config_has_refresh(config: &Config) -> bool {
         || r.discovery_secs != d.discovery_secs
         || r.max_concurrency != d.max_concurrency
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    fn places(args: &[&str], config: &str) -> Vec<(Option<String>, Option<String>)> {
+        let cli = Cli::try_parse_from(std::iter::once("lazysqs").chain(args.iter().copied()))
+            .expect("arguments");
+        let config = Config::parse(config, Path::new("c.toml")).expect("config");
+        cli.aws_places(&config)
+            .into_iter()
+            .map(|o| (o.profile, o.region))
+            .collect()
+    }
+
+    fn p(profile: Option<&str>, region: Option<&str>) -> (Option<String>, Option<String>) {
+        (profile.map(String::from), region.map(String::from))
+    }
+
+    #[test]
+    fn every_profile_in_every_region_and_the_command_line_replaces_the_config() {
+        assert_eq!(places(&[], ""), vec![p(None, None)]);
+        assert_eq!(
+            places(&["--region", "us-east-1", "--region", "eu-west-1"], ""),
+            vec![p(None, Some("us-east-1")), p(None, Some("eu-west-1"))]
+        );
+        assert_eq!(
+            places(
+                &["--profile", "a", "--profile", "b", "--region", "eu-west-1"],
+                ""
+            ),
+            vec![
+                p(Some("a"), Some("eu-west-1")),
+                p(Some("b"), Some("eu-west-1"))
+            ]
+        );
+        let config = "[aws]\nprofile = \"a\"\nprofiles = [\"b\", \"a\"]\nregions = [\"us-east-1\", \"eu-west-1\"]\n";
+        assert_eq!(
+            places(&[], config),
+            vec![
+                p(Some("a"), Some("us-east-1")),
+                p(Some("a"), Some("eu-west-1")),
+                p(Some("b"), Some("us-east-1")),
+                p(Some("b"), Some("eu-west-1")),
+            ]
+        );
+        assert_eq!(
+            places(&["--region", "ap-south-1"], config),
+            vec![
+                p(Some("a"), Some("ap-south-1")),
+                p(Some("b"), Some("ap-south-1"))
+            ]
+        );
+        assert!(
+            Cli::try_parse_from(["lazysqs", "--region", "EU"]).is_err(),
+            "a region that is not one is refused"
+        );
+    }
+}

@@ -515,3 +515,23 @@ fn a_breaker_needs_a_name() {
     let (_, message) = error_at("\n[[breaker]]\nname = \" \"\nalarm = \"a\"\n", 2);
     assert!(message.contains("needs a name"), "{message}");
 }
+
+// ---------------------------------------------------------------- regions and profiles
+
+#[test]
+fn several_regions_and_profiles_parse_and_a_bad_region_names_its_line() {
+    let c = parse(
+        "[aws]\nprofiles = [\"prod\", \"staging\"]\nregions = [\"us-east-1\", \"eu-west-1\"]\n",
+    )
+    .expect("valid");
+    assert_eq!(c.aws.profiles, ["prod", "staging"]);
+    assert_eq!(c.aws.regions, ["us-east-1", "eu-west-1"]);
+
+    let (_, message) = error_at("[aws]\nregions = [\"us-east-1\", \"EU West\"]\n", 2);
+    assert!(
+        message.contains("\"EU West\" is not a region name"),
+        "{message}"
+    );
+    let (_, message) = error_at("[aws]\n\nregion = \"\"\n", 3);
+    assert!(message.contains("aws.region"), "{message}");
+}

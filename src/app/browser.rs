@@ -303,12 +303,7 @@ impl App {
     pub(super) fn start_browser(&mut self, queue: QueueRef) -> Vec<Cmd> {
         let row = self.row_index(&queue).map(|i| &self.queues[i]);
         let attrs = row.and_then(|r| r.attrs.as_ref());
-        let mut sources = row.map(|r| r.dlq_sources.clone()).unwrap_or_default();
-        for r in &self.queues {
-            if r.dlq_name() == Some(queue.name.as_str()) && !sources.contains(&r.queue.name) {
-                sources.push(r.queue.name.clone());
-            }
-        }
+        let sources = self.sources_of(&queue);
         self.browser = Some(Browser {
             max_receive_count: attrs
                 .and_then(|a| a.redrive.as_ref())

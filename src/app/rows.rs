@@ -442,6 +442,23 @@ impl App {
         self.index.by_arn.get(arn).map(|&i| &self.queues[i])
     }
 
+    /// The queues that send their failures to `dlq`, by name: what SQS says
+    /// (ListDeadLetterSourceQueues) and the watched queues whose policy names its
+    /// ARN. They live where the DLQ does.
+    pub(super) fn sources_of(&self, dlq: &QueueRef) -> Vec<String> {
+        let mut sources = self
+            .row_index(dlq)
+            .map(|i| self.queues[i].dlq_sources.clone())
+            .unwrap_or_default();
+        for r in &self.queues {
+            let sends_here = self.dlq_row(r).is_some_and(|d| d.queue.url == dlq.url);
+            if sends_here && !sources.contains(&r.queue.name) {
+                sources.push(r.queue.name.clone());
+            }
+        }
+        sources
+    }
+
     /// The queue the presentation's big number is about: the selected one; until
     /// someone picks one, the DLQ behind the first breaker's queue, else the
     /// fullest DLQ.

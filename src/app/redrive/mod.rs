@@ -492,16 +492,11 @@ impl App {
         let Some(queue) = b.config.queue.clone() else {
             return Vec::new();
         };
-        let Some(dlq_name) = self
-            .row_by_name(&queue)
-            .and_then(|r| r.dlq_name())
-            .map(str::to_string)
-        else {
+        // Its DLQ by ARN: another region may have one of the same name.
+        let Some(dlq) = self.row_by_name(&queue).and_then(|r| self.dlq_row(r)) else {
             return Vec::new();
         };
-        let Some(dlq) = self.row_by_name(&dlq_name) else {
-            return Vec::new();
-        };
+        let dlq_name = dlq.queue.name.clone();
         let visible = dlq.attrs.as_ref().map_or(0, |a| a.visible);
         let source = dlq.queue.clone();
         let background = self.background_inflow(&source);
@@ -509,7 +504,7 @@ impl App {
             || self
                 .redrives
                 .iter()
-                .any(|r| r.is_active() && r.plan.request.source.name == dlq_name);
+                .any(|r| r.is_active() && r.plan.request.source.url == source.url);
         if busy
             || self.read_only
             || !gate::should_auto_redrive(self.redrive_settings.auto, before, b.state, visible)

@@ -204,17 +204,11 @@ impl App {
     }
 
     pub(super) fn start_triage(&mut self, queue: QueueRef) -> Vec<Cmd> {
-        let mut sources = Vec::new();
-        let mut approx_total = None;
-        for r in &self.queues {
-            if r.queue.url == queue.url {
-                sources.extend(r.dlq_sources.iter().cloned());
-                approx_total = r.attrs.as_ref().map(|a| a.visible);
-            }
-            if r.dlq_name() == Some(queue.name.as_str()) && !sources.contains(&r.queue.name) {
-                sources.push(r.queue.name.clone());
-            }
-        }
+        let sources = self.sources_of(&queue);
+        let approx_total = self
+            .row_index(&queue)
+            .and_then(|i| self.queues[i].attrs.as_ref())
+            .map(|a| a.visible);
         self.next_triage_id += 1;
         let id = self.next_triage_id;
         let cap = self.triage_cap;
