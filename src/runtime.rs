@@ -468,7 +468,8 @@ where
     Ok(())
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C outside raw mode, `kill -INT`).
+/// Resolves on SIGTERM, SIGINT (Ctrl-C outside raw mode, `kill -INT`) or SIGHUP
+/// (the terminal closed: what is held must still be given back).
 pub(crate) async fn terminated() {
     #[cfg(unix)]
     {
@@ -476,11 +477,13 @@ pub(crate) async fn terminated() {
         match (
             signal(SignalKind::terminate()),
             signal(SignalKind::interrupt()),
+            signal(SignalKind::hangup()),
         ) {
-            (Ok(mut term), Ok(mut int)) => {
+            (Ok(mut term), Ok(mut int), Ok(mut hup)) => {
                 tokio::select! {
                     _ = term.recv() => {}
                     _ = int.recv() => {}
+                    _ = hup.recv() => {}
                 }
             }
             _ => std::future::pending::<()>().await,

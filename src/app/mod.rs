@@ -92,7 +92,7 @@ pub enum Msg {
     Story(Vec<String>),
     Redrive(RedriveMsg),
     Triage(triage::TriageMsg),
-    /// SIGTERM or SIGINT: stop what runs, give back what is held, quit.
+    /// SIGTERM, SIGINT or SIGHUP: stop what runs, give back what is held, quit.
     Terminate,
 }
 

@@ -42,11 +42,14 @@ const TOP: &[(&str, T, bool)] = &[
     ("breakers", T::Breakers, false),
     ("metrics_polled", T::Bool, false),
     ("metrics_error", T::Str, true),
+    ("listing_errors", T::StrList, false),
 ];
 
 const QUEUE: &[(&str, T, bool)] = &[
     ("name", T::Str, false),
     ("url", T::Str, false),
+    ("region", T::Str, true),
+    ("account", T::Str, true),
     ("fifo", T::Bool, false),
     ("visible", T::Uint, true),
     ("in_flight", T::Uint, true),
