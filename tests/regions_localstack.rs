@@ -164,9 +164,8 @@ async fn two_regions_from_one_run_each_with_its_own_dlq_links() {
     orders_with_dlq(&east, &prefix, 2).await;
     orders_with_dlq(&west, &prefix, 4).await;
 
-    let out = lazysqs(
-        None,
-        &[
+    let both = |args: &[&str]| {
+        let mut all = vec![
             "--endpoint-url",
             &endpoint,
             "--region",
@@ -176,11 +175,12 @@ async fn two_regions_from_one_run_each_with_its_own_dlq_links() {
             "--prefix",
             &prefix,
             "snapshot",
-            "--json",
             "--no-metrics",
-        ],
-    );
-    let v = snapshot_json(&out);
+        ];
+        all.extend(args);
+        lazysqs(None, &all)
+    };
+    let v = snapshot_json(&both(&["--json"]));
     assert_eq!(v["queues"].as_array().expect("queues").len(), 4, "{v:#}");
     assert_eq!(v["listing_errors"], serde_json::json!([]));
     let orders = format!("{prefix}-orders");
@@ -196,21 +196,7 @@ async fn two_regions_from_one_run_each_with_its_own_dlq_links() {
     }
 
     // The table names each queue's region, since the names repeat.
-    let out = lazysqs(
-        None,
-        &[
-            "--endpoint-url",
-            &endpoint,
-            "--region",
-            EAST,
-            "--region",
-            WEST,
-            "--prefix",
-            &prefix,
-            "snapshot",
-            "--no-metrics",
-        ],
-    );
+    let out = both(&[]);
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(table.contains(&format!("{dlq} ({WEST})")), "{table}");
     assert!(table.contains(&format!("{dlq} ({EAST})")), "{table}");

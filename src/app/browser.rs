@@ -172,6 +172,17 @@ impl Browser {
             .collect()
     }
 
+    /// The selected message, if any; `Err` says why it cannot be acted on (it is
+    /// no longer held here).
+    pub(crate) fn selected_held(&self) -> Option<Result<&Held, String>> {
+        let h = self.selected_message()?;
+        Some(if h.is_held() {
+            Ok(h)
+        } else {
+            Err(format!("{} is no longer held here", h.message.message_id))
+        })
+    }
+
     pub fn selected_message(&self) -> Option<&Held> {
         self.visible()
             .get(self.selected)
@@ -630,14 +641,11 @@ impl App {
             Action::Reload => return self.reload_browser(),
             Action::Present | Action::Reveal => self.toggle_view(action),
             Action::Edit => {
-                let Some(h) = b.selected_message() else {
-                    return Vec::new();
+                let h = match b.selected_held() {
+                    Some(Ok(h)) => h,
+                    Some(Err(why)) => return self.refuse(why),
+                    None => return Vec::new(),
                 };
-                if !h.is_held() {
-                    let text = format!("{} is no longer held here", h.message.message_id);
-                    self.notify(text, true);
-                    return Vec::new();
-                }
                 if crate::redact::hides_something(h.body(), &rules) {
                     self.notify(
                         "this message has redacted fields: reveal them (u) before editing",
@@ -648,7 +656,13 @@ impl App {
                 let dest = h.destination(&b.sources);
                 let limit = dest
                     .as_deref()
-                    .and_then(|d| self.queues.iter().find(|r| r.queue.name == d))
+                    .and_then(|d| {
+                        // The source queue lives where the DLQ does.
+                        let home = &b.queue.place;
+                        self.queues
+                            .iter()
+                            .find(|r| r.queue.name == d && home.holds(&r.queue.place))
+                    })
                     .and_then(|r| r.attrs.as_ref())
                     .map_or(DEFAULT_MAX_MESSAGE_BYTES, |a| a.max_message_size);
                 let editor = Editor::new(h, limit, dest);
@@ -658,14 +672,11 @@ impl App {
             }
             Action::Requeue => return self.ask_requeue(),
             Action::Delete => {
-                let Some(h) = b.selected_message() else {
-                    return Vec::new();
+                let h = match b.selected_held() {
+                    Some(Ok(h)) => h,
+                    Some(Err(why)) => return self.refuse(why),
+                    None => return Vec::new(),
                 };
-                if !h.is_held() {
-                    let text = format!("{} is no longer held here", h.message.message_id);
-                    self.notify(text, true);
-                    return Vec::new();
-                }
                 let id = h.message.message_id.clone();
                 let preview = crate::format::truncate(
                     &crate::json_text::one_line(&crate::redact::body(h.body(), &rules)),
@@ -712,6 +723,12 @@ impl App {
     }
 
     /// Whether read-only mode refuses `action` (and says so).
+    /// Says why not, and does nothing.
+    pub(super) fn refuse(&mut self, why: String) -> Vec<Cmd> {
+        self.notify(why, true);
+        Vec::new()
+    }
+
     pub(super) fn refuses(&mut self, action: Action) -> bool {
         let refused = action.mutates() && self.read_only;
         if refused {

@@ -12,14 +12,11 @@ impl App {
         let Some(b) = self.browser.as_ref() else {
             return Vec::new();
         };
-        let Some(h) = b.selected_message() else {
-            return Vec::new();
+        let h = match b.selected_held() {
+            Some(Ok(h)) => h,
+            Some(Err(why)) => return self.refuse(why),
+            None => return Vec::new(),
         };
-        if !h.is_held() {
-            let text = format!("{} is no longer held here", h.message.message_id);
-            self.notify(text, true);
-            return Vec::new();
-        }
         let id = h.message.message_id.clone();
         let to = h.destination(&b.sources);
         match to {
