@@ -26,6 +26,15 @@ pub fn coarse_age(d: Duration) -> String {
     }
 }
 
+/// A queue's name with where it lives, when that is worth saying:
+/// "orders (eu-west-1 123456789012)"; just the name with no parts.
+pub fn placed(name: &str, parts: &[&str]) -> String {
+    match parts {
+        [] => name.to_string(),
+        parts => format!("{name} ({})", parts.join(" ")),
+    }
+}
+
 /// A per-minute rate, or "—" when there is no data.
 pub fn rate(r: Option<f64>) -> String {
     match r {
@@ -124,6 +133,27 @@ pub(crate) fn sparkline(values: &[Option<u64>]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn coarse_ages_step_by_tens_then_minutes() {
+        let age = |s| coarse_age(Duration::from_secs(s));
+        assert_eq!(age(0), "just now");
+        assert_eq!(age(9), "just now");
+        assert_eq!(age(10), "10s ago");
+        assert_eq!(age(59), "50s ago");
+        assert_eq!(age(61), "1m ago");
+        assert_eq!(age(7200), "2h ago");
+        assert_eq!(age(200_000), "2d ago");
+    }
+
+    #[test]
+    fn a_place_is_said_after_the_name() {
+        assert_eq!(placed("orders", &[]), "orders");
+        assert_eq!(
+            placed("orders", &["eu-west-1", "123456789012"]),
+            "orders (eu-west-1 123456789012)"
+        );
+    }
 
     #[test]
     fn durations_read_naturally() {

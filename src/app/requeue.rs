@@ -24,11 +24,12 @@ impl App {
                 self.overlays.show_popup(self.requeue_confirmation(id, to));
             }
             None => {
+                // A requeue goes within the DLQ's own region and account.
                 let queues: Vec<String> = self
                     .queues
                     .iter()
+                    .filter(|r| r.queue.url != b.queue.url && b.queue.place.holds(&r.queue.place))
                     .map(|r| r.queue.name.clone())
-                    .filter(|n| *n != b.queue.name)
                     .collect();
                 if queues.is_empty() {
                     self.notify("no other queue to requeue to", true);

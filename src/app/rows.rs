@@ -253,10 +253,7 @@ impl App {
         if spread.accounts > 1 && !q.place.account.is_empty() {
             place.push(q.place.account.as_str());
         }
-        match place.as_slice() {
-            [] => q.name.clone(),
-            parts => format!("{} ({})", q.name, parts.join(" ")),
-        }
+        crate::format::placed(&q.name, &place)
     }
 
     /// How many rows are stale.

@@ -157,10 +157,7 @@ pub fn table(s: &Snapshot) -> String {
             .into_iter()
             .filter_map(|(shown, part)| part.as_deref().filter(|_| shown))
             .collect();
-        let name = match place.as_slice() {
-            [] => q.name.clone(),
-            parts => format!("{} ({})", q.name, parts.join(" ")),
-        };
+        let name = format::placed(&q.name, &place);
         let dlq = match (&q.dlq, q.dlq_sources.is_empty()) {
             (Some(d), _) => format!("{d} ({})", format::count(q.dlq_depth)),
             (None, false) => format!("← {}", q.dlq_sources.join(",")),
