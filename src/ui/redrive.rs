@@ -86,7 +86,7 @@ pub(crate) fn draw_form(
     if let Some(e) = &form.error {
         lines.push(Line::styled(format!("✖ {e}"), theme.bad));
     }
-    let title = format!("Redrive {}", form.dlq.name);
+    let title = format!("Redrive {}", app.queue_label(&form.dlq));
     super::popup::boxed(frame, area, &title, lines, 90, 0, theme.focus_border, theme);
 }
 
