@@ -99,6 +99,7 @@ fn settings(first_queue: &str) -> Settings {
         // No budget: `poll_round` measures every queue's poll at once.
         refresh: RefreshConfig {
             max_requests_per_second: 1.0e6,
+            others_secs: 1.0,
             ..RefreshConfig::demo()
         },
         breakers: vec![BreakerConfig {

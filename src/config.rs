@@ -203,6 +203,10 @@ pub struct RefreshConfig {
     /// turns with what is left.
     #[serde(deserialize_with = "requests_per_second")]
     pub max_requests_per_second: f64,
+    /// How often, at most, a queue that is not on screen, selected or flagged is
+    /// polled (the budget may make it longer).
+    #[serde(deserialize_with = "others_secs")]
+    pub others_secs: f64,
 }
 
 impl Default for RefreshConfig {
@@ -214,6 +218,7 @@ impl Default for RefreshConfig {
             discovery_secs: 300.0,
             max_concurrency: 32,
             max_requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
+            others_secs: 30.0,
         }
     }
 }
@@ -228,6 +233,7 @@ impl RefreshConfig {
             discovery_secs: 60.0,
             max_concurrency: 32,
             max_requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
+            others_secs: 5.0,
         }
     }
 }
@@ -452,6 +458,15 @@ ranged!(
     0.5,
     10000.0,
     " requests a second"
+);
+
+ranged!(
+    others_secs,
+    f64,
+    "refresh.others_secs",
+    1.0,
+    86400.0,
+    " seconds"
 );
 
 /// `[refresh] max_requests_per_second` by default: 20 a second is about $0.70 a day.

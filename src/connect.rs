@@ -308,6 +308,8 @@ fn config_has_refresh(config: &Config) -> bool {
         || r.breakers_secs != d.breakers_secs
         || r.discovery_secs != d.discovery_secs
         || r.max_concurrency != d.max_concurrency
+        || r.max_requests_per_second != d.max_requests_per_second
+        || r.others_secs != d.others_secs
 }
 
 #[cfg(test)]

@@ -69,6 +69,7 @@ fn settings(selection: QueueSelection, breakers: Vec<BreakerConfig>) -> Settings
             discovery_secs: 60.0,
             max_concurrency: 8,
             max_requests_per_second: 1000.0,
+            others_secs: 0.25,
         },
         breakers,
         browse_cap: 100,

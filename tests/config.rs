@@ -535,3 +535,15 @@ fn several_regions_and_profiles_parse_and_a_bad_region_names_its_line() {
     let (_, message) = error_at("[aws]\n\nregion = \"\"\n", 3);
     assert!(message.contains("aws.region"), "{message}");
 }
+
+#[test]
+fn others_secs_is_read_and_range_checked() {
+    let c = parse("[refresh]\nothers_secs = 60\n").expect("valid");
+    assert_eq!(c.refresh.others_secs, 60.0);
+    assert_eq!(parse("").expect("empty").refresh.others_secs, 30.0);
+    let (_, message) = error_at("[refresh]\nothers_secs = 0.5\n", 2);
+    assert!(
+        message.contains("refresh.others_secs must be 1 to 86400"),
+        "{message}"
+    );
+}

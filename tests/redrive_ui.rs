@@ -30,6 +30,7 @@ fn settings(redrive: RedriveConfig) -> Settings {
             breakers_secs: 0.2,
             discovery_secs: 60.0,
             max_concurrency: 8,
+            others_secs: 0.2,
             ..RefreshConfig::default()
         },
         breakers: vec![BreakerConfig {

@@ -348,6 +348,7 @@ impl Dash {
                 breakers_secs: 1.0,
                 discovery_secs: 600.0,
                 max_concurrency: 8,
+                others_secs: 0.5,
                 ..lazysqs::config::RefreshConfig::default()
             },
             ..Settings::default()

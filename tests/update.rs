@@ -1028,6 +1028,42 @@ fn the_budget_polls_queues_on_screen_every_interval_and_starves_none() {
 }
 
 #[test]
+fn a_few_queues_out_of_sight_rest_between_reads_and_those_on_screen_do_not() {
+    // 50 idle queues at 120×35: the budget has room for all, but those out of
+    // sight are read every `others_secs` (30 s), not every 5 s.
+    let names: Vec<String> = (0..50).map(|i| format!("q{i:03}")).collect();
+    let pairs: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), 0)).collect();
+    let (mut app, t0) = app_with(&pairs);
+    app.update(Msg::Resize(120, 35));
+    let hot: Vec<bool> = app.hot_rows();
+    let on_screen = hot.iter().filter(|&&h| h).count();
+    assert!((10..40).contains(&on_screen), "{on_screen} on screen");
+    let secs = 120.0;
+    let (polled, requests) = poll_for(&mut app, t0, secs);
+    for (i, name) in names.iter().enumerate() {
+        let times: Vec<f64> = polled.get(name).cloned().unwrap_or_default();
+        let after: Vec<f64> = times.iter().copied().filter(|&t| t >= 10.0).collect();
+        let gap = largest_gap(&after, 10.0, secs);
+        if hot[i] {
+            assert!(gap <= 5.5, "{name} on screen waited {gap:.1}s");
+        } else {
+            assert!(
+                (25.0..=36.0).contains(&gap),
+                "{name} out of sight: a gap of {gap:.1}s, not about 30 s"
+            );
+        }
+    }
+    let rate = requests as f64 / secs;
+    let expected = on_screen as f64 / 5.0 + (50 - on_screen) as f64 / 30.0;
+    assert!(
+        rate <= expected + 1.5,
+        "{rate:.1} requests a second, expected about {expected:.1}"
+    );
+    let bound = app.staleness_bound().expect("a bound");
+    assert_eq!(bound, Duration::from_secs(30), "help states the rest");
+}
+
+#[test]
 fn the_selected_queue_and_flagged_queues_count_as_on_screen() {
     let names: Vec<String> = (0..100).map(|i| format!("q{i:03}")).collect();
     let pairs: Vec<(&str, u64)> = names.iter().map(|n| (n.as_str(), 0)).collect();

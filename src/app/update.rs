@@ -167,6 +167,7 @@ impl App {
     /// row gives up when none is left (`false`); otherwise they go and spend one.
     fn poll_row(&mut self, i: usize, budgeted: bool, cmds: &mut Vec<Cmd>) -> bool {
         let now = self.now;
+        let others_every = Duration::from_secs_f64(self.refresh.others_secs);
         let App {
             queues,
             budget,
@@ -182,7 +183,12 @@ impl App {
                 true
             }
         };
-        if row.schedule.due(now) {
+        // A queue out of sight and unflagged rests `others_secs` between reads.
+        let resting = budgeted
+            && row
+                .last_ok
+                .is_some_and(|t| now.saturating_duration_since(t) < others_every);
+        if row.schedule.due(now) && !resting {
             if !pay() {
                 return false;
             }
@@ -235,8 +241,11 @@ impl App {
             .count();
         let other = no_policy as f64 / self.refresh.discovery_secs
             + dlqs as f64 / self.refresh.breakers_secs;
+        let cold = self.queues.len() - hot;
+        let rest = Duration::from_secs_f64(self.refresh.others_secs);
         self.budget
-            .bound(self.queues.len() - hot, hot, every, other)
+            .bound(cold, hot, every, other)
+            .map(|b| if cold > 0 { b.max(rest) } else { b })
     }
 
     /// The queue rows in display order, the first one the queue pane `area` shows
