@@ -233,7 +233,7 @@ impl RefreshConfig {
             discovery_secs: 60.0,
             max_concurrency: 32,
             max_requests_per_second: DEFAULT_REQUESTS_PER_SECOND,
-            others_secs: 5.0,
+            others_secs: 1.0,
         }
     }
 }
