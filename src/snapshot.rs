@@ -22,8 +22,8 @@ use serde::{Serialize, Serializer};
 
 use crate::breaker::{self, BreakerReading, BreakerState, DemoBreakers};
 use crate::broker::{
-    Broker, BrokerError, BrokerResult, QueueAttrs, QueueMetrics, QueueRef, QueueSelection,
-    name_from_arn,
+    Broker, BrokerError, BrokerResult, Discovery, QueueAttrs, QueueMetrics, QueueRef,
+    QueueSelection, name_from_arn,
 };
 use crate::config::{BreakerConfig, BreakerSourceConfig, Thresholds};
 use crate::health::{self, Drain, Flag, QueueFacts};
@@ -244,18 +244,17 @@ pub async fn take(
 ) -> BrokerResult<Snapshot> {
     let polled_at = Utc::now();
     let listings = broker.list_queues_each(&opts.selection).await;
-    let answered = listings.iter().any(|(_, r)| r.is_ok());
-    let several = listings.len() > 1;
-    let mut queues = Vec::new();
-    let mut listing_errors = Vec::new();
-    for (place, result) in listings {
-        match result {
-            Ok(found) => queues.extend(found),
-            Err(e) if !answered => return Err(e),
-            Err(e) if several => listing_errors.push(format!("{place}: {e}")),
-            Err(e) => listing_errors.push(e.to_string()),
-        }
-    }
+    let places = listings.len();
+    let listed = Discovery::of_each(listings).or_all_failed(places)?;
+    let mut queues = listed.found;
+    let listing_errors: Vec<String> = listed
+        .failed
+        .iter()
+        .map(|(place, e)| match place.as_str() {
+            "" => e.to_string(),
+            place => format!("{place}: {e}"),
+        })
+        .collect();
     queues.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.place.cmp(&b.place)));
     queues.dedup_by(|a, b| a.url == b.url);
 

@@ -35,43 +35,13 @@ use browser::{Browser, BrowserCmd, BrowserMsg};
 use overlay::Overlays;
 use redrive::{RedriveCmd, RedriveMsg, RedriveRun};
 
+pub use crate::broker::Discovery;
 pub use crate::config::RedriveConfig;
 pub use rows::{Derived, QueueRow, Spread};
 pub use settings::Settings;
 
 /// How many samples of history a queue keeps for its charts.
 pub(crate) const HISTORY_LEN: usize = 240;
-
-/// What a listing found: the queues of every place that answered, and the places
-/// that failed (named for people; "" when there is only one).
-#[derive(Debug, Clone, Default)]
-pub struct Discovery {
-    pub found: Vec<QueueRef>,
-    pub failed: Vec<(String, BrokerError)>,
-}
-
-impl Discovery {
-    /// From each place's listing.
-    pub fn of_each(listings: Vec<(String, BrokerResult<Vec<QueueRef>>)>) -> Discovery {
-        let several = listings.len() > 1;
-        let mut d = Discovery::default();
-        for (place, result) in listings {
-            match result {
-                Ok(queues) => d.found.extend(queues),
-                Err(e) => d
-                    .failed
-                    .push((if several { place } else { String::new() }, e)),
-            }
-        }
-        d
-    }
-}
-
-impl From<BrokerResult<Vec<QueueRef>>> for Discovery {
-    fn from(result: BrokerResult<Vec<QueueRef>>) -> Discovery {
-        Discovery::of_each(vec![(String::new(), result)])
-    }
-}
 
 /// Something that happened.
 #[derive(Debug, Clone)]

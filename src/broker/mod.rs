@@ -116,6 +116,45 @@ impl std::fmt::Display for Place {
     }
 }
 
+/// Each place's listing put together: the queues of every place that answered,
+/// and the places that failed (named for people; "" when there is only one).
+#[derive(Debug, Clone, Default)]
+pub struct Discovery {
+    pub found: Vec<QueueRef>,
+    pub failed: Vec<(String, BrokerError)>,
+}
+
+impl Discovery {
+    /// From each place's listing.
+    pub fn of_each(listings: Vec<(String, BrokerResult<Vec<QueueRef>>)>) -> Discovery {
+        let several = listings.len() > 1;
+        let mut d = Discovery::default();
+        for (place, result) in listings {
+            match result {
+                Ok(queues) => d.found.extend(queues),
+                Err(e) => d
+                    .failed
+                    .push((if several { place } else { String::new() }, e)),
+            }
+        }
+        d
+    }
+
+    /// The queues found, or the first error when every place failed.
+    pub fn or_all_failed(self, places: usize) -> BrokerResult<Discovery> {
+        match self.failed.first() {
+            Some((_, e)) if self.failed.len() == places => Err(e.clone()),
+            _ => Ok(self),
+        }
+    }
+}
+
+impl From<BrokerResult<Vec<QueueRef>>> for Discovery {
+    fn from(result: BrokerResult<Vec<QueueRef>>) -> Discovery {
+        Discovery::of_each(vec![(String::new(), result)])
+    }
+}
+
 /// Which queues to watch.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct QueueSelection {

@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use futures::future::join_all;
 
 use super::{
-    AlarmState, BatchOutcome, Broker, BrokerError, BrokerResult, Message, MoveTask,
+    AlarmState, BatchOutcome, Broker, BrokerError, BrokerResult, Discovery, Message, MoveTask,
     OutgoingMessage, Place, QueueAttrs, QueueMetrics, QueueRef, QueueSelection,
 };
 
@@ -101,26 +101,13 @@ impl Broker for MultiBroker {
     /// Every place's queues. Fails only when every place asked failed; a queue
     /// reached through two profiles is listed once.
     async fn list_queues(&self, selection: &QueueSelection) -> BrokerResult<Vec<QueueRef>> {
+        let listings = self.list_queues_each(selection).await;
+        let places = listings.len();
         let mut found: BTreeMap<String, QueueRef> = BTreeMap::new();
-        let mut first_error = None;
-        let mut answered = false;
-        for (_, result) in self.list_queues_each(selection).await {
-            match result {
-                Ok(queues) => {
-                    answered = true;
-                    for q in queues {
-                        found.entry(q.url.clone()).or_insert(q);
-                    }
-                }
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
+        for q in Discovery::of_each(listings).or_all_failed(places)?.found {
+            found.entry(q.url.clone()).or_insert(q);
         }
-        match first_error {
-            Some(e) if !answered => Err(e),
-            _ => Ok(found.into_values().collect()),
-        }
+        Ok(found.into_values().collect())
     }
 
     async fn list_queues_each(
