@@ -216,3 +216,80 @@ async fn a_move_task_canary_steps_a_task_per_stage_or_halts_on_returns() {
     assert_eq!(total, N, "{summary}");
     env.cleanup().await;
 }
+
+/// Issue 25.2: a canary on a FIFO DLQ halted by a consumer that still fails
+/// leaves every group in its original order: once the consumer is fixed, a
+/// redrive delivers each group in order. Progress counts messages, not sends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_halted_fifo_canary_leaves_every_group_in_order() {
+    let Some(env) = Env::new("canary-fifo").await else {
+        return;
+    };
+    const GROUPS: [&str; 3] = ["ga", "gb", "gc"];
+    const PER: u64 = 20;
+    let (orders, dlq) = env.with_dlq("f", true).await;
+    let messages = (0..PER)
+        .flat_map(|i| {
+            GROUPS
+                .iter()
+                .map(move |g| lazysqs::broker::OutgoingMessage {
+                    body: format!(r#"{{"group":"{g}","seq":{i}}}"#),
+                    group_id: Some((*g).to_string()),
+                    dedup_id: Some(format!("{g}-{i}")),
+                    ..Default::default()
+                })
+        })
+        .collect();
+    env.send_in_order(&orders, messages).await;
+    let n = PER * GROUPS.len() as u64;
+    env.fail_into_dlq(&orders, &dlq, n).await;
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let (consumer, _) = consume(env.dyn_broker(), orders.clone(), false, stop.clone());
+    let (code, summary, stderr) = canary_redrive(&env, &dlq, &["--canary-window", "30"]);
+    assert_eq!(code, Some(1), "a halt exits 1: {stderr}\n{summary}");
+    assert_eq!(summary["state"], "halted", "{summary}");
+    assert_eq!(summary["mode"], "client-side", "{summary}");
+    let moved = summary["moved"].as_u64().expect("moved");
+    assert!(moved <= n, "progress counts messages: {moved} of {n}");
+    // The consumer goes on failing what it holds, until all of it is back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while env.counts(&orders).await != (0, 0) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the failing consumer did not send everything back"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    stop.store(true, Ordering::SeqCst);
+    consumer.await.expect("consumer");
+    env.wait_no_in_flight(&dlq, Duration::from_secs(30)).await;
+    assert_eq!(env.counts(&dlq).await.0, n, "nothing lost: {summary}");
+
+    // The consumer is fixed: a redrive, then each group arrives in order.
+    let out = lazysqs_redrive(&env, &["--from", &dlq.name, "--yes", "--quiet"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut by_group: std::collections::BTreeMap<String, Vec<u64>> = Default::default();
+    for m in env.drain_bodies(&orders).await {
+        let v: serde_json::Value = serde_json::from_str(&m.body).expect("json");
+        by_group
+            .entry(v["group"].as_str().expect("group").to_string())
+            .or_default()
+            .push(v["seq"].as_u64().expect("seq"));
+    }
+    for g in GROUPS {
+        assert_eq!(
+            by_group.get(g),
+            Some(&(0..PER).collect::<Vec<_>>()),
+            "group {g} in order: {by_group:?}"
+        );
+    }
+    env.cleanup().await;
+}

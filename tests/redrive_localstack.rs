@@ -481,3 +481,130 @@ async fn a_failed_send_leaves_the_message_in_the_dlq() {
     assert!(left.iter().all(|m| m.body.starts_with("big-")));
     env.cleanup().await;
 }
+
+/// FIFO messages in `groups`, `per` each, numbered in order within their group.
+fn fifo_messages(groups: &[&str], per: usize, tag: &str) -> Vec<OutgoingMessage> {
+    (0..per)
+        .flat_map(|i| {
+            groups.iter().map(move |g| OutgoingMessage {
+                body: format!(r#"{{"group":"{g}","seq":{i}}}"#),
+                group_id: Some((*g).to_string()),
+                dedup_id: Some(format!("{tag}-{g}-{i}")),
+                ..Default::default()
+            })
+        })
+        .collect()
+}
+
+/// Issue 25.1: auto mode moves a FIFO DLQ client-side (fresh ids: every message
+/// arrives); a move task asked for on a FIFO DLQ states the risk, and when the
+/// source drops what it re-sent (LocalStack keeps the old deduplication ids), the
+/// summary says so and the exit status is 1, never "completed" with exit 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_dlq_redrive_never_loses_messages_silently() {
+    let Some(env) = Env::new("fifo-task").await else {
+        return;
+    };
+    let (source, dlq) = env.with_dlq("inv", true).await;
+    env.send_in_order(&source, fifo_messages(&["ga", "gb"], 3, "first"))
+        .await;
+    env.fail_into_dlq(&source, &dlq, 6).await;
+
+    let out = lazysqs_redrive(&env, &["--from", &dlq.name, "--yes", "--quiet"])
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(out.status.code(), Some(0), "{stderr}\n{summary}");
+    assert_eq!(summary["mode"], "client-side", "{summary}");
+    let reason = summary["mode_reason"].as_str().expect("reason");
+    assert!(reason.contains("fresh deduplication ids"), "{reason}");
+    assert_eq!(summary["moved"], 6, "{summary}");
+    assert_eq!(env.counts(&source).await.0, 6, "all six arrived");
+
+    // Fail them again and ask for a move task: within 5 minutes the source sees
+    // the deduplication ids it already took.
+    env.fail_into_dlq(&source, &dlq, 6).await;
+    let out = lazysqs_redrive(
+        &env,
+        &["--from", &dlq.name, "--move-task", "--yes", "--quiet"],
+    )
+    .output()
+    .expect("run");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(summary["mode"], "move-task", "{summary}");
+    assert!(
+        stderr.contains("deduplication id"),
+        "the plan states the risk: {stderr}"
+    );
+    let arrived = env.counts(&source).await.0;
+    let arrivals = &summary["arrivals"];
+    assert_eq!(arrivals["queues"][0], source.name.as_str(), "{summary}");
+    if arrived < 6 {
+        assert_eq!(out.status.code(), Some(1), "a shortfall exits 1: {summary}");
+        let error = summary["error"].as_str().expect("an error");
+        assert!(error.contains("not accounted for"), "{error}");
+        assert!(error.contains("by the server's count"), "{error}");
+        assert!(stderr.contains("not accounted for"), "{stderr}");
+    } else {
+        assert_eq!(out.status.code(), Some(0), "{summary}");
+        assert!(summary["error"].is_null(), "{summary}");
+    }
+    assert_eq!(
+        arrivals["depth_growth"].as_u64(),
+        Some(arrived),
+        "the growth lazysqs saw is what arrived: {summary}"
+    );
+    env.cleanup().await;
+}
+
+/// Issue 25.3: a move task is cancelled only while it runs. Cancelling one that
+/// has finished left LocalStack's task CANCELLING for good, and no move task could
+/// start on that DLQ again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancelling_a_finished_move_task_sends_nothing_and_the_next_task_starts() {
+    let Some(env) = Env::new("task-cancel").await else {
+        return;
+    };
+    let (source, dlq) = env.with_dlq("o", false).await;
+    env.send_all(&source, (0..5).map(|i| text(format!("m{i}"))).collect())
+        .await;
+    env.fail_into_dlq(&source, &dlq, 5).await;
+    let dlq_arn = env.arn(&dlq).await;
+    let handle = env
+        .broker
+        .start_move_task(&dlq_arn, None, Some(100))
+        .await
+        .expect("start");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let tasks = env.broker.list_move_tasks(&dlq_arn).await.expect("list");
+        if tasks.iter().all(|t| !t.status.is_running()) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the task did not finish");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let audit = lazysqs::recovery::audit::Audit::default();
+    let outcome = redrive::record::cancel_move_task(env.broker.as_ref(), &audit, &dlq, &handle)
+        .await
+        .expect("cancel");
+    assert!(
+        matches!(outcome, redrive::task::Cancel::NotRunning(_)),
+        "{outcome:?}"
+    );
+    // The DLQ can take a new task.
+    env.fail_into_dlq(&source, &dlq, 5).await;
+    let out = lazysqs_redrive(
+        &env,
+        &["--from", &dlq.name, "--move-task", "--yes", "--quiet"],
+    )
+    .output()
+    .expect("run");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(out.status.code(), Some(0), "{summary}");
+    assert_eq!(summary["state"], "completed", "{summary}");
+    assert_eq!(summary["moved"], 5, "{summary}");
+    env.cleanup().await;
+}

@@ -186,6 +186,11 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
     print_summary(&plan, &gate, Some(&report), &state, false)?;
     if let Some(e) = &report.error {
         eprintln!("lazysqs redrive: {e}");
+    } else if let Some(a) = &report.arrivals {
+        eprintln!("lazysqs redrive: {}", a.note);
+    }
+    if let Some(line) = report.left.as_ref().and_then(crate::redrive::Left::line) {
+        eprintln!("lazysqs redrive: {line}");
     }
     if let Some(c) = report.canary.as_ref().filter(|c| c.halted) {
         eprintln!(

@@ -24,6 +24,7 @@
 //! }
 //! ```
 
+pub mod arrivals;
 pub mod canary;
 pub mod concurrency;
 mod control;
@@ -48,7 +49,7 @@ pub use plan::{
     ClientOptions, Destination, ModeFacts, ModePreference, Plan, PlanError, Request, TaskSupport,
     plan,
 };
-pub use progress::{MessageFailure, Progress, Report, RunState};
+pub use progress::{Left, MessageFailure, Progress, Report, RunState};
 pub(crate) use progress::{RateMeter, eta};
 
 /// The most messages per second an SQS move task accepts.
@@ -88,6 +89,7 @@ pub async fn start(
                 source: r.source.clone(),
                 source_arn: plan.source_arn.clone(),
                 destination_arn: plan.destination_arn.clone(),
+                destinations: plan.destination_queues(),
                 rate: r.rate,
                 poll: task::DEFAULT_POLL,
             };

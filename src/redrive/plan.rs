@@ -107,7 +107,20 @@ pub struct ModeFacts {
     pub support: TaskSupport,
     /// A move task already running on this DLQ (started here or elsewhere).
     pub running_task: bool,
+    /// The DLQ is a FIFO queue.
+    pub fifo: bool,
 }
+
+/// Why auto mode moves a FIFO DLQ client-side.
+pub(crate) const FIFO_CLIENT_SIDE: &str = "client-side: a FIFO DLQ is moved with fresh \
+     deduplication ids, each group in order (a move task may re-send the ids the source \
+     saw in the last 5 minutes, and the source drops those)";
+
+/// What `--move-task` on a FIFO DLQ risks, in its plan.
+pub(crate) const FIFO_TASK_RISK: &str = "a move task re-sends FIFO messages as the server \
+     chooses: a source that saw a message's deduplication id in the last 5 minutes drops it, \
+     and the task still counts it as moved. lazysqs checks the destinations' depth \
+     afterwards; client-side (the default for FIFO) sends fresh ids";
 
 /// Chooses the mode: a move task by default where it can serve, else client-side.
 /// Returns the mode and why, or why the preferred mode is impossible.
@@ -160,6 +173,7 @@ pub(crate) fn choose_mode(f: &ModeFacts) -> Result<(Mode, String), String> {
         },
         ModePreference::Auto => match blockers.first() {
             Some(why) => Ok((Mode::ClientSide, format!("client-side: {why}"))),
+            None if f.fifo => Ok((Mode::ClientSide, FIFO_CLIENT_SIDE.into())),
             None => Ok((
                 Mode::MoveTask,
                 "SQS move task: the server moves the messages".into(),
@@ -209,6 +223,15 @@ impl Plan {
         match self.request.max {
             Some(max) => max.min(self.visible),
             None => self.visible,
+        }
+    }
+
+    /// The queues a move task delivers to, for its arrival check: the chosen one, or
+    /// the DLQ's sources.
+    pub(crate) fn destination_queues(&self) -> Vec<QueueRef> {
+        match &self.request.destination {
+            Destination::Queue(q) => vec![q.clone()],
+            Destination::OwnSource => self.dlq_sources.clone(),
         }
     }
 
@@ -365,6 +388,7 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
         chosen_destination,
         support,
         running_task: running_task.is_some(),
+        fifo: attrs.fifo,
     };
     let (mode, mode_reason) = choose_mode(&facts).map_err(PlanError::Invalid)?;
     let destinations = match &request.destination {
@@ -383,6 +407,9 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
             },
             hold.as_secs().div_ceil(60)
         ));
+    }
+    if mode == Mode::MoveTask && attrs.fifo {
+        warnings.push(FIFO_TASK_RISK.into());
     }
     if request.source.is_fifo() && request.filter.is_some() {
         warnings.push(
@@ -428,6 +455,7 @@ mod tests {
             chosen_destination: None,
             support: TaskSupport::Yes,
             running_task: false,
+            fifo: false,
         }
     }
 
@@ -498,6 +526,22 @@ mod tests {
             let err = choose_mode(&forced).expect_err("a move task cannot serve");
             assert!(err.contains(why), "{err}");
         }
+    }
+
+    #[test]
+    fn a_fifo_dlq_moves_client_side_unless_a_move_task_is_asked_for() {
+        let fifo = ModeFacts {
+            fifo: true,
+            ..facts()
+        };
+        let (mode, why) = choose_mode(&fifo).expect("a mode");
+        assert_eq!(mode, Mode::ClientSide);
+        assert!(why.contains("fresh deduplication ids"), "{why}");
+        let asked = ModeFacts {
+            preference: ModePreference::MoveTask,
+            ..fifo
+        };
+        assert_eq!(choose_mode(&asked).map(|m| m.0), Ok(Mode::MoveTask));
     }
 
     #[test]

@@ -141,6 +141,50 @@ impl Progress {
     }
 }
 
+/// What the DLQ still held when a redrive ended: a run that says "completed"
+/// while messages remain (held by another view, a consumer, or come in meanwhile)
+/// says how many and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Left {
+    pub queue: String,
+    pub visible: u64,
+    /// Received by someone else (the browser, triage, another tool) and not yet
+    /// given back.
+    pub in_flight: u64,
+}
+
+impl Left {
+    /// Reads the DLQ; `None` when it cannot be read.
+    pub async fn read(
+        broker: &dyn crate::broker::Broker,
+        queue: &crate::broker::QueueRef,
+    ) -> Option<Left> {
+        let a = broker.queue_attributes(queue).await.ok()?;
+        Some(Left {
+            queue: queue.name.clone(),
+            visible: a.visible + a.delayed,
+            in_flight: a.in_flight,
+        })
+    }
+
+    pub fn total(&self) -> u64 {
+        self.visible + self.in_flight
+    }
+
+    /// "3 left in orders-dlq (2 of them held elsewhere: the browser, triage or a
+    /// consumer)", or `None` when it is empty.
+    pub fn line(&self) -> Option<String> {
+        if self.total() == 0 {
+            return None;
+        }
+        let held = match self.in_flight {
+            0 => String::new(),
+            n => format!(" ({n} of them held elsewhere: the browser, triage or a consumer)"),
+        };
+        Some(format!("{} left in {}{held}", self.total(), self.queue))
+    }
+}
+
 /// The outcome of a finished redrive; the headless command prints it as JSON.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Report {
@@ -166,6 +210,10 @@ pub struct Report {
     pub task_handle: Option<String>,
     /// A canary's stages, returns, and whether (and why) it halted.
     pub canary: Option<super::canary::CanaryReport>,
+    /// A move task: what its destinations' depth says of its count.
+    pub arrivals: Option<super::arrivals::Arrivals>,
+    /// What the DLQ still held at the end (approximate counts).
+    pub left: Option<Left>,
 }
 
 impl Report {
@@ -194,6 +242,8 @@ impl Report {
             error: None,
             task_handle: None,
             canary: None,
+            arrivals: None,
+            left: None,
         }
     }
 

@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use super::task::Cancel;
 use super::{Destination, Mode, Plan, Report};
 use crate::broker::{Broker, BrokerError, BrokerResult, QueueRef};
 use crate::recovery::audit::{Audit, AuditError};
@@ -82,21 +83,26 @@ pub fn finished(audit: &Audit, plan: &Plan, report: &Report) {
     );
 }
 
-/// CancelMessageMoveTask on the record: refused when the line before cannot be
-/// written. Returns how many messages the task had moved.
+/// CancelMessageMoveTask on the record, only for a task that is RUNNING (see
+/// [`super::task::cancel_if_running`]): refused when the line before cannot be
+/// written.
 pub async fn cancel_move_task(
     broker: &dyn Broker,
     audit: &Audit,
     queue: &QueueRef,
     handle: &str,
-) -> BrokerResult<u64> {
+) -> BrokerResult<Cancel> {
     let details = json!({ "task_handle": handle });
     audit
         .record_bulk("move-task-cancel", queue, None, "started", details.clone())
         .map_err(|e| BrokerError::Invalid(e.to_string()))?;
-    let result = broker.cancel_move_task(handle).await;
+    let result = match broker.queue_attributes(queue).await {
+        Ok(a) => super::task::cancel_if_running(broker, &a.arn, handle).await,
+        Err(e) => Err(e),
+    };
     let outcome = match &result {
-        Ok(moved) => format!("ok: it had moved {moved}"),
+        Ok(Cancel::Sent { moved }) => format!("ok: it had moved {moved}"),
+        Ok(Cancel::NotRunning(status)) => format!("not sent: the task is {status}, not running"),
         Err(e) => format!("failed: {e}"),
     };
     let _ = audit.record_bulk("move-task-cancel", queue, None, outcome, details);

@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::arrivals::ArrivalWatch;
 use super::canary::{Canary, Ramp, Step};
 use super::task::{TaskConfig, check_rate};
 use super::{
@@ -28,6 +29,7 @@ pub async fn start(
 ) -> BrokerResult<RedriveHandle> {
     check_rate(cfg.rate)?;
     let ramp = Ramp::new(canary, cfg.rate.map(f64::from), 0.0);
+    let arrivals = ArrivalWatch::start(broker.as_ref(), cfg.destinations.clone()).await;
     let first = broker
         .start_move_task(
             &cfg.source_arn,
@@ -60,6 +62,7 @@ pub async fn start(
         directive: control.subscribe(),
         control: control.clone(),
         base: fallback.clone(),
+        arrivals,
     };
     let task = tokio::spawn(stages.run());
     Ok(RedriveHandle::new(rx, control, task, fallback))
@@ -83,6 +86,8 @@ struct Stages {
     directive: watch::Receiver<Directive>,
     control: Control,
     base: Report,
+    /// The destinations' depth, for what the stages' counts prove.
+    arrivals: ArrivalWatch,
 }
 
 impl Stages {
@@ -100,7 +105,8 @@ impl Stages {
     /// Cancels the running stage and waits for it to stop; adds what it moved.
     async fn stop_stage(&mut self) {
         let Some(h) = self.handle.take() else { return };
-        let _ = self.broker.cancel_move_task(&h).await;
+        let _ =
+            super::task::cancel_if_running(self.broker.as_ref(), &self.cfg.source_arn, &h).await;
         let until = Instant::now() + STOP_WAIT;
         self.handle = Some(h);
         loop {
@@ -140,6 +146,7 @@ impl Stages {
                     .depth(a.depth(), moved, started.elapsed().as_secs_f64());
             }
             meter.record(Instant::now(), moved);
+            self.arrivals.sample(self.broker.as_ref()).await;
             let finished = task.as_ref().is_some_and(|t| !t.status.is_running());
             if let Some(t) = task.as_ref().filter(|_| finished)
                 && let Some(why) = t.failure_reason.clone().filter(|r| !r.is_empty())
@@ -195,6 +202,21 @@ impl Stages {
         let moved = self.moved_before.max(total);
         let p = self.publish(state, moved, meter.rate(), started);
         let secs = p.elapsed.as_secs_f64();
+        let arrivals = match state {
+            RunState::Failed => None,
+            _ => {
+                self.arrivals
+                    .clone()
+                    .finish(self.broker.as_ref(), moved)
+                    .await
+            }
+        };
+        let error = error.or_else(|| {
+            arrivals
+                .as_ref()
+                .filter(|a| a.shortfall(moved).is_some())
+                .map(|a| a.note.clone())
+        });
         Report {
             state,
             moved,
@@ -202,6 +224,8 @@ impl Stages {
             rate: if secs > 0.0 { moved as f64 / secs } else { 0.0 },
             error,
             canary: Some(self.ramp.finished()),
+            arrivals,
+            left: super::Left::read(self.broker.as_ref(), &self.cfg.source).await,
             ..self.base.clone()
         }
     }

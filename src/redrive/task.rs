@@ -14,6 +14,7 @@ use chrono::Utc;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
+use super::arrivals::ArrivalWatch;
 use super::{
     Control, Directive, MAX_TASK_RATE, Mode, Progress, RateMeter, RedriveHandle, Report, RunState,
     eta,
@@ -34,6 +35,8 @@ pub struct TaskConfig {
     pub source_arn: String,
     /// `None`: each message back to its own source.
     pub destination_arn: Option<String>,
+    /// The queues the messages go to, watched for arrivals (see [`super::arrivals`]).
+    pub destinations: Vec<QueueRef>,
     /// MaxNumberOfMessagesPerSecond, 1–500; `None`: the server's own pace.
     pub rate: Option<u32>,
     pub poll: Duration,
@@ -52,6 +55,7 @@ pub(crate) fn check_rate(rate: Option<u32>) -> Result<(), BrokerError> {
 /// Starts a move task and watches it.
 pub async fn start(broker: Arc<dyn Broker>, cfg: TaskConfig) -> BrokerResult<RedriveHandle> {
     check_rate(cfg.rate)?;
+    let arrivals = ArrivalWatch::start(broker.as_ref(), cfg.destinations.clone()).await;
     let handle = broker
         .start_move_task(&cfg.source_arn, cfg.destination_arn.as_deref(), cfg.rate)
         .await?;
@@ -62,7 +66,38 @@ pub async fn start(broker: Arc<dyn Broker>, cfg: TaskConfig) -> BrokerResult<Red
         Some(handle),
         cfg.rate,
         cfg.poll,
+        Some(arrivals),
     ))
+}
+
+/// What a cancel did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cancel {
+    /// CancelMessageMoveTask was sent; the task had moved this many.
+    Sent { moved: u64 },
+    /// The task was not running (its status), so nothing was sent.
+    NotRunning(MoveTaskStatus),
+}
+
+/// Cancels a move task only while the server says it is RUNNING: cancelling one
+/// that has finished can leave it CANCELLING for good (LocalStack), and no new
+/// task may then start on its DLQ.
+pub async fn cancel_if_running(
+    broker: &dyn Broker,
+    source_arn: &str,
+    handle: &str,
+) -> BrokerResult<Cancel> {
+    let tasks = broker.list_move_tasks(source_arn).await?;
+    match tasks.iter().find(|t| t.handle.as_deref() == Some(handle)) {
+        Some(t) if t.status.is_running() => Ok(Cancel::Sent {
+            moved: broker.cancel_move_task(handle).await?,
+        }),
+        Some(t) => Ok(Cancel::NotRunning(t.status.clone())),
+        // SQS drops a finished task's handle: it is not running.
+        None => Ok(Cancel::NotRunning(
+            find(&tasks, Some(handle)).map_or(MoveTaskStatus::Completed, |t| t.status.clone()),
+        )),
+    }
 }
 
 /// The running move task of a DLQ, if any (started here or elsewhere).
@@ -157,6 +192,7 @@ pub(crate) fn watch_task(
     handle: Option<String>,
     rate: Option<u32>,
     poll: Duration,
+    arrivals: Option<ArrivalWatch>,
 ) -> RedriveHandle {
     let control = Control::new(Mode::MoveTask, None);
     let (tx, rx) = watch::channel(Progress::new(Mode::MoveTask, rate.map(f64::from)));
@@ -174,12 +210,14 @@ pub(crate) fn watch_task(
     let task = tokio::spawn(async move {
         Watcher {
             broker,
+            source,
             source_arn,
             handle,
             poll,
             progress: tx,
             directive,
             base: report_base,
+            arrivals,
         }
         .run()
         .await
@@ -189,12 +227,15 @@ pub(crate) fn watch_task(
 
 struct Watcher {
     broker: Arc<dyn Broker>,
+    source: QueueRef,
     source_arn: String,
     handle: Option<String>,
     poll: Duration,
     progress: watch::Sender<Progress>,
     directive: watch::Receiver<Directive>,
     base: Report,
+    /// The destinations' depth, for what the task's count proves.
+    arrivals: Option<ArrivalWatch>,
 }
 
 impl Watcher {
@@ -227,9 +268,10 @@ impl Watcher {
                     .or_else(|| last.as_ref().and_then(|t| t.handle.clone()));
                 match handle {
                     Some(h) => {
-                        if let Err(e) = self.broker.cancel_move_task(&h).await {
-                            // It may have just finished; the next poll tells.
-                            error = Some(format!("cancel: {e}"));
+                        match cancel_if_running(self.broker.as_ref(), &self.source_arn, &h).await {
+                            Ok(_) => {}
+                            // The next poll tells how it stands.
+                            Err(e) => error = Some(format!("cancel: {e}")),
                         }
                     }
                     None => error = Some("no running task to cancel".into()),
@@ -258,6 +300,9 @@ impl Watcher {
                         p.state = RunState::Cancelling;
                     }
                     let done = p.state.is_finished();
+                    if !done && let Some(a) = self.arrivals.as_mut() {
+                        a.sample(self.broker.as_ref()).await;
+                    }
                     self.progress.send_replace(p);
                     last = Some(t);
                     if done {
@@ -293,6 +338,16 @@ impl Watcher {
                 .or_else(|| Some("the move task failed".into())),
             _ => error.filter(|_| state != RunState::Completed && state != RunState::Cancelled),
         };
+        let arrivals = match self.arrivals.take() {
+            Some(a) if state != RunState::Failed => a.finish(self.broker.as_ref(), p.moved).await,
+            _ => None,
+        };
+        let error = error.or_else(|| {
+            arrivals
+                .as_ref()
+                .filter(|a| a.shortfall(p.moved).is_some())
+                .map(|a| a.note.clone())
+        });
         let duration = p.elapsed.max(started.elapsed());
         Report {
             state,
@@ -314,6 +369,8 @@ impl Watcher {
                 .or(self.base.target_rate),
             error,
             task_handle: self.handle.clone().or(self.base.task_handle.clone()),
+            arrivals,
+            left: super::Left::read(self.broker.as_ref(), &self.source).await,
             ..self.base
         }
     }
@@ -415,6 +472,7 @@ mod tests {
                 source: queue_ref("dlq"),
                 source_arn: arn("dlq"),
                 destination_arn: Some(arn("orders")),
+                destinations: vec![queue_ref("orders")],
                 rate: Some(10),
                 poll: Duration::from_millis(5),
             },
@@ -448,6 +506,7 @@ mod tests {
             None,
             None,
             Duration::from_millis(5),
+            None,
         );
         w.progress
             .clone()

@@ -12,6 +12,7 @@ use crate::breaker::BreakerState;
 use crate::broker::{BrokerError, MoveTask, QueueRef};
 use crate::redrive::canary::Canary;
 use crate::redrive::gate::{self, GateDecision, Guard};
+use crate::redrive::task::Cancel;
 use crate::redrive::{
     ClientOptions, ControlError, Destination, ModePreference, Plan, Progress, Report, Request,
 };
@@ -80,7 +81,7 @@ pub enum RedriveMsg {
     },
     Cancelled {
         queue: QueueRef,
-        result: Result<u64, BrokerError>,
+        result: Result<Cancel, BrokerError>,
     },
 }
 
@@ -272,12 +273,19 @@ impl App {
             }
             RedriveMsg::Cancelled { queue, result } => {
                 match result {
-                    Ok(moved) => {
+                    Ok(Cancel::Sent { moved }) => {
                         let text =
                             format!("move task on {} cancelled after {moved} moved", queue.name);
                         self.tell(text.clone());
                         self.notify(text, false);
                     }
+                    Ok(Cancel::NotRunning(status)) => self.notify(
+                        format!(
+                            "the move task on {} is {status}, not running: nothing to cancel",
+                            queue.name
+                        ),
+                        false,
+                    ),
                     Err(e) => self.notify(
                         format!("cancelling the move task on {} failed: {e}", queue.name),
                         true,

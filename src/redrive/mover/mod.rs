@@ -235,6 +235,9 @@ enum HoldReason {
     SentNotDeleted,
     /// Sent by this redrive and back in the DLQ: not sent again in this run.
     Returned,
+    /// A halted FIFO canary finishes only the groups it began (see
+    /// [`Run::keep_groups_whole`]); the others wait untouched.
+    NotBegun,
 }
 
 #[derive(Debug, Clone)]
@@ -271,6 +274,10 @@ struct Stats {
     /// The canary's ramp, and the MessageIds this run gave the messages it sent.
     ramp: Option<Ramp>,
     sent_ids: HashSet<String>,
+    /// FIFO groups a canary has begun to move.
+    begun: HashSet<String>,
+    /// A FIFO canary halted and is finishing the groups it began.
+    finishing: bool,
 }
 
 struct Run {
@@ -374,7 +381,10 @@ impl Run {
             RunState::Completed
         };
         let p = self.publish(state);
-        self.report(state, &p)
+        Report {
+            left: super::Left::read(self.broker.as_ref(), &self.cfg.source).await,
+            ..self.report(state, &p)
+        }
     }
 
     /// The state while workers run, from the directive (and pause bookkeeping).
@@ -462,6 +472,7 @@ impl Run {
             HoldReason::Unselected,
             HoldReason::Failed,
             HoldReason::Returned,
+            HoldReason::NotBegun,
         ] {
             let group: Vec<Message> = by_reason
                 .iter()

@@ -17,11 +17,16 @@ impl Run {
             }
             let rate = s.meter.as_ref().map_or(0.0, RateMeter::rate);
             let attempted = s.moved + s.failed;
-            let in_queue = s.depth.or_else(|| {
-                self.cfg
-                    .expected
-                    .map(|e| e.saturating_sub(attempted + s.skipped))
-            });
+            // A canary's returns are back in the DLQ's depth: they are not more
+            // to move, so its total stays the messages it started with.
+            let from_start = self
+                .cfg
+                .expected
+                .map(|e| e.saturating_sub(attempted + s.skipped));
+            let in_queue = match s.ramp {
+                Some(_) => from_start,
+                None => s.depth.or(from_start),
+            };
             // Stopped early (cancelled, halted), the rest is still in the DLQ.
             let left = if state == RunState::Completed {
                 Some(0)
@@ -104,6 +109,8 @@ impl Run {
             error: s.fatal.clone(),
             task_handle: None,
             canary: s.ramp.as_ref().map(Ramp::finished),
+            arrivals: None,
+            left: None,
         }
     }
 }

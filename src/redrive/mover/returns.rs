@@ -36,6 +36,14 @@ impl Run {
         match step {
             Step::Hold => {}
             Step::Rate(rate) => self.limiter.set_rate(rate),
+            Step::Halt(reason) if self.cfg.source.is_fifo() => {
+                let mut s = self.stats();
+                s.last_error = Some(format!(
+                    "{reason}; finishing the {} group(s) it began, so that each stays in order",
+                    s.begun.len()
+                ));
+                s.finishing = true;
+            }
             Step::Halt(reason) => {
                 self.stats().last_error = Some(reason);
                 self.control.cancel();
@@ -49,6 +57,9 @@ impl Run {
         let Some(canary) = self.cfg.canary else {
             return;
         };
+        if self.stats().finishing {
+            return;
+        }
         let end = Instant::now() + canary.window;
         while Instant::now() < end && !self.is_cancelled() {
             self.read_depth().await;
@@ -65,6 +76,32 @@ impl Run {
                 _ = self.cancelled() => return,
             }
         }
+    }
+
+    /// A FIFO canary moves whole groups. The messages of a group come back to the
+    /// DLQ's tail in order (the consumer fails them one by one), so a group moved
+    /// to its end keeps its order there; a group cut short would stand behind its
+    /// returned head. So once halted it moves only the rest of the groups it began,
+    /// and holds the others untouched until the pass ends.
+    pub(super) async fn keep_groups_whole(&self, fresh: Vec<Message>) -> Vec<Message> {
+        if self.cfg.canary.is_none() || !self.cfg.source.is_fifo() {
+            return fresh;
+        }
+        let (go, wait): (Vec<Message>, Vec<Message>) = {
+            let mut s = self.stats();
+            if s.finishing {
+                fresh
+                    .into_iter()
+                    .partition(|m| m.group_id.as_ref().is_some_and(|g| s.begun.contains(g)))
+            } else {
+                for g in fresh.iter().filter_map(|m| m.group_id.clone()) {
+                    s.begun.insert(g);
+                }
+                (fresh, Vec::new())
+            }
+        };
+        self.hold(wait, HoldReason::NotBegun).await;
+        go
     }
 
     /// Messages this run sent that are back in the DLQ: counted as returns and

@@ -193,6 +193,7 @@ impl Run {
         };
         self.seen_again(seen).await;
         let fresh = self.set_aside_returns(fresh).await;
+        let fresh = self.keep_groups_whole(fresh).await;
         if fresh.is_empty() {
             self.unclaim(want, paid);
             drop(permit);
