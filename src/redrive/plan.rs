@@ -173,6 +173,15 @@ pub(crate) fn choose_mode(f: &ModeFacts) -> Result<(Mode, String), String> {
 pub enum PlanError {
     #[error("{0}")]
     Invalid(String),
+    /// SQS runs one move task per queue at a time, and one is running.
+    #[error(
+        "a move task is already running on {queue} (SQS allows one at a time): \
+         cancel it first, or move client-side"
+    )]
+    TaskRunning { queue: String },
+    /// A move task was insisted on and cannot serve (why, in full).
+    #[error("{0}")]
+    MoveTaskCannot(String),
     #[error("{context}: {error}")]
     Broker {
         context: String,
@@ -366,7 +375,15 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
         support,
         running_task: running_task.is_some(),
     };
-    let (mode, mode_reason) = choose_mode(&facts).map_err(PlanError::Invalid)?;
+    if facts.running_task && request.mode != ModePreference::ClientSide {
+        return Err(PlanError::TaskRunning {
+            queue: src.name.clone(),
+        });
+    }
+    let (mode, mode_reason) = choose_mode(&facts).map_err(|why| match request.mode {
+        ModePreference::MoveTask => PlanError::MoveTaskCannot(why),
+        _ => PlanError::Invalid(why),
+    })?;
     let destinations = match &request.destination {
         Destination::OwnSource => dlq_sources.iter().map(|q| q.name.clone()).collect(),
         Destination::Queue(q) => vec![q.name.clone()],
