@@ -57,9 +57,17 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn dry_run_prints_the_plan_as_json_and_moves_nothing() {
+    // The demo's DLQ is empty at the start: a dry run says it would move nothing.
     let out = lazysqs(&["--from", "orders-dlq", "--rate", "50", "--dry-run"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v = json(&out);
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("no visible message") && e.contains("move nothing")),
+        "{v}"
+    );
+    assert!(v["next_step"].is_string(), "{v}");
     assert_eq!(v["state"], "dry_run");
     assert_eq!(v["dry_run"], true);
     assert_eq!(v["mode"], "move-task");
@@ -86,7 +94,8 @@ fn a_filter_or_a_count_means_client_side() {
         &["--from", "orders-dlq", "--client-side", "--dry-run"][..],
     ] {
         let out = lazysqs(args);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", stderr(&out));
+        // 1: the demo's DLQ is empty at the start, so it would move nothing.
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
         let v = json(&out);
         assert_eq!(v["mode"], "client-side", "{args:?}");
     }
@@ -360,4 +369,79 @@ async fn a_running_move_task_refuses_another_with_json_and_a_next_step_on_locals
             "{v}"
         );
     }
+}
+
+#[test]
+fn the_canary_flag_says_which_mode_it_uses() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lazysqs"))
+        .args(["redrive", "--help"])
+        .output()
+        .expect("run lazysqs");
+    let help = String::from_utf8_lossy(&out.stdout);
+    let canary = help
+        .split("--canary ")
+        .nth(1)
+        .and_then(|rest| rest.split("--canary-start").next())
+        .unwrap_or_else(|| panic!("no --canary in\n{help}"));
+    assert!(
+        canary.contains("SQS move task") && canary.contains("client-side"),
+        "--canary's help should say the mode: {canary}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_that_would_move_nothing_exits_1_and_says_why_on_localstack() {
+    let Some(lab) = localstack::Lab::new(SUITE, "dry_nothing").await else {
+        return;
+    };
+    let (_source, dlq) = lab.with_dlq("dry", &[]).await;
+    fill(&lab.sqs, &dlq.url, 20).await;
+    lab.wait_counts(&dlq, (20, 0)).await;
+    let dry = |extra: &[&str]| {
+        let mut args = vec!["--from", dlq.name.as_str(), "--dry-run"];
+        args.extend_from_slice(extra);
+        lazysqs_on(&lab.endpoint, "", &args)
+    };
+
+    let out = dry(&["--filter", "n=999"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["state"], "dry_run");
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("matches none of the 20")),
+        "{v}"
+    );
+    assert!(v["next_step"].is_string(), "{v}");
+    assert_eq!(v["sample"]["matching"], 0, "{v}");
+
+    let out = dry(&["--transform", "error(\"broken\")"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v = json(&out);
+    assert!(
+        v["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("fails on all 20")),
+        "{v}"
+    );
+    assert_eq!(v["sample"]["transform_fails"], 20, "{v}");
+
+    // Something to move: exit 0, and the sample says how much of it.
+    let out = dry(&["--filter", "n=3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["sample"]["matching"], 1, "{v}");
+    assert!(v["error"].is_null(), "{v}");
+    let out = dry(&[
+        "--transform",
+        ".n |= (if . < 5 then . + 100 else error(\"big\") end)",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["sample"]["fixed"], 5, "{v}");
+    assert_eq!(v["sample"]["transform_fails"], 15, "{v}");
+
+    // Every dry run gave back what it peeked at.
+    lab.wait_counts(&dlq, (20, 0)).await;
 }

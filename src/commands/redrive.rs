@@ -7,11 +7,14 @@
 //! message in both queues, never in neither.
 //!
 //! Exit status: 0 everything asked for was moved; 1 the redrive ran but did not move
-//! everything (failed messages, cancelled, or it failed); 2 it did not run (bad
+//! everything (failed messages, cancelled, or it failed), or a dry run found it would
+//! move nothing (an empty DLQ, a filter that matches nothing, a transform that fails
+//! on every message); 2 it did not run (bad
 //! arguments, no connection, refused by the breaker gate or not confirmed). Every
 //! exit after the command line is parsed prints one JSON summary on stdout, with
 //! `state`, `error` and `next_step`.
 
+mod dry_run;
 mod progress;
 mod summary;
 
@@ -31,52 +34,6 @@ use crate::redrive::gate::{self, GateDecision, Guard};
 use crate::redrive::{ClientOptions, Destination, Plan, Request};
 use progress::draw;
 use summary::{NotRun, State, Summary};
-
-/// `--dry-run --transform`: the first 3 matching bodies before and after, on
-/// stderr (redacted), from a peek that gives every message straight back.
-async fn preview_transform(
-    broker: &dyn Broker,
-    plan: &Plan,
-    t: &crate::triage::Transform,
-    rules: &[String],
-) {
-    let r = &plan.request;
-    let seen = match crate::triage::scan::peek(broker, &r.source, 100).await {
-        Ok(seen) => seen,
-        Err(e) => {
-            eprintln!("  cannot preview the transform: {e}");
-            return;
-        }
-    };
-    let matching: Vec<_> = seen
-        .iter()
-        .filter(|m| r.filter.as_ref().is_none_or(|f| f.selects(m)))
-        .take(3)
-        .collect();
-    if matching.is_empty() {
-        eprintln!(
-            "  transform preview: no matching message among the first {} seen",
-            seen.len()
-        );
-    }
-    for m in matching {
-        eprintln!("  transform preview: {}", m.message_id);
-        match t.apply(&m.body) {
-            Ok(after) => {
-                let before = crate::redact::body(&m.body, rules);
-                let after = crate::redact::body(&after, rules);
-                let lines = crate::triage::transform::diff(&before, &after);
-                if lines.is_empty() {
-                    eprintln!("    (unchanged)");
-                }
-                for (kind, line) in lines {
-                    eprintln!("    {} {line}", kind.sign());
-                }
-            }
-            Err(why) => eprintln!("    fails, would stay in {}: {why}", r.source.name),
-        }
-    }
-}
 
 /// Runs `lazysqs redrive`. Every exit prints one JSON summary on stdout: exit 2
 /// (it did not run) says why in `error` and what to do in `next_step`.
@@ -201,11 +158,21 @@ async fn execute(cli: &Cli, config: &Config, args: &RedriveArgs) -> Result<ExitC
         }
     }
     if args.dry_run {
-        if let Some(t) = &plan.request.transform {
-            preview_transform(broker.as_ref(), &plan, t, &config.display.redact).await;
-        }
-        print(Summary::planned(args, &plan, &gate, State::DryRun, None))?;
-        return Ok(Exit::Ok.into());
+        let verdict = dry_run::check(broker.as_ref(), &plan, &config.display.redact).await?;
+        let code = match &verdict.nothing {
+            Some(why) => {
+                eprintln!("lazysqs redrive: {}", why.error);
+                ExitCode::from(1)
+            }
+            None => Exit::Ok.into(),
+        };
+        let mut summary = Summary::planned(args, &plan, &gate, State::DryRun, verdict.nothing);
+        summary.extra.insert(
+            "sample".into(),
+            verdict.sample.unwrap_or(serde_json::Value::Null),
+        );
+        print(summary)?;
+        return Ok(code);
     }
     if !args.yes {
         let why = match confirm(&plan).await {
