@@ -207,6 +207,23 @@ fn every_exit_2_prints_the_json_with_the_error_and_the_next_step() {
 }
 
 #[test]
+fn a_queue_that_is_no_dlq_is_refused_without_a_destination() {
+    // The demo's orders is a source: no queue sends orders its failures.
+    let v = did_not_run(
+        &lazysqs(&["--from", "orders", "--yes"]),
+        "refused",
+        "no queue names orders as its dead-letter queue",
+        "--to",
+    );
+    assert!(
+        v["next_step"]
+            .as_str()
+            .is_some_and(|n| n.contains("[[dlq]]")),
+        "{v}"
+    );
+}
+
+#[test]
 fn bad_requests_exit_2_with_a_reason() {
     let out = lazysqs(&["--from", "no-such-queue", "--yes"]);
     assert_eq!(out.status.code(), Some(2));
@@ -250,6 +267,13 @@ fn a_run_prints_a_summary_and_exits_0() {
 
 /// `lazysqs --endpoint-url ENDPOINT redrive ARGS…` with LocalStack's test credentials.
 fn lazysqs_on(endpoint: &str, config_text: &str, args: &[&str]) -> Output {
+    let mut command = vec!["redrive"];
+    command.extend_from_slice(args);
+    lazysqs_command_on(endpoint, config_text, &command)
+}
+
+/// `lazysqs --endpoint-url ENDPOINT COMMAND…` with LocalStack's test credentials.
+fn lazysqs_command_on(endpoint: &str, config_text: &str, args: &[&str]) -> Output {
     let dir = tempfile::tempdir().expect("tempdir");
     let config = dir.path().join("config.toml");
     std::fs::write(&config, config_text).expect("config");
@@ -259,7 +283,6 @@ fn lazysqs_on(endpoint: &str, config_text: &str, args: &[&str]) -> Output {
         .arg(&config)
         .arg("--log-file")
         .arg(dir.path().join("lazysqs.log"))
-        .arg("redrive")
         .args(args)
         .env("HOME", dir.path())
         .env_remove("XDG_DATA_HOME")
@@ -444,4 +467,98 @@ async fn a_dry_run_that_would_move_nothing_exits_1_and_says_why_on_localstack() 
 
     // Every dry run gave back what it peeked at.
     lab.wait_counts(&dlq, (20, 0)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_declared_dlq_is_redriven_client_side_to_its_declared_source_on_localstack() {
+    use lazysqs::broker::Broker;
+    let Some(lab) = localstack::Lab::new(SUITE, "declared").await else {
+        return;
+    };
+    // An application's own DLQ: no redrive policy names it.
+    let source = lab.create("signups", &[]).await;
+    let dlq = lab.create("signups-dlq", &[]).await;
+    fill(&lab.sqs, &dlq.url, 5).await;
+    lab.wait_counts(&dlq, (5, 0)).await;
+
+    // Undeclared, it is no DLQ: refused, the messages untouched.
+    let v = did_not_run(
+        &lazysqs_on(&lab.endpoint, "", &["--from", &dlq.name, "--yes", "-q"]),
+        "refused",
+        "no queue names",
+        "[[dlq]]",
+    );
+    assert_eq!(v["source"], dlq.name.as_str());
+    lab.wait_counts(&dlq, (5, 0)).await;
+
+    let config = format!(
+        "[[dlq]]\nqueue = \"{}\"\nsource = \"{}\"\n",
+        dlq.name, source.name
+    );
+    let out = lazysqs_command_on(
+        &lab.endpoint,
+        &config,
+        &[
+            "--prefix",
+            &lab.prefix,
+            "snapshot",
+            "--json",
+            "--no-metrics",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let snap = json(&out);
+    let row = snap["queues"]
+        .as_array()
+        .and_then(|qs| qs.iter().find(|q| q["name"] == dlq.name.as_str()))
+        .unwrap_or_else(|| panic!("no {} in {snap}", dlq.name));
+    assert_eq!(row["is_dlq"], true, "{row}");
+    assert_eq!(
+        row["dlq_sources"],
+        serde_json::json!([source.name]),
+        "{row}"
+    );
+
+    let out = lazysqs_on(
+        &lab.endpoint,
+        &config,
+        &["--from", &dlq.name, "--yes", "-q"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v = json(&out);
+    assert_eq!(v["state"], "completed", "{v}");
+    assert_eq!(v["mode"], "client-side", "{v}");
+    assert!(
+        v["mode_reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("declared in the config, not a redrive policy")),
+        "{v}"
+    );
+    assert_eq!(v["moved"], 5, "{v}");
+    assert_eq!(v["destinations"], serde_json::json!([source.name]), "{v}");
+    lab.wait_counts(&dlq, (0, 0)).await;
+    lab.wait_counts(&source, (5, 0)).await;
+    let back = lab
+        .broker
+        .receive(&source, 10, std::time::Duration::ZERO)
+        .await;
+    assert!(
+        back.expect("receive")
+            .iter()
+            .all(|m| m.body.starts_with("{\"n\":")),
+        "the bodies came back unchanged"
+    );
+
+    // A move task cannot start from it, and says why.
+    let v = did_not_run(
+        &lazysqs_on(
+            &lab.endpoint,
+            &config,
+            &["--from", &dlq.name, "--move-task", "--yes"],
+        ),
+        "refused",
+        "declared in the config",
+        "--move-task",
+    );
+    assert_eq!(v["source"], dlq.name.as_str());
 }

@@ -87,6 +87,15 @@ impl NotRun {
                      or pass --client-side to move alongside it"
                 ),
             ),
+            PlanError::NotADlq { queue } => NotRun::new(
+                State::Refused,
+                e,
+                format!(
+                    "name a destination with --to QUEUE, or, if an application sends {queue} its \
+                     failures itself, declare the link in the config: [[dlq]] queue = \"{queue}\", \
+                     source = \"…\""
+                ),
+            ),
             PlanError::MoveTaskCannot(_) => NotRun::new(
                 State::Refused,
                 e,
