@@ -127,6 +127,11 @@ pub enum Command {
         /// The queue to send to.
         #[arg(long, value_name = "QUEUE")]
         to: String,
+        /// Once a line's copy is sent, delete its original (the exported
+        /// `message_id`) from this DLQ, so that a later redrive does not send it
+        /// again. Without it, the originals still in --to's DLQ are counted.
+        #[arg(long, value_name = "DLQ")]
+        delete_from: Option<String>,
     },
 }
 
