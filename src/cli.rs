@@ -98,9 +98,6 @@ pub enum Command {
     /// --to QUEUE), rate-limited, with a progress bar on stderr and a JSON summary on
     /// stdout. An SQS move task where it can serve, else client-side.
     Redrive(RedriveArgs),
-    /// Send messages from a JSON Lines file (as exported with `x` in the message
-    /// browser) to a queue, keeping attributes and FIFO group ids. Reports each line
-    /// that failed; exit status 1 if any did.
     /// Receive a whole queue (a DLQ) and group its messages by cause: by JSON
     /// shape, a field's value, an attribute, source queue, receive count or hour.
     /// Prints a table, or JSON (see "Triage" in the README). Every message is
@@ -121,12 +118,20 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Send messages from a JSON Lines file (as exported with `x` in the message
+    /// browser) to a queue, keeping attributes and FIFO group ids. Reports each line
+    /// that failed; exit status 1 if any did.
     Import {
         /// The JSON Lines file.
         file: PathBuf,
         /// The queue to send to.
         #[arg(long, value_name = "QUEUE")]
         to: String,
+        /// Once a line's copy is sent, delete its original (the exported
+        /// `message_id`) from this DLQ, so that a later redrive does not send it
+        /// again. Without it, the originals still in --to's DLQ are counted.
+        #[arg(long, value_name = "DLQ")]
+        delete_from: Option<String>,
     },
 }
 
@@ -134,8 +139,11 @@ pub enum Command {
 #[derive(Debug, Clone, clap::Args)]
 #[command(
     after_help = "Exit status: 0 everything asked for was moved; 1 the redrive ran but \
-    did not move everything (failed messages, cancelled, or it failed); 2 it did not run (bad \
-    arguments, no connection, refused by the breaker gate, or not confirmed)."
+    did not move everything (failed messages, cancelled, or it failed), or a dry run found it \
+    would move nothing (an empty DLQ, a filter that matches nothing, a transform that fails on \
+    every message); 2 it did not run (bad arguments, no connection, a queue not found, refused, \
+    or not confirmed). Every exit prints a JSON summary on stdout, with `state`, `error` and \
+    `next_step`."
 )]
 pub struct RedriveArgs {
     /// The dead-letter queue to drain (a name, URL or ARN).
@@ -188,10 +196,12 @@ pub struct RedriveArgs {
     /// No progress on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
-    /// Start slow and watch for returns (client-side): the rate doubles after
-    /// each window in which nothing came back, up to --rate; the redrive halts
-    /// when more than --canary-max-returns of the messages it sent come back to
-    /// the DLQ in one window, and exits 1.
+    /// Start slow and watch for returns: the rate doubles after each window in
+    /// which nothing came back, up to --rate; the redrive halts when more than
+    /// --canary-max-returns of the messages it sent come back to the DLQ in one
+    /// window, and exits 1. Mode: an SQS move task where one can serve, each stage
+    /// a task of its own at that stage's rate (returns read from the DLQ's depth);
+    /// else (or with --client-side) client-side, returns known by message id.
     #[arg(long)]
     pub canary: bool,
     /// The canary's first rate, messages per second (0.1 to 3000).

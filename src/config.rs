@@ -11,6 +11,9 @@ use serde::de::{self, Deserializer, MapAccess, Visitor};
 
 use crate::keymap::{Action, KeySpec, Keymap};
 
+mod dlq;
+pub use dlq::DeclaredDlq;
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -39,6 +42,9 @@ pub struct Config {
     pub redrive: RedriveConfig,
     #[serde(default)]
     pub triage: TriageConfig,
+    /// Queues used as dead-letter queues without a redrive policy (`[[dlq]]`).
+    #[serde(default, rename = "dlq")]
+    pub dlqs: Vec<DeclaredDlq>,
 }
 
 /// Triage: a whole DLQ grouped by cause.

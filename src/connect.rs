@@ -2,6 +2,8 @@
 //! or AWS, from the command line and the config. Shared by the dashboard and the
 //! headless commands.
 
+mod declared;
+
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
@@ -156,13 +158,13 @@ impl Cli {
                 source.push_str(" (no AWS configured)");
             }
             return Ok(Connection {
-                broker: Arc::new(sim.clone()),
+                broker: declared::wrap(Arc::new(sim.clone()), &config.dlqs),
                 sim: Some(sim),
                 source,
                 breakers,
             });
         }
-        let broker = connect_all(&self.aws_places(config)).await?;
+        let broker = declared::wrap(connect_all(&self.aws_places(config)).await?, &config.dlqs);
         Ok(Connection {
             source: broker.describe(),
             broker,

@@ -34,7 +34,15 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = cli.load_config()?;
+    let config = match cli.load_config() {
+        Ok(config) => config,
+        Err(e) => {
+            if let Some(lazysqs::cli::Command::Redrive(args)) = &cli.command {
+                lazysqs::commands::redrive::config_failed(args, &e);
+            }
+            return Err(e);
+        }
+    };
     if let Some(command) = &cli.command {
         return lazysqs::commands::run(&cli, &config, command).await;
     }

@@ -547,3 +547,33 @@ fn others_secs_is_read_and_range_checked() {
         "{message}"
     );
 }
+
+#[test]
+fn a_declared_dlq_is_read_and_checked_with_its_line() {
+    let c = parse(
+        "[[dlq]]\nqueue = \"signups-dlq\"\nsource = \"signups\"\n\n[[dlq]]\nqueue = \"mail-dlq\"\nsource = \"mail\"\n",
+    )
+    .expect("two declared DLQs");
+    assert_eq!(c.dlqs.len(), 2);
+    assert_eq!(c.dlqs[0].queue, "signups-dlq");
+    assert_eq!(c.dlqs[0].source, "signups");
+    assert_eq!(c.dlqs[1].source, "mail");
+
+    let ok = "[[dlq]]\nqueue = \"a-dlq\"\nsource = \"a\"\n\n";
+    let (_, message) = error_at(
+        &format!("{ok}[[dlq]]\nqueue = \"b-dlq\"\nsource = \"b\"\nmax_receive = 3\n"),
+        8,
+    );
+    assert!(message.contains("max_receive"), "{message}");
+    let (_, message) = error_at(&format!("{ok}[[dlq]]\nqueue = \"\"\nsource = \"b\"\n"), 5);
+    assert!(message.contains("dlq.queue"), "{message}");
+    let (_, message) = error_at(
+        &format!("{ok}[[dlq]]\nqueue = \"b-dlq\"\nsource = \" \"\n"),
+        5,
+    );
+    assert!(message.contains("dlq.source"), "{message}");
+    let (_, message) = error_at(&format!("{ok}[[dlq]]\nqueue = \"b-dlq\"\n"), 5);
+    assert!(message.contains("source"), "{message}");
+    let (_, message) = error_at("[[dlq]]\nqueue = \"same\"\nsource = \"same\"\n", 1);
+    assert!(message.contains("itself"), "{message}");
+}

@@ -1054,3 +1054,138 @@ async fn resolve_queue_finds_by_exact_name_on_sim() {
         .expect_err("missing");
     assert_eq!(e.kind(), "not found");
 }
+
+/// `lazysqs import FILE --to QUEUE EXTRA…` against LocalStack, with `home` as the
+/// home (and audit log) directory.
+async fn import_command(
+    endpoint: &str,
+    home: &Path,
+    file: &Path,
+    to: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_lazysqs"))
+        .arg("import")
+        .arg(file)
+        .args(["--to", to, "--endpoint-url", endpoint])
+        .args(["--region", "us-east-1"])
+        .args(extra)
+        .env("HOME", home)
+        .env("XDG_DATA_HOME", home.join(".local/share"))
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .await
+        .expect("run lazysqs import")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_counts_or_deletes_the_originals_of_the_copies_it_sent_on_localstack() {
+    let Some(env) = Env::localstack("import-originals").await else {
+        return;
+    };
+    let endpoint = localstack::endpoint(SUITE, "import-originals").unwrap_or_default();
+    let dlq = env.create("orig-dlq", Spec::default()).await;
+    let source = env
+        .create(
+            "orig",
+            Spec {
+                redrive: Some((&dlq, 5)),
+                ..Spec::default()
+            },
+        )
+        .await;
+    for i in 0..4 {
+        env.send(&dlq, &format!(r#"{{"n":{i},"coffee":"latte"}}"#), None)
+            .await;
+    }
+    env.wait_counts(&dlq, (4, 0)).await;
+    // Export all four (as `x` does), fixed; the last one exported while masked,
+    // which import refuses: its original must stay.
+    let mut held: Vec<Message> = Vec::new();
+    while held.len() < 4 {
+        for m in env
+            .b()
+            .receive(&dlq, 10, Duration::from_secs(30))
+            .await
+            .expect("receive")
+        {
+            if !held.iter().any(|h| h.message_id == m.message_id) {
+                held.push(m);
+            }
+        }
+    }
+    let receipts = held.iter().map(|m| m.receipt_handle.clone()).collect();
+    set_visibility(env.b(), &dlq, receipts, Duration::ZERO).await;
+    env.wait_counts(&dlq, (4, 0)).await;
+    let mut lines: Vec<ExportedMessage> = held
+        .iter()
+        .map(|m| ExportedMessage::new(m, &m.body.replace("latte", "mocha")))
+        .collect();
+    lines[3].masked_fields = vec!["coffee".into()];
+    let kept = held[3].message_id.clone();
+    let home = tempfile::tempdir().expect("home");
+    let path = home.path().join("fixed.jsonl");
+    std::fs::write(&path, to_jsonl(&lines)).expect("write");
+
+    let result = std::panic::AssertUnwindSafe(async {
+        // Without --delete-from: the originals are counted in --to's DLQ, and stay.
+        let out = import_command(&endpoint, home.path(), &path, &source.name, &[]).await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "one line refused: {stderr}");
+        assert!(stderr.contains("sent 3 message(s)"), "{stderr}");
+        assert!(
+            stderr.contains(&format!("originals still in {}: about 3", dlq.name))
+                && stderr.contains("approximate")
+                && stderr.contains("--delete-from"),
+            "{stderr}"
+        );
+        env.wait_counts(&dlq, (4, 0)).await;
+        env.wait_counts(&source, (3, 0)).await;
+
+        // With it: each original whose copy was sent is deleted; the refused one stays.
+        let out = import_command(
+            &endpoint,
+            home.path(),
+            &path,
+            &source.name,
+            &["--delete-from", &dlq.name],
+        )
+        .await;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "one line refused: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "originals in {}: 3 deleted, 0 not found, 0 still there",
+                dlq.name
+            )),
+            "{stderr}"
+        );
+        env.wait_counts(&dlq, (1, 0)).await;
+        env.wait_counts(&source, (6, 0)).await;
+        let left = env
+            .b()
+            .receive(&dlq, 10, Duration::from_secs(5))
+            .await
+            .expect("receive");
+        assert_eq!(
+            left.iter()
+                .map(|m| m.message_id.clone())
+                .collect::<Vec<_>>(),
+            vec![kept.clone()],
+            "the original of the copy not sent stays"
+        );
+        let audit = audit_lines(&home.path().join(".local/share/lazysqs/audit.jsonl"));
+        for m in &held[..3] {
+            assert_eq!(outcomes(&audit, "delete", &m.message_id), ["started", "ok"]);
+        }
+        assert!(outcomes(&audit, "delete", &kept).is_empty());
+    });
+    let result = futures::FutureExt::catch_unwind(result).await;
+    env.cleanup().await;
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}

@@ -401,10 +401,21 @@ async fn the_mode_is_a_move_task_where_it_can_serve() {
     .expect("plan");
     assert_eq!(p.mode, Mode::ClientSide);
     assert!(p.preview().contains("client-side"), "{}", p.preview());
-    // "retry" is nobody's DLQ: no move task can start from it.
-    let p = redrive::plan(broker.as_ref(), auto(request("retry")))
+    // "retry" is nobody's DLQ: there is no source to send back to, and no move
+    // task can start from it, so it goes client-side to a named queue or not at all.
+    let err = redrive::plan(broker.as_ref(), auto(request("retry")))
         .await
-        .expect("plan");
+        .expect_err("no source to go back to");
+    assert!(matches!(err, redrive::PlanError::NotADlq { .. }), "{err}");
+    let p = redrive::plan(
+        broker.as_ref(),
+        Request {
+            destination: Destination::Queue(queue_ref("orders")),
+            ..auto(request("retry"))
+        },
+    )
+    .await
+    .expect("plan");
     assert_eq!(p.mode, Mode::ClientSide);
     // A FIFO destination for a standard DLQ: not for a move task.
     let p = redrive::plan(

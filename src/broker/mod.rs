@@ -431,8 +431,15 @@ pub trait Broker: Send + Sync {
         vec![(self.describe(), self.list_queues(selection).await)]
     }
     async fn queue_attributes(&self, queue: &QueueRef) -> BrokerResult<QueueAttrs>;
-    /// The queues whose redrive policy points at this DLQ.
+    /// The queues whose redrive policy points at this DLQ (and those the config
+    /// declares, see [`Broker::declared_sources`]).
     async fn dead_letter_sources(&self, dlq: &QueueRef) -> BrokerResult<Vec<QueueRef>>;
+    /// The names among [`Broker::dead_letter_sources`] that only the config
+    /// declares (`[[dlq]]`), with no redrive policy: SQS does not know the link,
+    /// so no move task can start from this DLQ. By default: none.
+    fn declared_sources(&self, _dlq: &QueueRef) -> Vec<String> {
+        Vec::new()
+    }
     /// Metrics for many queues at once (batched in AWS).
     async fn metrics(&self, queues: &[QueueRef]) -> BrokerResult<Vec<QueueMetrics>>;
     async fn alarm_state(&self, alarm: &str) -> BrokerResult<AlarmState>;

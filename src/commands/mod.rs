@@ -40,7 +40,11 @@ pub async fn run(cli: &Cli, config: &Config, command: &Command) -> anyhow::Resul
             max,
             json,
         } => triage::run(cli, config, from, by, max.map(|m| m as usize), *json).await,
-        Command::Import { file, to } => import::run(cli, config, file, to).await,
+        Command::Import {
+            file,
+            to,
+            delete_from,
+        } => import::run(cli, config, file, to, delete_from.as_deref()).await,
     }
 }
 

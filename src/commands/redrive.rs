@@ -7,16 +7,22 @@
 //! message in both queues, never in neither.
 //!
 //! Exit status: 0 everything asked for was moved; 1 the redrive ran but did not move
-//! everything (failed messages, cancelled, or it failed); 2 it did not run (bad
-//! arguments, no connection, refused by the breaker gate or not confirmed).
+//! everything (failed messages, cancelled, or it failed), or a dry run found it would
+//! move nothing (an empty DLQ, a filter that matches nothing, a transform that fails
+//! on every message); 2 it did not run (bad
+//! arguments, no connection, refused by the breaker gate or not confirmed). Every
+//! exit after the command line is parsed prints one JSON summary on stdout, with
+//! `state`, `error` and `next_step`.
+
+mod dry_run;
+mod progress;
+mod summary;
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
-use serde_json::json;
-use tokio::sync::watch;
+use anyhow::{anyhow, bail};
 
 use crate::breaker::{self, BreakerState};
 use crate::broker::{Broker, BrokerError, Place, QueueRef, QueueSelection, name_from_arn};
@@ -25,65 +31,76 @@ use crate::config::{BreakerSourceConfig, Config};
 use crate::connect::Connection;
 use crate::exit::Exit;
 use crate::redrive::gate::{self, GateDecision, Guard};
-use crate::redrive::{ClientOptions, Destination, Plan, Progress, Report, Request, RunState};
+use crate::redrive::{ClientOptions, Destination, Plan, Request};
+use progress::draw;
+use summary::{NotRun, State, Summary};
 
-/// `--dry-run --transform`: the first 3 matching bodies before and after, on
-/// stderr (redacted), from a peek that gives every message straight back.
-async fn preview_transform(
-    broker: &dyn Broker,
-    plan: &Plan,
-    t: &crate::triage::Transform,
-    rules: &[String],
-) {
-    let r = &plan.request;
-    let seen = match crate::triage::scan::peek(broker, &r.source, 100).await {
-        Ok(seen) => seen,
-        Err(e) => {
-            eprintln!("  cannot preview the transform: {e}");
-            return;
-        }
-    };
-    let matching: Vec<_> = seen
-        .iter()
-        .filter(|m| r.filter.as_ref().is_none_or(|f| f.selects(m)))
-        .take(3)
-        .collect();
-    if matching.is_empty() {
-        eprintln!(
-            "  transform preview: no matching message among the first {} seen",
-            seen.len()
-        );
-    }
-    for m in matching {
-        eprintln!("  transform preview: {}", m.message_id);
-        match t.apply(&m.body) {
-            Ok(after) => {
-                let before = crate::redact::body(&m.body, rules);
-                let after = crate::redact::body(&after, rules);
-                let lines = crate::triage::transform::diff(&before, &after);
-                if lines.is_empty() {
-                    eprintln!("    (unchanged)");
-                }
-                for (kind, line) in lines {
-                    eprintln!("    {} {line}", kind.sign());
-                }
-            }
-            Err(why) => eprintln!("    fails, would stay in {}: {why}", r.source.name),
+/// Runs `lazysqs redrive`. Every exit prints one JSON summary on stdout: exit 2
+/// (it did not run) says why in `error` and what to do in `next_step`.
+pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Result<ExitCode> {
+    match execute(cli, config, args).await {
+        Ok(code) => Ok(code),
+        Err(why) => {
+            eprintln!("lazysqs redrive: {}", why.error);
+            eprintln!("  next: {}", why.next_step);
+            Summary::not_run(args, &why).print()?;
+            Ok(Exit::CouldNotRun.into())
         }
     }
 }
 
-/// Runs `lazysqs redrive`.
-pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Result<ExitCode> {
-    let audit = super::may_change(cli, config, "redrive")?;
-    let conn = cli.connect(config).await?;
+/// `lazysqs redrive` whose config file could not be read: the JSON summary, for a
+/// script that reads stdout. The error itself is printed by `main`.
+pub fn config_failed(args: &RedriveArgs, error: &anyhow::Error) {
+    let why = NotRun::new(
+        State::NotPlanned,
+        format!("{error:#}"),
+        "fix the config file (see config.example.toml), or pass --config with another",
+    );
+    let _ = Summary::not_run(args, &why).print();
+}
+
+/// The next step when a queue named on the command line cannot be found or read.
+fn lookup_failed(e: anyhow::Error) -> NotRun {
+    match e.downcast_ref::<BrokerError>() {
+        Some(cause) => NotRun::broker(State::NotConnected, format!("{e:#}"), Some(cause)),
+        None => NotRun::new(
+            State::NotPlanned,
+            format!("{e:#}"),
+            "check the queue's name: `lazysqs snapshot` lists the queues lazysqs can see \
+             (a name, URL or ARN)",
+        ),
+    }
+}
+
+async fn execute(cli: &Cli, config: &Config, args: &RedriveArgs) -> Result<ExitCode, NotRun> {
+    let audit = super::may_change(cli, config, "redrive").map_err(|e| {
+        let next = if cli.read_only || config.read_only {
+            "run it without --read-only (and without read_only = true in the config)"
+        } else if super::require_target(cli, config, "redrive").is_err() {
+            "point lazysqs at AWS (--profile, AWS credentials) or at a server (--endpoint-url), or pass --demo"
+        } else {
+            "make the audit log writable (see the error), or pass --no-audit"
+        };
+        NotRun::new(State::Refused, format!("{e:#}"), next)
+    })?;
+    let conn = cli
+        .connect(config)
+        .await
+        .map_err(|e| NotRun::broker(State::NotConnected, format!("{e:#}"), e.downcast_ref()))?;
     let speed = cli.speed.or(config.demo.speed).unwrap_or(1.0);
     let _driver = conn.sim.as_ref().map(|s| s.spawn_driver(speed));
     let broker = conn.broker.clone();
 
-    let source = find_queue(broker.as_ref(), &args.from).await?;
+    let source = find_queue(broker.as_ref(), &args.from)
+        .await
+        .map_err(lookup_failed)?;
     let destination = match &args.to {
-        Some(to) => Destination::Queue(find_queue(broker.as_ref(), to).await?),
+        Some(to) => Destination::Queue(
+            find_queue(broker.as_ref(), to)
+                .await
+                .map_err(lookup_failed)?,
+        ),
         None => Destination::OwnSource,
     };
     let request = Request {
@@ -101,17 +118,36 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
         },
         canary: args.canary(),
     };
-    let mut plan = crate::redrive::plan(broker.as_ref(), request).await?;
+    let mut plan = crate::redrive::plan(broker.as_ref(), request)
+        .await
+        .map_err(|e| NotRun::plan(&e))?;
     eprintln!("lazysqs redrive: {}", plan.preview());
     for w in &plan.warnings {
         eprintln!("  warning: {w}");
     }
+    let print = |s: Summary| {
+        s.print().map_err(|e| {
+            NotRun::new(
+                State::NotStarted,
+                format!("cannot print the summary: {e}"),
+                "check that stdout can be written",
+            )
+        })
+    };
 
     let gate = read_gate(&conn, &plan, args.force).await;
     match &gate {
         GateDecision::Refused { reason } => {
             eprintln!("lazysqs redrive: refused: {reason} (--force)");
-            print_summary(&plan, &gate, None, "refused", args.dry_run)?;
+            print(Summary {
+                plan: Some(&plan),
+                gate: Some(&gate),
+                error: Some(reason.clone()),
+                next_step: Some(
+                    "wait for the breaker to close, or pass --force to redrive anyway".into(),
+                ),
+                ..Summary::new(args, State::Refused)
+            })?;
             return Ok(Exit::CouldNotRun.into());
         }
         GateDecision::Forced { reason } => eprintln!("  warning: {reason}"),
@@ -122,24 +158,79 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
         }
     }
     if args.dry_run {
-        if let Some(t) = &plan.request.transform {
-            preview_transform(broker.as_ref(), &plan, t, &config.display.redact).await;
-        }
-        print_summary(&plan, &gate, None, "dry_run", true)?;
-        return Ok(Exit::Ok.into());
+        let verdict = dry_run::check(broker.as_ref(), &plan, &config.display.redact).await?;
+        let code = match &verdict.nothing {
+            Some(why) => {
+                eprintln!("lazysqs redrive: {}", why.error);
+                ExitCode::from(1)
+            }
+            None => Exit::Ok.into(),
+        };
+        let mut summary = Summary::planned(args, &plan, &gate, State::DryRun, verdict.nothing);
+        summary.extra.insert(
+            "sample".into(),
+            verdict.sample.unwrap_or(serde_json::Value::Null),
+        );
+        print(summary)?;
+        return Ok(code);
     }
-    if !args.yes && !confirm(&plan).await? {
-        eprintln!("lazysqs redrive: not confirmed; nothing moved");
-        print_summary(&plan, &gate, None, "not_confirmed", false)?;
-        return Ok(Exit::CouldNotRun.into());
+    if !args.yes {
+        let why = match confirm(&plan).await {
+            Ok(true) => None,
+            Ok(false) => Some(NotRun::new(
+                State::NotConfirmed,
+                "not confirmed; nothing moved",
+                "run it again and answer y, or pass --yes to run without asking",
+            )),
+            Err(e) => Some(NotRun::new(
+                State::NotConfirmed,
+                format!("{e:#}"),
+                "pass --yes to run without asking (or --dry-run to see the plan)",
+            )),
+        };
+        if let Some(why) = why {
+            eprintln!("lazysqs redrive: {}", why.error);
+            print(Summary::planned(
+                args,
+                &plan,
+                &gate,
+                State::NotConfirmed,
+                Some(why),
+            ))?;
+            return Ok(Exit::CouldNotRun.into());
+        }
     }
 
     if let Some(c) = plan.request.canary.as_mut() {
         c.background_per_sec = background_inflow(broker.as_ref(), &plan.request.source).await;
     }
-    let handle = crate::redrive::start(broker.clone(), &plan, &audit)
-        .await
-        .context("cannot start the redrive")?;
+    let handle = match crate::redrive::start(broker.clone(), &plan, &audit).await {
+        Ok(h) => h,
+        Err(e) => {
+            let next = match plan.mode {
+                crate::redrive::Mode::MoveTask => {
+                    "nothing moved: pass --client-side to move the messages from lazysqs, or run it again"
+                }
+                crate::redrive::Mode::ClientSide => {
+                    "nothing moved: check the connection and the audit log, then run it again"
+                }
+            };
+            let why = NotRun::new(
+                State::NotStarted,
+                format!("cannot start the redrive: {e}"),
+                next,
+            );
+            eprintln!("lazysqs redrive: {}", why.error);
+            print(Summary::planned(
+                args,
+                &plan,
+                &gate,
+                State::NotStarted,
+                Some(why),
+            ))?;
+            return Ok(Exit::CouldNotRun.into());
+        }
+    };
     let control = handle.control.clone();
     tokio::spawn(async move {
         crate::runtime::terminated().await;
@@ -182,8 +273,11 @@ pub async fn run(cli: &Cli, config: &Config, args: &RedriveArgs) -> anyhow::Resu
     if let Some(d) = drawer {
         let _ = d.await;
     }
-    let state = report.state.label().to_string();
-    print_summary(&plan, &gate, Some(&report), &state, false)?;
+    print(Summary {
+        report: Some(&report),
+        next_step: summary::after_run(&plan, &report),
+        ..Summary::planned(args, &plan, &gate, State::Ran(report.state), None)
+    })?;
     if let Some(e) = &report.error {
         eprintln!("lazysqs redrive: {e}");
     } else if let Some(a) = &report.arrivals {
@@ -334,207 +428,4 @@ async fn confirm(plan: &Plan) -> anyhow::Result<bool> {
         Ok(answer == "y" || answer == "yes")
     })
     .await?
-}
-
-fn print_summary(
-    plan: &Plan,
-    gate: &GateDecision,
-    report: Option<&Report>,
-    state: &str,
-    dry_run: bool,
-) -> anyhow::Result<()> {
-    let r = &plan.request;
-    let mut v = match report {
-        Some(report) => serde_json::to_value(report)?,
-        None => json!({
-            "mode": plan.mode,
-            "source": r.source.name,
-            "destination": r.destination.to_string(),
-            "moved": 0,
-            "failed": 0,
-            "skipped": 0,
-            "not_deleted": 0,
-            "duration_secs": 0.0,
-            "rate": 0.0,
-            "target_rate": r.rate,
-            "by_destination": {},
-            "failures": [],
-            "error": serde_json::Value::Null,
-            "task_handle": serde_json::Value::Null,
-            "canary": serde_json::Value::Null,
-        }),
-    };
-    if let Some(obj) = v.as_object_mut() {
-        obj.insert("state".into(), json!(state));
-        obj.insert("dry_run".into(), json!(dry_run));
-        obj.insert("mode_reason".into(), json!(plan.mode_reason));
-        obj.insert("visible_at_start".into(), json!(plan.visible));
-        obj.insert("expected".into(), json!(plan.expected()));
-        obj.insert(
-            "filter".into(),
-            json!(r.filter.as_ref().map(|f| f.to_string())),
-        );
-        obj.insert(
-            "transform".into(),
-            json!(r.transform.as_ref().map(|t| t.code())),
-        );
-        obj.insert("max".into(), json!(r.max));
-        obj.insert("destinations".into(), json!(plan.destinations));
-        obj.insert("warnings".into(), json!(plan.warnings));
-        obj.insert("gate".into(), serde_json::to_value(gate)?);
-        obj.insert("preview".into(), json!(plan.preview()));
-    }
-    let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, &v)?;
-    writeln!(out)?;
-    Ok(())
-}
-
-/// Draws progress on stderr until the run finishes: a bar redrawn in place on a
-/// terminal, else a line every few seconds.
-async fn draw(mut rx: watch::Receiver<Progress>) {
-    let tty = std::io::stderr().is_terminal();
-    let every = if tty {
-        Duration::from_millis(200)
-    } else {
-        Duration::from_secs(5)
-    };
-    let mut last: Option<tokio::time::Instant> = None;
-    loop {
-        let p = rx.borrow_and_update().clone();
-        let finished = p.state.is_finished();
-        if finished || last.is_none_or(|t| t.elapsed() >= every) {
-            last = Some(tokio::time::Instant::now());
-            if tty {
-                let cols = crossterm::terminal::size().map_or(80, |(c, _)| usize::from(c));
-                let line = fit_progress_line(&p, cols);
-                eprint!("\r\x1b[2K{line}");
-                if finished {
-                    eprintln!();
-                }
-            } else {
-                eprintln!("{}", progress_line(&p, BAR));
-            }
-        }
-        if finished {
-            return;
-        }
-        tokio::select! {
-            changed = rx.changed() => if changed.is_err() {
-                if tty {
-                    eprintln!();
-                }
-                return;
-            },
-            _ = tokio::time::sleep(every) => {}
-        }
-    }
-}
-
-fn clock(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{}:{:02}", s / 60, s % 60)
-    }
-}
-
-/// The progress bar's width when the line has room.
-const BAR: usize = 24;
-
-/// [`progress_line`] within `cols` columns, so that a terminal can rewrite it in
-/// place: the bar gives way first, then the end of the line.
-pub(crate) fn fit_progress_line(p: &Progress, cols: usize) -> String {
-    let room = cols.saturating_sub(1);
-    let line = progress_line(p, BAR);
-    let over = line.chars().count().saturating_sub(room);
-    if over == 0 {
-        return line;
-    }
-    let line = progress_line(p, BAR.saturating_sub(over));
-    if line.chars().count() <= room {
-        return line;
-    }
-    let mut cut: String = line.chars().take(room.saturating_sub(1)).collect();
-    cut.push('…');
-    cut
-}
-
-/// One line of progress: `running [██████░░░░░░] 1200/2000  failed 0  48.9/50 msg/s  ETA 0:16`,
-/// with a bar `width` wide (none at 0).
-pub(crate) fn progress_line(p: &Progress, width: usize) -> String {
-    let bar = match p.fraction() {
-        Some(f) if width > 0 => {
-            let full = ((f * width as f64).round() as usize).min(width);
-            format!("[{}{}] ", "█".repeat(full), "░".repeat(width - full))
-        }
-        _ => String::new(),
-    };
-    let done = match p.total {
-        Some(t) => format!("{}/{t}", p.moved),
-        None => p.moved.to_string(),
-    };
-    let mut line = format!("{:<10} {bar}{done} moved", p.state.label());
-    if p.failed > 0 {
-        line.push_str(&format!("  failed {}", p.failed));
-    }
-    if p.skipped > 0 {
-        line.push_str(&format!("  skipped {}", p.skipped));
-    }
-    let target = p
-        .target_rate
-        .map(|t| format!("/{t:.0}"))
-        .unwrap_or_default();
-    line.push_str(&format!("  {:.1}{target} msg/s", p.rate));
-    if let Some(c) = p.concurrency {
-        line.push_str(&format!("  concurrency {c}"));
-    }
-    line.push_str(&format!("  {}", clock(p.elapsed)));
-    if let Some(eta) = p.eta
-        && !p.state.is_finished()
-    {
-        line.push_str(&format!("  ETA {}", clock(eta)));
-    }
-    if p.state == RunState::Failed
-        && let Some(d) = &p.detail
-    {
-        line.push_str(&format!("  ({d})"));
-    }
-    if let Some(c) = &p.canary {
-        line.push_str(&format!("  {}", c.line()));
-    }
-    line
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::redrive::Mode;
-
-    #[test]
-    fn progress_line_shows_bar_counts_rate_and_eta() {
-        let mut p = Progress::new(Mode::ClientSide, Some(50.0));
-        p.state = RunState::Running;
-        p.moved = 500;
-        p.total = Some(1000);
-        p.rate = 48.94;
-        p.elapsed = Duration::from_secs(10);
-        p.eta = Some(Duration::from_secs(75));
-        p.concurrency = Some(96);
-        let line = progress_line(&p, BAR);
-        assert!(line.contains("48.9/50 msg/s  concurrency 96"), "{line}");
-        for cols in [40, 80, 120] {
-            let fit = fit_progress_line(&p, cols);
-            assert!(fit.chars().count() < cols, "{cols}: {fit}");
-        }
-        assert_eq!(fit_progress_line(&p, 200), line);
-        assert!(fit_progress_line(&p, 80).contains("concurrency 96"));
-        assert!(line.starts_with("running"), "{line}");
-        assert!(line.contains(&format!("[{}{}]", "█".repeat(12), "░".repeat(12))));
-        assert!(line.contains("500/1000 moved"), "{line}");
-        assert!(line.contains("48.9/50 msg/s"), "{line}");
-        assert!(line.contains("ETA 1:15"), "{line}");
-        assert_eq!(clock(Duration::from_secs(3725)), "1:02:05");
-    }
 }

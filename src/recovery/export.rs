@@ -1,6 +1,6 @@
 //! Messages as JSON Lines: what `x` exports and `lazysqs import` sends back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -110,6 +110,9 @@ pub struct ImportReport {
     pub sent: usize,
     /// (line number, why)
     pub failed: Vec<(usize, String)>,
+    /// The exported `message_id`s every line of which was sent: the originals
+    /// that may now be deleted from their DLQ.
+    pub sent_ids: BTreeSet<String>,
 }
 
 /// Sends every line of a JSON Lines file to `to`, keeping attributes and group ids,
@@ -122,6 +125,7 @@ pub async fn import(
 ) -> std::io::Result<ImportReport> {
     let text = std::fs::read_to_string(path)?;
     let mut report = ImportReport::default();
+    let mut unsent: BTreeSet<String> = BTreeSet::new();
     let limit = super::destination_limit(broker, to).await;
     for (i, line) in text.lines().enumerate() {
         let n = i + 1;
@@ -153,20 +157,25 @@ pub async fn import(
                     if m.masked_fields.len() == 1 { "was" } else { "were" }
                 ),
             ));
+            unsent.insert(m.message_id.clone());
             continue;
         }
         if let Err(e) = validate_outgoing(&to.name, &out, limit) {
             report.failed.push((n, e.to_string()));
+            unsent.insert(m.message_id.clone());
             continue;
         }
         if let Err(e) = audit.record("import", to, &m.message_id, None, None, "started") {
             report.failed.push((n, e.to_string()));
+            unsent.insert(m.message_id.clone());
             continue;
         }
         match broker.send(to, out).await {
             Ok(id) => {
                 let _ = audit.record("import", to, &m.message_id, None, Some(&id), "ok");
                 report.sent += 1;
+                report.sent_ids.insert(m.message_id.clone());
+                continue;
             }
             Err(e) => {
                 let _ = audit.record(
@@ -180,6 +189,8 @@ pub async fn import(
                 report.failed.push((n, e.to_string()));
             }
         }
+        unsent.insert(m.message_id);
     }
+    report.sent_ids.retain(|id| !unsent.contains(id));
     Ok(report)
 }

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod export;
+pub mod originals;
 
 use std::time::Duration;
 

@@ -187,6 +187,21 @@ pub(crate) fn choose_mode(f: &ModeFacts) -> Result<(Mode, String), String> {
 pub enum PlanError {
     #[error("{0}")]
     Invalid(String),
+    /// SQS runs one move task per queue at a time, and one is running.
+    #[error(
+        "a move task is already running on {queue} (SQS allows one at a time): \
+         cancel it first, or move client-side"
+    )]
+    TaskRunning { queue: String },
+    /// Back to their source, from a queue no queue sends its failures to.
+    #[error(
+        "no queue names {queue} as its dead-letter queue (no redrive policy, no [[dlq]] \
+         in the config): there is no source to send its messages back to; choose a destination"
+    )]
+    NotADlq { queue: String },
+    /// A move task was insisted on and cannot serve (why, in full).
+    #[error("{0}")]
+    MoveTaskCannot(String),
     #[error("{context}: {error}")]
     Broker {
         context: String,
@@ -328,6 +343,11 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
     };
     let mut destination_arn = None;
     let chosen_destination = match &request.destination {
+        Destination::OwnSource if sources_known && dlq_sources.is_empty() => {
+            return Err(PlanError::NotADlq {
+                queue: src.name.clone(),
+            });
+        }
         Destination::OwnSource => {
             if sources_known && dlq_sources.len() != 1 {
                 warnings.push(format!(
@@ -390,7 +410,35 @@ pub async fn plan(broker: &dyn Broker, request: Request) -> Result<Plan, PlanErr
         running_task: running_task.is_some(),
         fifo: attrs.fifo,
     };
-    let (mode, mode_reason) = choose_mode(&facts).map_err(PlanError::Invalid)?;
+    if facts.running_task && request.mode != ModePreference::ClientSide {
+        return Err(PlanError::TaskRunning {
+            queue: src.name.clone(),
+        });
+    }
+    let declared: Vec<String> = broker
+        .declared_sources(src)
+        .into_iter()
+        .filter(|name| dlq_sources.iter().any(|q| &q.name == name))
+        .collect();
+    let (mode, mode_reason) = if declared.is_empty() || request.mode == ModePreference::ClientSide {
+        choose_mode(&facts).map_err(|why| match request.mode {
+            ModePreference::MoveTask => PlanError::MoveTaskCannot(why),
+            _ => PlanError::Invalid(why),
+        })?
+    } else {
+        let why = format!(
+            "{}'s link to {} is declared in the config, not a redrive policy: SQS does not \
+             know it as a DLQ, so no move task can start from it",
+            src.name,
+            declared.join(", ")
+        );
+        if request.mode == ModePreference::MoveTask {
+            return Err(PlanError::MoveTaskCannot(format!(
+                "an SQS move task cannot do this: {why}"
+            )));
+        }
+        (Mode::ClientSide, format!("client-side: {why}"))
+    };
     let destinations = match &request.destination {
         Destination::OwnSource => dlq_sources.iter().map(|q| q.name.clone()).collect(),
         Destination::Queue(q) => vec![q.name.clone()],
