@@ -301,6 +301,29 @@ async fn an_open_breaker_refuses_the_redrive_until_forced_or_closed() {
         "{}",
         rig.popup_text()
     );
+    // Enter, the key that asked for the plan, does not force it.
+    rig.send(key(KeyCode::Enter));
+    assert!(rig.app.redrives.is_empty(), "Enter forces nothing");
+    assert_eq!(
+        rig.popup_title().as_deref(),
+        Some("Breaker OPEN: redrive refused")
+    );
+    let notice = rig.app.notice.as_ref().map(|n| n.text.clone());
+    assert!(
+        notice.as_deref().is_some_and(|n| n.contains("press y")),
+        "{notice:?}"
+    );
+    // Its key line is on screen at every size; what does not fit scrolls.
+    for (w, h) in [(80, 24), (120, 35), (200, 60), (50, 9)] {
+        let s = screen::drawn(&rig.app, w, h);
+        assert!(s.contains("y: FORCE it anyway"), "{w}x{h}: {s}");
+    }
+    let s = screen::drawn(&rig.app, 50, 9);
+    assert!(s.contains("move all") && s.contains("▼ PgUp/PgDn"), "{s}");
+    rig.send(key(KeyCode::PageDown));
+    let s = screen::drawn(&rig.app, 50, 9);
+    assert!(!s.contains("move all") && s.contains("▲"), "{s}");
+    assert!(s.contains("y: FORCE it anyway"), "{s}");
     rig.send(key(KeyCode::Char('n')));
     assert!(rig.app.redrives.is_empty(), "n cancels");
 

@@ -525,7 +525,7 @@ impl App {
         }
         match self.overlays.top() {
             Some(Overlay::Help { .. }) => return self.on_help_key(key),
-            Some(Overlay::Popup(_)) => return self.on_popup_key(key),
+            Some(Overlay::Popup { .. }) => return self.on_popup_key(key),
             Some(Overlay::RedriveForm(_)) => return self.on_redrive_form_key(key),
             Some(Overlay::QueueFilter) => return self.on_filter_key(key),
             None => {}

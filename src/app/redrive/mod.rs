@@ -295,7 +295,7 @@ impl App {
         match self.gate_decision(&plan, false) {
             GateDecision::Refused { reason } => {
                 lines.push(format!("✖ {reason}"));
-                lines.push("y/Enter: FORCE it anyway, n/Esc: cancel".into());
+                lines.push("y: FORCE it anyway (not Enter), n/Esc: cancel".into());
                 self.overlays.show_popup(Popup::Confirm {
                     title: "Breaker OPEN: redrive refused".into(),
                     lines,
