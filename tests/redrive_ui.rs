@@ -745,3 +745,98 @@ async fn an_auto_redrive_is_a_canary_and_halts_when_payments_breaks_again() {
         "our own stopped task is not shown as another's: {screen}"
     );
 }
+
+#[tokio::test]
+async fn a_view_on_a_dlq_being_redriven_is_refused_and_says_why() {
+    let mut rig = Rig::after_an_outage().await;
+    rig.start_slow_redrive().await;
+    for k in [KeyCode::Enter, KeyCode::Char('t')] {
+        rig.send(key(k));
+        assert!(
+            rig.app.browser.is_none() && rig.app.triage.is_none(),
+            "{k:?}"
+        );
+        assert!(rig.app.overlays.popup().is_none(), "{k:?}");
+        let notice = rig.app.notice.as_ref().map(|n| n.text.clone());
+        assert!(
+            notice
+                .as_deref()
+                .is_some_and(|n| n.contains("a redrive of orders-dlq is running")
+                    && n.contains("cancel it (c)")),
+            "{k:?}: {notice:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redrive_that_leaves_messages_says_how_many_and_where() {
+    let mut rig = Rig::after_an_outage().await;
+    let before = rig.visible("orders-dlq");
+    assert!(before > 3, "{before}");
+    rig.select("orders-dlq");
+    rig.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    rig.send(key(KeyCode::Tab));
+    rig.send(key(KeyCode::Tab));
+    rig.send(key(KeyCode::Char('3')));
+    rig.send(key(KeyCode::Enter));
+    assert!(
+        rig.until(50, Duration::ZERO, |a| a.overlays.popup().is_some())
+            .await
+    );
+    rig.send(key(KeyCode::Char('y')));
+    let left = rig
+        .until(400, Duration::from_millis(200), |a| {
+            a.redrives.first().is_some_and(|r| r.left.is_some())
+        })
+        .await;
+    assert!(left, "the DLQ's depth read after the run");
+    let run = &rig.app.redrives[0];
+    let report = run.report.clone().expect("report");
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    let n = run.left.expect("left");
+    assert_eq!(n, before - report.moved, "{report:?}");
+    let screen = screen::drawn(&rig.app, 120, 35);
+    assert!(
+        screen.contains(&format!("completed, {n} left in orders-dlq")),
+        "{screen}"
+    );
+    let notice = rig.app.notice.as_ref().map(|n| n.text.clone());
+    assert!(
+        notice
+            .as_deref()
+            .is_some_and(|t| t.contains(&format!("{n} are left in orders-dlq"))),
+        "{notice:?}"
+    );
+}
+
+#[tokio::test]
+async fn auto_redrive_is_held_back_while_triage_holds_the_dlq() {
+    let mut rig = Rig::new(RedriveConfig {
+        rate: 10,
+        auto: true,
+        auto_rate: 20,
+        canary: false,
+    });
+    rig.break_payments().await;
+    rig.select("orders-dlq");
+    rig.send(key(KeyCode::Char('t')));
+    let holding = rig
+        .until(100, Duration::ZERO, |a| {
+            a.triage.as_ref().is_some_and(|t| !t.scanning)
+        })
+        .await;
+    assert!(holding, "triage scanned orders-dlq");
+    rig.fix_payments().await;
+    rig.rounds(20, Duration::from_millis(200)).await;
+    assert!(rig.app.redrives.is_empty(), "no redrive under triage");
+    assert!(
+        rig.app.events.iter().any(|e| e
+            .text
+            .contains("auto-redrive of orders-dlq held back: triage holds")),
+        "{:?}",
+        rig.app.events
+    );
+}

@@ -311,6 +311,7 @@ impl App {
                 self.dirty |= changed;
                 self.set_stale(i, None);
                 self.set_attrs(i, attrs);
+                self.note_left_after_redrive(i);
                 self.last_refresh = Some(now);
                 self.judge_dlq_rules();
                 if let Some(added) = inflow

@@ -163,6 +163,14 @@ impl App {
             return Vec::new();
         }
         let dlq = row.queue.clone();
+        if let Some((view, n)) = self.view_holding(&dlq) {
+            let text = format!(
+                "{view} holds {n} messages of {}: a redrive cannot move them — close it (Esc) first, which gives them back",
+                dlq.name
+            );
+            self.notify(text, true);
+            return Vec::new();
+        }
         let targets: Vec<QueueRef> = self
             .queues
             .iter()
