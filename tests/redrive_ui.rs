@@ -840,3 +840,42 @@ async fn auto_redrive_is_held_back_while_triage_holds_the_dlq() {
         rig.app.events
     );
 }
+
+#[tokio::test]
+async fn r_on_a_dlq_with_a_move_task_running_shows_it_and_offers_client_side() {
+    let mut rig = Rig::new(RedriveConfig::default());
+    rig.break_payments().await;
+    rig.select("orders-dlq");
+    let dlq = rig.app.selected_row().expect("row").queue.clone();
+    rig.send(Msg::Redrive(RedriveMsg::MoveTasks {
+        queue: dlq,
+        result: Ok(vec![lazysqs::broker::MoveTask {
+            handle: Some("task-1".into()),
+            source_arn: "arn".into(),
+            destination_arn: None,
+            status: lazysqs::broker::MoveTaskStatus::Running,
+            moved: 4,
+            to_move: Some(10),
+            rate: Some(1),
+            failure_reason: None,
+            started_at: None,
+        }]),
+    }));
+    rig.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    let form = rig.app.overlays.form().expect("the dialog opens").clone();
+    assert_eq!(form.mode, lazysqs::redrive::ModePreference::ClientSide);
+    let note = form.note.clone().unwrap_or_default();
+    assert!(
+        note.contains("a move task is running on orders-dlq (4 of 10 moved")
+            && note.contains("client-side"),
+        "{note}"
+    );
+    let screen = screen::drawn(&rig.app, 200, 60);
+    assert!(
+        screen.contains("⚠ a move task is running on orders-dlq"),
+        "{screen}"
+    );
+}

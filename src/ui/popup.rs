@@ -180,8 +180,8 @@ impl Dialog<'_> {
     }
 }
 
-/// A dialog centred on `area`: at most `width` wide, as tall as its lines plus
-/// borders and `spare` lines, cleared beneath, lines wrapped.
+/// A dialog centred on `area`: at most `width` wide, as tall as its lines
+/// (wrapped) plus borders and `spare` lines, cleared beneath.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn boxed(
     frame: &mut Frame,
@@ -194,7 +194,8 @@ pub(crate) fn boxed(
     theme: &Theme,
 ) {
     let width = width.min(area.width);
-    let height = (lines.len() as u16 + 2 + spare).min(area.height);
+    let wrapped = rows(&lines, width.saturating_sub(2)) as u16;
+    let height = (wrapped + 2 + spare).min(area.height);
     let rect = area.centered(Constraint::Length(width), Constraint::Length(height));
     frame.render_widget(Clear, rect);
     frame.render_widget(

@@ -80,6 +80,9 @@ pub(crate) fn draw_form(
         ),
         theme.dim,
     ));
+    if let Some(note) = &form.note {
+        lines.push(Line::styled(format!("⚠ {note}"), theme.warn));
+    }
     if form.planning {
         lines.push(Line::styled("checking the queues…", theme.warn));
     }
