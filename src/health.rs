@@ -66,10 +66,73 @@ pub struct QueueFacts<'a> {
     pub breaker: Option<BreakerState>,
 }
 
-/// The flags a queue raises under `t`.
+/// Which way a queue's depth is heading, as the trend arrow shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Trend {
+    Falling,
+    Flat,
+    Rising,
+}
+
+impl Trend {
+    pub fn arrow(self) -> &'static str {
+        match self {
+            Trend::Falling => "↓",
+            Trend::Flat => "→",
+            Trend::Rising => "↑",
+        }
+    }
+}
+
+/// Where a queue's backlog is heading: the one rule behind the trend arrow, the
+/// Drain column and the growing flag, so the three never contradict each other.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Outlook {
+    /// `None` when the rates are not known.
+    pub drain: Option<Drain>,
+    pub trend: Trend,
+    /// Growing, and for long enough to flag: never for an empty queue.
+    pub growing: bool,
+}
+
+/// The outlook of a queue `depth` deep, with `arrival` and `consumption` per
+/// minute (what moves its depth, however measured) and `sustained` when
+/// consumption has been below arrival for enough samples in a row. Messages
+/// moved out into a DLQ are neither: an empty queue is empty, not growing.
+pub fn outlook(
+    depth: Option<u64>,
+    arrival: Option<f64>,
+    consumption: Option<f64>,
+    sustained: bool,
+) -> Outlook {
+    let drain = Drain::of(depth, arrival, consumption);
+    let trend = match drain {
+        Some(Drain::Growing) => Trend::Rising,
+        Some(Drain::In(_)) => Trend::Falling,
+        _ => Trend::Flat,
+    };
+    Outlook {
+        drain,
+        trend,
+        growing: sustained && drain == Some(Drain::Growing),
+    }
+}
+
+/// The flags a queue raises under `t`, its outlook from its metrics.
 pub fn flags(f: &QueueFacts<'_>, t: &Thresholds) -> Vec<Flag> {
+    let o = outlook(
+        f.attrs.map(QueueAttrs::depth),
+        f.metrics.and_then(|m| m.sent_per_min),
+        f.metrics.and_then(|m| m.deleted_per_min),
+        f.below_streak >= t.growing_samples,
+    );
+    flags_with(f, &o, t)
+}
+
+/// The flags a queue raises under `t`, given its outlook (see [`outlook`]).
+pub fn flags_with(f: &QueueFacts<'_>, o: &Outlook, t: &Thresholds) -> Vec<Flag> {
     let mut out = Vec::new();
-    if f.below_streak >= t.growing_samples {
+    if o.growing {
         out.push(Flag::Growing);
     }
     let depth = f.attrs.map_or(0, QueueAttrs::depth);

@@ -55,8 +55,12 @@ fn dlq() -> QueueRef {
 /// A dashboard watching `orders` (redrive to `orders-dlq` at 3 receives, 10 deep)
 /// and `orders-dlq` (3 messages), plus `extra` queues with no DLQ.
 fn dashboard(read_only: bool, extra: &[&str]) -> (App, Instant) {
+    dashboard_with(settings(read_only), extra)
+}
+
+fn dashboard_with(settings: Settings, extra: &[&str]) -> (App, Instant) {
     let t0 = Instant::now();
-    let mut app = App::new(settings(read_only), t0, chrono::Utc::now());
+    let mut app = App::new(settings, t0, chrono::Utc::now());
     app.update(Msg::Tick(t0));
     let mut refs = vec![queue_ref("orders"), dlq()];
     refs.extend(extra.iter().map(|n| queue_ref(n)));
@@ -156,7 +160,11 @@ fn select_queue(app: &mut App, name: &str) {
 
 /// The browser open on `orders-dlq`, holding `messages`.
 fn browsing(read_only: bool, messages: Vec<Message>) -> (App, Instant) {
-    let (mut app, t0) = dashboard(read_only, &[]);
+    browsing_with(settings(read_only), messages)
+}
+
+fn browsing_with(settings: Settings, messages: Vec<Message>) -> (App, Instant) {
+    let (mut app, t0) = dashboard_with(settings, &[]);
     app.update(Msg::DlqSources(dlq(), Ok(vec![queue_ref("orders")])));
     select_queue(&mut app, "orders-dlq");
     let cmds = app.update(key(KeyCode::Enter));
@@ -601,19 +609,96 @@ fn raw_text_is_kept_after_the_confirmation() {
 }
 
 #[test]
-fn esc_cancels_an_edit_with_no_change() {
+fn esc_with_nothing_typed_closes_the_editor() {
+    let (mut app, _) = browsing(false, failed_orders());
+    app.update(ch('e'));
+    // Moving about is not a change.
+    app.update(key(KeyCode::Down));
+    let cmds = app.update(key(KeyCode::Esc));
+    assert!(cmds.is_empty(), "{cmds:?}");
+    let b = app.browser.as_ref().expect("still browsing");
+    assert!(b.editor.is_none());
+    assert!(app.overlays.popup().is_none());
+    assert!(notice(&app).contains("cancelled"), "{}", notice(&app));
+}
+
+#[test]
+fn esc_after_typing_asks_before_dropping_the_edit() {
     let (mut app, _) = browsing(false, failed_orders());
     app.update(ch('e'));
     typed(&mut app, "garbage that would break it");
     let cmds = app.update(key(KeyCode::Esc));
     assert!(cmds.is_empty(), "{cmds:?}");
+    let (title, lines, on_yes) = confirm_lines(&app);
+    assert_eq!(on_yes, Pending::DiscardEdit);
+    assert!(title.contains("Discard"), "{title}");
+    assert!(lines.join(" ").contains("Ctrl-s keeps it"), "{lines:?}");
+    // Esc again (or n) goes back to the editor, with what was typed.
+    app.update(key(KeyCode::Esc));
+    assert!(app.overlays.popup().is_none());
+    let editor = app.browser.as_ref().and_then(|b| b.editor.as_ref());
+    assert!(
+        editor.is_some_and(|e| e.text().contains("garbage")),
+        "still editing"
+    );
+    // Asked again, y drops the edit.
+    app.update(key(KeyCode::Esc));
+    assert!(app.update(ch('y')).is_empty());
     let b = app.browser.as_ref().expect("still browsing");
     assert!(b.editor.is_none());
     assert_eq!(edited(&app, "m-1"), None);
     assert_eq!(b.messages[0].body(), BODY_1);
-    assert!(app.overlays.popup().is_none());
-    assert!(notice(&app).contains("cancelled"), "{}", notice(&app));
+    assert!(notice(&app).contains("discarded"), "{}", notice(&app));
     assert_eq!(big(&app).cell("m-1", "State"), "● held");
+}
+
+#[test]
+fn a_requeue_to_a_queue_whose_breaker_is_open_warns_and_takes_only_y() {
+    use lazysqs::breaker::{BreakerReading, BreakerState};
+    use lazysqs::config::{BreakerConfig, BreakerSourceConfig};
+    let breaker = BreakerConfig {
+        name: "payments".into(),
+        queue: Some("orders".into()),
+        source: BreakerSourceConfig::Demo {
+            demo: "payments".into(),
+        },
+    };
+    let settings = Settings {
+        breakers: vec![breaker],
+        ..settings(false)
+    };
+    let (mut app, _) = browsing_with(settings, failed_orders());
+    app.update(Msg::Breaker(
+        "payments".into(),
+        Ok(BreakerReading {
+            state: BreakerState::Open,
+            since: None,
+            detail: "HTTP 503".into(),
+            transitions: None,
+        }),
+    ));
+    assert!(app.update(ch('r')).is_empty());
+    let (title, lines, on_yes) = confirm_lines(&app);
+    assert!(title.contains("Breaker OPEN"), "{title}");
+    let all = lines.join("\n");
+    assert!(
+        all.contains("the breaker payments guarding orders is OPEN (HTTP 503)"),
+        "{all}"
+    );
+    assert!(all.contains("y: requeue it anyway"), "{all}");
+    assert!(matches!(
+        on_yes,
+        Pending::Requeue {
+            past_open_breaker: true,
+            ..
+        }
+    ));
+    // Enter does not send it; y does.
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert!(app.overlays.popup().is_some());
+    assert!(notice(&app).contains("press y"), "{}", notice(&app));
+    let req = requeue_of(&app.update(ch('y')));
+    assert_eq!(req.to, "orders");
 }
 
 #[test]
@@ -695,7 +780,8 @@ fn edited_and_confirmed(app: &mut App) -> RequeueRequest {
         on_yes,
         Pending::Requeue {
             message_id: "m-1".into(),
-            to: "orders".into()
+            to: "orders".into(),
+            past_open_breaker: false,
         }
     );
     let screen = big(app);
@@ -925,7 +1011,8 @@ fn without_a_source_arn_the_single_dlq_source_is_the_destination() {
         on_yes,
         Pending::Requeue {
             message_id: "m-anon".into(),
-            to: "orders".into()
+            to: "orders".into(),
+            past_open_breaker: false,
         }
     );
 }

@@ -136,3 +136,76 @@ fn at_80x24_the_dlq_row_shows_its_depth_and_a_health_flag() {
     assert_eq!(pty.wait_exit(WAIT).exit_code(), 0, "{}", pty.report());
     pty.assert_terminal_restored();
 }
+
+/// Breaks payments, waits for orders-dlq to fill, and asks for a redrive of it:
+/// the gate refuses, and the refusal's key line is on screen however small.
+/// Enter, the key that asked for the plan, does not force it; `y` does.
+fn forcing_past_the_open_breaker_takes_y(rows: u16, cols: u16) {
+    let mut pty = Launch::new(["--demo", "--speed", "8"])
+        .size(rows, cols)
+        .spawn();
+    pty.wait_for_text("orders-dlq", WAIT);
+    pty.send("f");
+    pty.wait_for_text("payments broken", WAIT);
+    // Pause the story while the breaker is OPEN, so it stays open (a paused
+    // simulation's breaker does not go HALF-OPEN).
+    loop {
+        pty.wait_for("orders-dlq filling and the breaker OPEN", WAIT * 3, |s| {
+            let cells = table_row(s, "orders-dlq")?;
+            let filled = cells.iter().skip(1).find_map(|c| number(Some(c)))? > 0;
+            (filled && breaker_state(s, "payments")? == "OPEN").then_some(())
+        });
+        pty.send("p");
+        pty.wait_for_text("simulation paused", WAIT);
+        if pty.with_screen(|s| breaker_state(s, "payments")).as_deref() == Some("OPEN") {
+            break;
+        }
+        pty.send("p");
+        pty.wait_for_text("simulation resumed", WAIT);
+    }
+    pty.send("/orders-dlq");
+    pty.send("\r");
+    pty.wait_for("the list filtered to orders-dlq", WAIT, |s| {
+        (table_row(s, "orders").is_none() && table_row(s, "orders-dlq").is_some()).then_some(())
+    });
+    pty.send("R");
+    pty.wait_for_text("Move the messages of orders-dlq back.", WAIT);
+    pty.send("\r");
+    pty.wait_for_text("Breaker OPEN: redrive refused", WAIT);
+    pty.wait_for_text("y: FORCE it anyway", WAIT);
+
+    // Enter again, as a person does who got here with Enter: nothing starts.
+    pty.send("\r");
+    pty.wait_for_text("press y to force", WAIT);
+    let text = pty.text();
+    assert!(
+        text.contains("Breaker OPEN: redrive refused") && !text.contains("orders-dlq → own source"),
+        "Enter left the refusal open and started nothing\n{}",
+        pty.report()
+    );
+    pty.send("y");
+    pty.wait_for_text("orders-dlq → own source", WAIT);
+
+    // A client-side redrive asks before quitting; a move task does not.
+    pty.send("q");
+    let deadline = std::time::Instant::now() + WAIT;
+    while !pty.has_exited() && std::time::Instant::now() < deadline {
+        if pty.text().contains("Quit?") {
+            pty.send("y");
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(pty.wait_exit(WAIT).exit_code(), 0, "{}", pty.report());
+    pty.assert_terminal_restored();
+}
+
+#[test]
+fn at_120x35_the_refusal_shows_its_force_key_and_only_y_forces() {
+    forcing_past_the_open_breaker_takes_y(35, 120);
+}
+
+#[test]
+fn at_80x24_the_refusal_shows_its_force_key_and_only_y_forces() {
+    forcing_past_the_open_breaker_takes_y(24, 80);
+}

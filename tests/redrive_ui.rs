@@ -301,6 +301,29 @@ async fn an_open_breaker_refuses_the_redrive_until_forced_or_closed() {
         "{}",
         rig.popup_text()
     );
+    // Enter, the key that asked for the plan, does not force it.
+    rig.send(key(KeyCode::Enter));
+    assert!(rig.app.redrives.is_empty(), "Enter forces nothing");
+    assert_eq!(
+        rig.popup_title().as_deref(),
+        Some("Breaker OPEN: redrive refused")
+    );
+    let notice = rig.app.notice.as_ref().map(|n| n.text.clone());
+    assert!(
+        notice.as_deref().is_some_and(|n| n.contains("press y")),
+        "{notice:?}"
+    );
+    // Its key line is on screen at every size; what does not fit scrolls.
+    for (w, h) in [(80, 24), (120, 35), (200, 60), (50, 9)] {
+        let s = screen::drawn(&rig.app, w, h);
+        assert!(s.contains("y: FORCE it anyway"), "{w}x{h}: {s}");
+    }
+    let s = screen::drawn(&rig.app, 50, 9);
+    assert!(s.contains("move all") && s.contains("▼ PgUp/PgDn"), "{s}");
+    rig.send(key(KeyCode::PageDown));
+    let s = screen::drawn(&rig.app, 50, 9);
+    assert!(!s.contains("move all") && s.contains("▲"), "{s}");
+    assert!(s.contains("y: FORCE it anyway"), "{s}");
     rig.send(key(KeyCode::Char('n')));
     assert!(rig.app.redrives.is_empty(), "n cancels");
 
@@ -720,5 +743,139 @@ async fn an_auto_redrive_is_a_canary_and_halts_when_payments_breaks_again() {
     assert!(
         !screen.contains("started elsewhere"),
         "our own stopped task is not shown as another's: {screen}"
+    );
+}
+
+#[tokio::test]
+async fn a_view_on_a_dlq_being_redriven_is_refused_and_says_why() {
+    let mut rig = Rig::after_an_outage().await;
+    rig.start_slow_redrive().await;
+    for k in [KeyCode::Enter, KeyCode::Char('t')] {
+        rig.send(key(k));
+        assert!(
+            rig.app.browser.is_none() && rig.app.triage.is_none(),
+            "{k:?}"
+        );
+        assert!(rig.app.overlays.popup().is_none(), "{k:?}");
+        let notice = rig.app.notice.as_ref().map(|n| n.text.clone());
+        assert!(
+            notice
+                .as_deref()
+                .is_some_and(|n| n.contains("a redrive of orders-dlq is running")
+                    && n.contains("cancel it (c)")),
+            "{k:?}: {notice:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_redrive_that_leaves_messages_says_how_many_and_where() {
+    let mut rig = Rig::after_an_outage().await;
+    let before = rig.visible("orders-dlq");
+    assert!(before > 3, "{before}");
+    rig.select("orders-dlq");
+    rig.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    rig.send(key(KeyCode::Tab));
+    rig.send(key(KeyCode::Tab));
+    rig.send(key(KeyCode::Char('3')));
+    rig.send(key(KeyCode::Enter));
+    assert!(
+        rig.until(50, Duration::ZERO, |a| a.overlays.popup().is_some())
+            .await
+    );
+    rig.send(key(KeyCode::Char('y')));
+    let left = rig
+        .until(400, Duration::from_millis(200), |a| {
+            a.redrives.first().is_some_and(|r| r.left.is_some())
+        })
+        .await;
+    assert!(left, "the DLQ's depth read after the run");
+    let run = &rig.app.redrives[0];
+    let report = run.report.clone().expect("report");
+    assert_eq!(report.state, RunState::Completed, "{report:?}");
+    let n = run.left.expect("left");
+    assert_eq!(n, before - report.moved, "{report:?}");
+    let screen = screen::drawn(&rig.app, 120, 35);
+    assert!(
+        screen.contains(&format!("completed, {n} left in orders-dlq")),
+        "{screen}"
+    );
+    let notice = rig.app.notice.as_ref().map(|n| n.text.clone());
+    assert!(
+        notice
+            .as_deref()
+            .is_some_and(|t| t.contains(&format!("{n} are left in orders-dlq"))),
+        "{notice:?}"
+    );
+}
+
+#[tokio::test]
+async fn auto_redrive_is_held_back_while_triage_holds_the_dlq() {
+    let mut rig = Rig::new(RedriveConfig {
+        rate: 10,
+        auto: true,
+        auto_rate: 20,
+        canary: false,
+    });
+    rig.break_payments().await;
+    rig.select("orders-dlq");
+    rig.send(key(KeyCode::Char('t')));
+    let holding = rig
+        .until(100, Duration::ZERO, |a| {
+            a.triage.as_ref().is_some_and(|t| !t.scanning)
+        })
+        .await;
+    assert!(holding, "triage scanned orders-dlq");
+    rig.fix_payments().await;
+    rig.rounds(20, Duration::from_millis(200)).await;
+    assert!(rig.app.redrives.is_empty(), "no redrive under triage");
+    assert!(
+        rig.app.events.iter().any(|e| e
+            .text
+            .contains("auto-redrive of orders-dlq held back: triage holds")),
+        "{:?}",
+        rig.app.events
+    );
+}
+
+#[tokio::test]
+async fn r_on_a_dlq_with_a_move_task_running_shows_it_and_offers_client_side() {
+    let mut rig = Rig::new(RedriveConfig::default());
+    rig.break_payments().await;
+    rig.select("orders-dlq");
+    let dlq = rig.app.selected_row().expect("row").queue.clone();
+    rig.send(Msg::Redrive(RedriveMsg::MoveTasks {
+        queue: dlq,
+        result: Ok(vec![lazysqs::broker::MoveTask {
+            handle: Some("task-1".into()),
+            source_arn: "arn".into(),
+            destination_arn: None,
+            status: lazysqs::broker::MoveTaskStatus::Running,
+            moved: 4,
+            to_move: Some(10),
+            rate: Some(1),
+            failure_reason: None,
+            started_at: None,
+        }]),
+    }));
+    rig.send(Msg::Key(KeyEvent::new(
+        KeyCode::Char('R'),
+        KeyModifiers::SHIFT,
+    )));
+    let form = rig.app.overlays.form().expect("the dialog opens").clone();
+    assert_eq!(form.mode, lazysqs::redrive::ModePreference::ClientSide);
+    let note = form.note.clone().unwrap_or_default();
+    assert!(
+        note.contains("a move task is running on orders-dlq (4 of 10 moved")
+            && note.contains("client-side"),
+        "{note}"
+    );
+    let screen = screen::drawn(&rig.app, 200, 60);
+    assert!(
+        screen.contains("⚠ a move task is running on orders-dlq"),
+        "{screen}"
     );
 }

@@ -12,7 +12,7 @@ use lazysqs::broker::{
     BrokerError, QueueAttrs, QueueMetrics, QueueRef, QueueSelection, RedrivePolicy,
 };
 use lazysqs::config::{BreakerConfig, BreakerSourceConfig, Config};
-use lazysqs::health::Flag;
+use lazysqs::health::{Drain, Flag, Trend};
 use lazysqs::sim::DemoAction;
 use lazysqs::sim::model::{arn, queue_ref};
 
@@ -537,6 +537,76 @@ fn consumption_below_arrival_three_samples_in_a_row_raises_growing() {
     assert!(!flags_of(&app, "a").contains(&Flag::Growing));
 }
 
+/// Consumption "below" arrival (sent 60/min, deleted 10/min: the rest went to a
+/// DLQ) for three samples in a row.
+fn three_samples_below(app: &mut App, name: &str) {
+    for _ in 0..3 {
+        app.update(Msg::Metrics(
+            refs(&[name]),
+            Ok(vec![metrics(60.0, 10.0, 5)]),
+        ));
+    }
+}
+
+#[test]
+fn an_empty_source_queue_is_never_growing() {
+    let (mut app, _) = app_with(&[("orders", 0)]);
+    three_samples_below(&mut app, "orders");
+    let row = app.row_by_name("orders").expect("row");
+    assert!(!flags_of(&app, "orders").contains(&Flag::Growing));
+    assert_eq!(row.derived.drain, Some(Drain::Empty));
+    assert_eq!(row.derived.trend, Trend::Flat);
+}
+
+#[test]
+fn trend_drain_and_the_growing_flag_follow_one_rule() {
+    // CloudWatch's minutes say consumption is below arrival; the depth, polled
+    // since, is falling. All three say falling.
+    let (mut app, t0) = app_with(&[("invoices.fifo", 100)]);
+    three_samples_below(&mut app, "invoices.fifo");
+    for (secs, depth) in [(30.0, 90), (60.0, 80)] {
+        app.update(Msg::Tick(at(t0, secs)));
+        app.update(answers::attributes(
+            queue_ref("invoices.fifo"),
+            Ok(attrs(depth, 0, 0)),
+        ));
+    }
+    let row = app.row_by_name("invoices.fifo").expect("row");
+    assert!(
+        matches!(row.derived.drain, Some(Drain::In(_))),
+        "{:?}",
+        row.derived.drain
+    );
+    assert_eq!(row.derived.trend, Trend::Falling);
+    assert!(!flags_of(&app, "invoices.fifo").contains(&Flag::Growing));
+
+    // The depth rises again: growing, the arrow up, and the flag.
+    for (secs, depth) in [(90.0, 120), (120.0, 160)] {
+        app.update(Msg::Tick(at(t0, secs)));
+        app.update(answers::attributes(
+            queue_ref("invoices.fifo"),
+            Ok(attrs(depth, 0, 0)),
+        ));
+    }
+    let row = app.row_by_name("invoices.fifo").expect("row");
+    assert_eq!(row.derived.drain, Some(Drain::Growing));
+    assert_eq!(row.derived.trend, Trend::Rising);
+    assert!(flags_of(&app, "invoices.fifo").contains(&Flag::Growing));
+
+    // Held level for a minute while messages move: steady, flat, no flag.
+    for secs in [150.0, 180.0, 210.0] {
+        app.update(Msg::Tick(at(t0, secs)));
+        app.update(answers::attributes(
+            queue_ref("invoices.fifo"),
+            Ok(attrs(160, 0, 0)),
+        ));
+    }
+    let row = app.row_by_name("invoices.fifo").expect("row");
+    assert_eq!(row.derived.drain, Some(Drain::Steady));
+    assert_eq!(row.derived.trend, Trend::Flat);
+    assert!(!flags_of(&app, "invoices.fifo").contains(&Flag::Growing));
+}
+
 #[test]
 fn a_non_empty_dlq_raises_dlq_not_empty() {
     let (mut app, _) = app_with(&[("orders", 0), ("orders-dlq", 0)]);
@@ -866,7 +936,7 @@ fn keymap_overrides_from_config_apply() {
 
 #[test]
 fn time_to_drain_reads_the_net_rate() {
-    use lazysqs::health::{Drain, time_to_drain};
+    use lazysqs::health::time_to_drain;
     assert_eq!(time_to_drain(0, 10.0, 0.0), Drain::Empty);
     assert_eq!(time_to_drain(5, 0.0, 0.0), Drain::Stalled);
     assert_eq!(time_to_drain(5, 10.0, 10.0), Drain::Steady);

@@ -279,8 +279,12 @@ impl App {
         verb: &str,
         on_yes: fn(QueueRef) -> Pending,
     ) -> Option<QueueRef> {
+        let queue = self.selected_row()?.queue.clone();
+        if let Some(why) = self.redrive_holding(&queue) {
+            self.notify(why, true);
+            return None;
+        }
         let row = self.selected_row()?;
-        let queue = row.queue.clone();
         let Some(policy) = row.attrs.as_ref().and_then(|a| a.redrive.clone()) else {
             return Some(queue);
         };

@@ -55,6 +55,8 @@ pub struct Editor {
     pub limit_of: Option<String>,
     /// What the message's attributes add to its size.
     pub attribute_bytes: usize,
+    /// The text as it opened, to tell whether anything was typed.
+    opened: String,
 }
 
 impl Editor {
@@ -64,6 +66,7 @@ impl Editor {
         let text = crate::json_text::pretty(body);
         let mut textarea = TextArea::new(text.lines().map(str::to_string).collect());
         textarea.set_max_histories(200);
+        let opened = textarea.lines().join("\n");
         let mut e = Editor {
             message_id: held.message.message_id.clone(),
             textarea,
@@ -73,6 +76,7 @@ impl Editor {
             limit,
             limit_of,
             attribute_bytes: attributes_size(&held.message.attributes),
+            opened,
         };
         e.recheck();
         e
@@ -98,6 +102,11 @@ impl Editor {
         self.bytes = self.body().len() + self.attribute_bytes;
     }
 
+    /// Whether the text differs from what the editor opened with.
+    pub fn changed(&self) -> bool {
+        self.text() != self.opened
+    }
+
     pub(crate) fn over_limit(&self) -> bool {
         self.bytes > self.limit
     }
@@ -112,6 +121,18 @@ impl App {
             return Vec::new();
         };
         match self.keymap.action_in_text(&key, Scope::Dialog) {
+            Some(Action::Cancel) if editor.changed() => {
+                let id = editor.message_id.clone();
+                let keep = self.keymap.label_in_text(Action::Keep);
+                self.overlays.show_popup(Popup::Confirm {
+                    title: "Discard your changes?".into(),
+                    lines: vec![
+                        format!("What you typed in {id} has not been kept ({keep} keeps it)."),
+                        "y/Enter: discard it, n/Esc: go on editing".into(),
+                    ],
+                    on_yes: Pending::DiscardEdit,
+                });
+            }
             Some(Action::Cancel) => {
                 b.editor = None;
                 self.notify("edit cancelled: the message is unchanged", false);

@@ -13,7 +13,11 @@ pub enum Overlay {
     Help {
         scroll: usize,
     },
-    Popup(Popup),
+    /// A dialog, its body scrolled down by `scroll` lines (its key line stays).
+    Popup {
+        popup: Popup,
+        scroll: usize,
+    },
     RedriveForm(RedriveForm),
     /// Typing the queue filter after `/`.
     QueueFilter,
@@ -70,30 +74,46 @@ impl Overlays {
     /// The topmost dialog.
     pub fn popup(&self) -> Option<&Popup> {
         self.0.iter().rev().find_map(|o| match o {
-            Overlay::Popup(p) => Some(p),
+            Overlay::Popup { popup, .. } => Some(popup),
             _ => None,
         })
     }
 
     pub(crate) fn popup_mut(&mut self) -> Option<&mut Popup> {
         self.0.iter_mut().rev().find_map(|o| match o {
-            Overlay::Popup(p) => Some(p),
+            Overlay::Popup { popup, .. } => Some(popup),
             _ => None,
         })
+    }
+
+    /// Scrolls the topmost dialog's body by `by` lines, within its `lines` lines.
+    pub(crate) fn scroll_popup(&mut self, by: isize, lines: usize) {
+        if let Some(scroll) = self.0.iter_mut().rev().find_map(|o| match o {
+            Overlay::Popup { scroll, .. } => Some(scroll),
+            _ => None,
+        }) {
+            *scroll = scroll
+                .saturating_add_signed(by)
+                .min(lines.saturating_sub(1));
+        }
     }
 
     /// Shows a dialog: in place of the dialog on top, which it follows on from
     /// (a picker's confirmation), else over everything.
     pub(crate) fn show_popup(&mut self, popup: Popup) {
         match self.0.last_mut() {
-            Some(Overlay::Popup(p)) => *p = popup,
-            _ => self.0.push(Overlay::Popup(popup)),
+            Some(Overlay::Popup { popup: p, scroll }) => (*p, *scroll) = (popup, 0),
+            _ => self.0.push(Overlay::Popup { popup, scroll: 0 }),
         }
     }
 
     /// Closes the topmost dialog.
     pub(crate) fn close_popup(&mut self) {
-        if let Some(i) = self.0.iter().rposition(|o| matches!(o, Overlay::Popup(_))) {
+        if let Some(i) = self
+            .0
+            .iter()
+            .rposition(|o| matches!(o, Overlay::Popup { .. }))
+        {
             self.0.remove(i);
         }
     }
@@ -148,7 +168,8 @@ mod tests {
         o.open_help();
         assert!(matches!(o.top(), Some(Overlay::Help { scroll: 0 })));
         o.close_help();
-        assert_eq!(o.top(), Some(&Overlay::Popup(confirm("a"))));
+        assert_eq!(o.popup(), Some(&confirm("a")));
+        assert!(matches!(o.top(), Some(Overlay::Popup { .. })));
         o.show_popup(confirm("b"));
         assert_eq!(
             o.iter().count(),

@@ -1,7 +1,7 @@
 //! Dialogs over everything else: confirmations and the queue picker. A popup gets
 //! keys before anything but help; a confirmed one does what it was opened for.
 
-use crossterm::event::KeyEvent;
+use crossterm::event::{KeyCode, KeyEvent};
 
 use super::browser::{BrowserCmd, HeldState};
 use super::redrive::RedriveCmd;
@@ -13,13 +13,16 @@ use crate::recovery::RequeueRequest;
 /// A dialog over everything else.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Popup {
-    /// Accepts y or Enter, cancels with n or Esc.
+    /// Accepts y, or Enter unless its `on_yes` needs an explicit y (see
+    /// [`Pending::only_y`]); cancels with n or Esc. The last of `lines` is its
+    /// key line, always shown; the others scroll when they do not fit.
     Confirm {
         title: String,
         lines: Vec<String>,
         on_yes: Pending,
     },
-    /// Asks the user to type a number (a count) before a large deletion.
+    /// Asks the user to type a number (a count) before a large deletion. The
+    /// last of `lines` says what to type, and stays shown with the count.
     TypeCount {
         title: String,
         lines: Vec<String>,
@@ -51,11 +54,15 @@ pub enum Pending {
     Requeue {
         message_id: String,
         to: String,
+        /// The breaker guarding `to` is OPEN: sent anyway, it may well come back.
+        past_open_breaker: bool,
     },
     Delete {
         message_id: String,
     },
     KeepRawEdit,
+    /// Close the editor, dropping what was typed.
+    DiscardEdit,
     /// Start a planned redrive (forced past an open breaker when `force`).
     Redrive {
         plan: Box<crate::redrive::Plan>,
@@ -80,13 +87,59 @@ pub enum Pending {
     },
 }
 
+impl Pending {
+    /// What `y` does, when it must be `y`: a step past a refusal, which Enter,
+    /// the key that led to the question, must not take by accident.
+    pub fn only_y(&self) -> Option<&'static str> {
+        match self {
+            Pending::Redrive { force: true, .. } => Some("force the redrive"),
+            Pending::Requeue {
+                past_open_breaker: true,
+                ..
+            } => Some("requeue it past the open breaker"),
+            _ => None,
+        }
+    }
+}
+
+impl Popup {
+    /// How many lines the dialog's body has (what it can scroll through).
+    fn body_lines(&self) -> usize {
+        match self {
+            Popup::Confirm { lines, .. } | Popup::TypeCount { lines, .. } => lines.len(),
+            // The picker scrolls to its selection.
+            Popup::PickQueue { .. } => 0,
+        }
+    }
+}
+
 impl App {
     /// A key while a popup is open.
     pub(super) fn on_popup_key(&mut self, key: KeyEvent) -> Vec<Cmd> {
+        let lines = self.overlays.popup().map_or(0, Popup::body_lines);
+        let by = match self.keymap.action_in_text(&key, Scope::Dialog) {
+            Some(Action::PageDown) => 1,
+            Some(Action::PageUp) => -1,
+            _ => 0,
+        };
+        if by != 0 {
+            self.overlays.scroll_popup(by, lines);
+            return Vec::new();
+        }
         match self.overlays.popup_mut() {
             None => Vec::new(),
             Some(Popup::Confirm { on_yes, .. }) => match self.keymap.action_in(&key, Scope::Dialog)
             {
+                Some(Action::Confirm)
+                    if key.code == KeyCode::Enter && on_yes.only_y().is_some() =>
+                {
+                    let verb = on_yes.only_y().unwrap_or_default();
+                    let text = format!(
+                        "press y to {verb} (Enter does not answer this question), n or Esc to cancel"
+                    );
+                    self.notify(text, true);
+                    Vec::new()
+                }
                 Some(Action::Confirm) => {
                     let pending = on_yes.clone();
                     self.overlays.close_popup();
@@ -115,10 +168,10 @@ impl App {
                         let text = format!("type {expected} to confirm, or Esc to cancel");
                         self.notify(text, true);
                     }
-                    (_, crossterm::event::KeyCode::Backspace) => {
+                    (_, KeyCode::Backspace) => {
                         typed.pop();
                     }
-                    (_, crossterm::event::KeyCode::Char(c)) if c.is_ascii_digit() => typed.push(c),
+                    (_, KeyCode::Char(c)) if c.is_ascii_digit() => typed.push(c),
                     _ => {}
                 }
                 Vec::new()
@@ -161,6 +214,13 @@ impl App {
                 self.keep_edit();
                 Vec::new()
             }
+            Pending::DiscardEdit => {
+                if let Some(b) = self.browser.as_mut() {
+                    b.editor = None;
+                }
+                self.notify("edit discarded: the message is unchanged", false);
+                Vec::new()
+            }
             Pending::Redrive { plan, force } => self.confirmed_redrive(*plan, force),
             Pending::CancelRedrive { id } => self.cancel_redrive(id),
             Pending::StopAndQuit => self.stop_and_quit(),
@@ -176,7 +236,7 @@ impl App {
                 contents,
                 count,
             })],
-            Pending::Requeue { message_id, to } => {
+            Pending::Requeue { message_id, to, .. } => {
                 let Some(b) = self.browser.as_mut() else {
                     return Vec::new();
                 };

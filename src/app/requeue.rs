@@ -4,6 +4,7 @@
 
 use super::popup::{Pending, Popup};
 use super::{App, Cmd};
+use crate::breaker::BreakerState;
 use crate::broker::QueueRef;
 
 impl App {
@@ -70,18 +71,54 @@ impl App {
             ),
             None => (String::new(), to.clone()),
         };
+        let open = self.open_breakers_guarding(&to);
+        let mut lines = vec![
+            format!("Send {message_id} to {dest}, then delete it from {from}."),
+            if edited {
+                "It goes with your EDITED body and every message attribute.".into()
+            } else {
+                "It goes unchanged, with every message attribute.".into()
+            },
+        ];
+        let title = if open.is_empty() {
+            lines.push("y/Enter: requeue, n/Esc: cancel".into());
+            "Requeue this message?".to_string()
+        } else {
+            lines.push(format!(
+                "✖ {}: it would likely fail again and come back to {from}.",
+                open.join("; ")
+            ));
+            lines.push("y: requeue it anyway (not Enter), n/Esc: cancel".into());
+            "Breaker OPEN: requeue anyway?".to_string()
+        };
         Popup::Confirm {
-            title: "Requeue this message?".into(),
-            lines: vec![
-                format!("Send {message_id} to {dest}, then delete it from {from}."),
-                if edited {
-                    "It goes with your EDITED body and every message attribute.".into()
-                } else {
-                    "It goes unchanged, with every message attribute.".into()
-                },
-                "y/Enter: requeue, n/Esc: cancel".into(),
-            ],
-            on_yes: Pending::Requeue { message_id, to },
+            title,
+            lines,
+            on_yes: Pending::Requeue {
+                message_id,
+                to,
+                past_open_breaker: !open.is_empty(),
+            },
         }
+    }
+
+    /// "the breaker B guarding Q is OPEN (detail)" for each OPEN breaker that
+    /// guards the queue named `queue`, as the redrive's gate says it.
+    fn open_breakers_guarding(&self, queue: &str) -> Vec<String> {
+        self.breakers
+            .iter()
+            .filter(|b| b.state == BreakerState::Open && b.config.queue.as_deref() == Some(queue))
+            .map(|b| {
+                let detail = if b.detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", b.detail)
+                };
+                format!(
+                    "the breaker {} guarding {queue} is OPEN{detail}",
+                    b.config.name
+                )
+            })
+            .collect()
     }
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::{App, BreakerView, INFLOW_WINDOW_SECS, Rate, RateSample, RateSource, SortKey};
 use crate::broker::{QueueAttrs, QueueMetrics, QueueRef};
 use crate::config::RefreshConfig;
-use crate::health::{self, Drain, Flag, QueueFacts};
+use crate::health::{self, Drain, Flag, Outlook, QueueFacts, Trend};
 use crate::poll::Schedule;
 
 /// What the table shows of a row beyond its data, kept up to date by
@@ -23,6 +23,8 @@ pub struct Derived {
     /// See [`App::arrival`].
     pub arrival: Rate,
     pub drain: Option<Drain>,
+    /// The arrow next to the sparkline: the same rule as `drain` and the growing flag.
+    pub trend: Trend,
     pub flags: Vec<Flag>,
 }
 
@@ -35,6 +37,7 @@ impl Default for Derived {
                 source: RateSource::CloudWatch,
             },
             drain: None,
+            trend: Trend::Flat,
             flags: Vec::new(),
         }
     }
@@ -180,17 +183,6 @@ impl QueueRow {
         }
         buckets
     }
-
-    /// Trend of the depth over the last few samples: -1 falling, 0 flat, 1 rising.
-    pub(crate) fn trend(&self) -> i8 {
-        let n = self.depth_history.len();
-        if n < 2 {
-            return 0;
-        }
-        let from = self.depth_history[n.saturating_sub(4)].1;
-        let to = self.depth_history[n - 1].1;
-        (to > from) as i8 - (to < from) as i8
-    }
 }
 
 impl App {
@@ -322,7 +314,7 @@ impl App {
                 .as_ref()
                 .is_some_and(|a| self.index.pointed_at.contains_key(&a.arn));
         let arrival = self.arrival_of(row, is_dlq);
-        let drain = self.drain_of(row, arrival);
+        let outlook = self.outlook_of(row, arrival);
         let facts = QueueFacts {
             attrs: row.attrs.as_ref(),
             metrics: row.metrics.as_ref(),
@@ -330,11 +322,12 @@ impl App {
             below_streak: row.below_streak,
             breaker: self.breaker_for(&row.queue.name).map(|b| b.state),
         };
-        let flags = health::flags(&facts, &self.thresholds);
+        let flags = health::flags_with(&facts, &outlook, &self.thresholds);
         self.queues[i].derived = Derived {
             is_dlq,
             arrival,
-            drain,
+            drain: outlook.drain,
+            trend: outlook.trend,
             flags,
         };
     }
@@ -514,22 +507,30 @@ impl App {
         }
     }
 
-    /// Time to drain from the freshest figures: the net rate measured from the
-    /// last minute of attribute polls when it moved (CloudWatch's minute is
-    /// minutes old), else `arrival` (see [`App::arrival`]) and CloudWatch's
-    /// consumption.
-    fn drain_of(&self, row: &QueueRow, arrival: Rate) -> Option<Drain> {
+    /// Where the row is heading (drain, trend arrow, growing flag), from the
+    /// freshest figures: the net rate measured from the last minute of attribute
+    /// polls when there is one (CloudWatch's minute is minutes old, and does not
+    /// count messages moved into a DLQ), else `arrival` (see [`App::arrival`])
+    /// and CloudWatch's consumption.
+    fn outlook_of(&self, row: &QueueRow, arrival: Rate) -> Outlook {
         let depth = row.depth();
-        match (depth, self.net_rate(row)) {
+        let consumption = row.metrics.as_ref().and_then(|m| m.deleted_per_min);
+        let sustained = row.below_streak >= self.thresholds.growing_samples;
+        let (arrival, consumption) = match self.net_rate(row) {
             // A net rate is arrival minus consumption: one of them is zero.
-            (Some(d), Some(net)) if net != 0.0 => {
-                Some(health::time_to_drain(d, net.max(0.0), (-net).max(0.0)))
+            Some(net) if net != 0.0 => (Some(net.max(0.0)), Some((-net).max(0.0))),
+            // The depth held for a minute: balanced if anything moves, else stalled.
+            Some(_) if arrival.per_min.is_some() || consumption.is_some() => {
+                let busy = arrival
+                    .per_min
+                    .into_iter()
+                    .chain(consumption)
+                    .fold(0.0, f64::max);
+                (Some(busy), Some(busy))
             }
-            _ => {
-                let consumption = row.metrics.as_ref().and_then(|m| m.deleted_per_min);
-                Drain::of(depth, arrival.per_min, consumption)
-            }
-        }
+            _ => (arrival.per_min, consumption),
+        };
+        health::outlook(depth, arrival, consumption, sustained)
     }
 
     /// The change in depth per minute of the data's clock (see [`App::arrival`]).

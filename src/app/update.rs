@@ -311,6 +311,7 @@ impl App {
                 self.dirty |= changed;
                 self.set_stale(i, None);
                 self.set_attrs(i, attrs);
+                self.note_left_after_redrive(i);
                 self.last_refresh = Some(now);
                 self.judge_dlq_rules();
                 if let Some(added) = inflow
@@ -525,7 +526,7 @@ impl App {
         }
         match self.overlays.top() {
             Some(Overlay::Help { .. }) => return self.on_help_key(key),
-            Some(Overlay::Popup(_)) => return self.on_popup_key(key),
+            Some(Overlay::Popup { .. }) => return self.on_popup_key(key),
             Some(Overlay::RedriveForm(_)) => return self.on_redrive_form_key(key),
             Some(Overlay::QueueFilter) => return self.on_filter_key(key),
             None => {}

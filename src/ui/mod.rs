@@ -56,7 +56,9 @@ fn draw_popups(frame: &mut Frame, area: ratatui::layout::Rect, app: &App, theme:
     for overlay in app.overlays.iter() {
         match overlay {
             Overlay::RedriveForm(form) => redrive::draw_form(frame, area, app, form, theme),
-            Overlay::Popup(popup) => popup::draw(frame, area, popup, theme),
+            Overlay::Popup { popup, scroll } => {
+                popup::draw(frame, area, popup, *scroll, &app.keymap, theme)
+            }
             Overlay::Help { scroll } => help::draw(frame, area, app, *scroll, theme),
             Overlay::QueueFilter => {}
         }

@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders, Cell, Row, Table};
 use super::theme::Theme;
 use crate::app::{App, Pane, QueueRow, RateSource};
 use crate::format;
-use crate::health::{Drain, Flag};
+use crate::health::{Drain, Flag, Trend};
 
 /// The columns, in the order they are drawn.
 const HEADER: [&str; COLUMNS] = [
@@ -241,11 +241,13 @@ fn queue_texts(app: &App, row: &QueueRow, theme: &Theme) -> [Text; COLUMNS] {
     let consumption = metrics.and_then(|m| m.deleted_per_min);
     // The last four minutes of the depth, then the direction.
     let spark = format::sparkline(&row.depth_buckets(SPARK_SECS / app.time_scale, SPARK_LEN));
-    let (trend, trend_style) = match row.trend() {
-        1 => ("↑", theme.warn),
-        -1 => ("↓", theme.good),
-        _ => ("→", theme.dim),
+    let trend = row.derived.trend;
+    let trend_style = match trend {
+        Trend::Rising => theme.warn,
+        Trend::Falling => theme.good,
+        Trend::Flat => theme.dim,
     };
+    let trend = trend.arrow();
     let plain = ratatui::style::Style::default();
     let t = |text: String, style, right| Text {
         text,

@@ -80,6 +80,9 @@ pub(crate) fn draw_form(
         ),
         theme.dim,
     ));
+    if let Some(note) = &form.note {
+        lines.push(Line::styled(format!("⚠ {note}"), theme.warn));
+    }
     if form.planning {
         lines.push(Line::styled("checking the queues…", theme.warn));
     }
@@ -103,12 +106,16 @@ pub(crate) fn draw_progress(frame: &mut Frame, area: Rect, app: &App, theme: &Th
         let r = &run.plan.request;
         let p = run.progress.as_ref();
         let state = match (&run.report, &run.error, p) {
-            (Some(rep), _, _) => rep.state.label().to_string(),
+            (Some(rep), _, _) => match run.left {
+                Some(n) if n > 0 => format!("{}, {n} left in {}", rep.state.label(), r.source.name),
+                _ => rep.state.label().to_string(),
+            },
             (_, Some(_), _) => "failed to start".to_string(),
             (_, _, Some(p)) => p.state.label().to_string(),
             _ => "starting".to_string(),
         };
         let state_style = match (&run.report, p.map(|p| p.state)) {
+            (Some(_), _) if run.left.is_some_and(|n| n > 0) => theme.warn,
             (Some(rep), _) if rep.succeeded() => theme.good,
             (Some(_), _) => theme.bad,
             (_, Some(RunState::Paused)) => theme.warn,

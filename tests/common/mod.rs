@@ -227,6 +227,11 @@ impl Pty {
         });
     }
 
+    /// Whether the program has exited (without waiting).
+    pub fn has_exited(&mut self) -> bool {
+        self.exit.is_some() || matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
     /// Waits for the program to exit and for all its output to be parsed.
     /// Kills it and panics at the deadline.
     pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {

@@ -85,6 +85,8 @@ pub struct RedriveForm {
     pub error: Option<String>,
     /// A plan is being made (checks against the queues).
     pub planning: bool,
+    /// What the user should know before choosing (a move task already running).
+    pub note: Option<String>,
 }
 
 impl RedriveForm {
@@ -163,6 +165,14 @@ impl App {
             return Vec::new();
         }
         let dlq = row.queue.clone();
+        if let Some((view, n)) = self.view_holding(&dlq) {
+            let text = format!(
+                "{view} holds {n} messages of {}: a redrive cannot move them — close it (Esc) first, which gives them back",
+                dlq.name
+            );
+            self.notify(text, true);
+            return Vec::new();
+        }
         let targets: Vec<QueueRef> = self
             .queues
             .iter()
@@ -172,6 +182,28 @@ impl App {
         let mut destinations = vec!["own source".to_string()];
         destinations.extend(targets.iter().map(|q| self.queue_label(q)));
         let background = self.background_inflow(&dlq);
+        // SQS runs one move task per queue: with one running, offer client-side.
+        let running = row.move_task.clone().filter(|t| t.status.is_running());
+        let note = running.as_ref().map(|t| {
+            let started = t
+                .started_at
+                .and_then(|at| (self.wall_now() - at).to_std().ok())
+                .map_or(String::new(), |ago| {
+                    format!(", started {} ago", crate::format::duration(ago))
+                });
+            format!(
+                "a move task is running on {} ({} of {} moved{started}): SQS runs one at a time, so this one moves client-side; {} on the dashboard cancels the task",
+                dlq.name,
+                t.moved,
+                crate::format::count(t.to_move),
+                self.keymap.label(crate::keymap::Action::RedriveCancel)
+            )
+        });
+        let mode = if running.is_some() {
+            ModePreference::ClientSide
+        } else {
+            ModePreference::Auto
+        };
         self.overlays.push(Overlay::RedriveForm(RedriveForm {
             dlq,
             destinations,
@@ -179,7 +211,7 @@ impl App {
             destination: 0,
             rate: self.redrive_settings.rate.to_string(),
             max: String::new(),
-            mode: ModePreference::Auto,
+            mode,
             canary: false,
             background,
             filter: String::new(),
@@ -187,6 +219,7 @@ impl App {
             field: RedriveField::Destination,
             error: None,
             planning: false,
+            note,
         }));
         Vec::new()
     }

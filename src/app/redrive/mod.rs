@@ -2,6 +2,7 @@
 //! the circuit-breaker gate, live progress with pause, resume and cancel, move
 //! tasks started elsewhere, and the optional auto-redrive when a breaker closes.
 
+mod conflicts;
 mod form;
 
 use std::time::Instant;
@@ -41,6 +42,10 @@ pub struct RedriveRun {
     pub report: Option<Report>,
     pub error: Option<String>,
     pub started: Instant,
+    /// The DLQ's depth read after the run ended: what it left there.
+    pub left: Option<u64>,
+    /// A depth poll was in flight when the run ended: its answer is skipped.
+    pub skip_reading: bool,
 }
 
 impl RedriveRun {
@@ -151,6 +156,8 @@ impl App {
             report: None,
             error: None,
             started: self.now,
+            left: None,
+            skip_reading: false,
         });
         vec![Cmd::Redrive(RedriveCmd::Start {
             id,
@@ -244,7 +251,15 @@ impl App {
                 );
                 let failed = !report.succeeded();
                 run.report = Some(*report);
+
                 let names: Vec<String> = run.plan.destinations.clone();
+                let dlq = run.plan.request.source.clone();
+                let polling = self
+                    .row_index(&dlq)
+                    .is_some_and(|i| self.queues[i].schedule.in_flight());
+                if let Some(run) = self.redrives.iter_mut().find(|r| r.id == id) {
+                    run.skip_reading = polling;
+                }
                 self.tell(text.clone());
                 self.notify(text, failed);
                 for name in names.iter().chain(std::iter::once(&source)) {
@@ -303,7 +318,7 @@ impl App {
         match self.gate_decision(&plan, false) {
             GateDecision::Refused { reason } => {
                 lines.push(format!("✖ {reason}"));
-                lines.push("y/Enter: FORCE it anyway, n/Esc: cancel".into());
+                lines.push("y: FORCE it anyway (not Enter), n/Esc: cancel".into());
                 self.overlays.show_popup(Popup::Confirm {
                     title: "Breaker OPEN: redrive refused".into(),
                     lines,
@@ -513,6 +528,16 @@ impl App {
                 .redrives
                 .iter()
                 .any(|r| r.is_active() && r.plan.request.source.url == source.url);
+        if let Some((view, n)) = self.view_holding(&source)
+            && !busy
+            && !self.read_only
+            && gate::should_auto_redrive(self.redrive_settings.auto, before, b.state, visible)
+        {
+            self.tell(format!(
+                "auto-redrive of {dlq_name} held back: {view} holds {n} of its messages"
+            ));
+            return Vec::new();
+        }
         if busy
             || self.read_only
             || !gate::should_auto_redrive(self.redrive_settings.auto, before, b.state, visible)

@@ -506,9 +506,17 @@ impl App {
             ),
         };
         let queue = t.queue.clone();
+        let held = t.held_count();
         let mut cmds = self.close_triage();
-        self.selected = Some(queue.url);
+        self.selected = Some(queue.url.clone());
         cmds.extend(self.open_redrive());
+        if self.overlays.form().is_some() && held > 0 {
+            let text = format!(
+                "triage gave back its {held} messages of {} first: a redrive cannot move what a view holds",
+                queue.name
+            );
+            self.notify(text, false);
+        }
         if let Some(form) = self.overlays.form_mut() {
             form.group = Some(group);
             if fixed > 0 {
