@@ -134,7 +134,9 @@ pub async fn scan(
     let error = error.into_inner().unwrap_or_else(|p| p.into_inner());
     let mut retries = retries.into_inner();
     if !held.overflow.is_empty() {
-        retries += give_back_counted(broker, queue, held.overflow).await.retries;
+        retries += give_back_counted(broker, queue, held.overflow)
+            .await
+            .retries;
     }
     let complete = error.is_none() && !stop() && held.messages.len() < cap;
     Scan {

@@ -177,7 +177,9 @@ async fn read_request(conn: &mut TcpStream) -> Option<Request> {
     let header = |name: &str| {
         head.lines().find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
     };
     let length: usize = header("content-length")
@@ -219,7 +221,9 @@ async fn forward(upstream: SocketAddr, req: &[u8]) -> Option<Vec<u8>> {
 }
 
 fn error_answer(status: &str, code: &str, fault: &str) -> Vec<u8> {
-    let body = format!(r#"{{"__type":"com.amazonaws.sqs#{code}","message":"injected by the test proxy"}}"#);
+    let body = format!(
+        r#"{{"__type":"com.amazonaws.sqs#{code}","message":"injected by the test proxy"}}"#
+    );
     format!(
         "HTTP/1.1 {status}\r\nContent-Type: application/x-amz-json-1.0\r\n\
          x-amzn-query-error: {code};{fault}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",

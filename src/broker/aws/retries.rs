@@ -59,7 +59,10 @@ mod tests {
     #[test]
     fn reads_the_attempt_number() {
         assert_eq!(attempt_of("attempt=1; max=2"), Some(1));
-        assert_eq!(attempt_of("ttl=20260101T000000Z; attempt=3; max=3"), Some(3));
+        assert_eq!(
+            attempt_of("ttl=20260101T000000Z; attempt=3; max=3"),
+            Some(3)
+        );
         assert_eq!(attempt_of("max=3"), None);
     }
 }
