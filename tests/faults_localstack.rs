@@ -6,7 +6,8 @@
 //!
 //! `LAZYSQS_FAULTS_COUNT` sets how many messages the redrive and the scan move
 //! (default 1,000; the figures were measured with 5,000). Seeding goes
-//! straight to LocalStack; only lazysqs talks through the proxy.
+//! straight to LocalStack; only lazysqs talks through the proxy. `LAZYSQS_BIN`
+//! runs another copy of the binary than the one cargo built.
 
 use std::collections::BTreeMap;
 use std::process::{Command, Output, Stdio};
@@ -174,7 +175,10 @@ impl World {
 
     fn lazysqs(&self, through: &str, args: &[&str]) -> Output {
         let log = std::env::temp_dir().join(format!("{}.log", self.prefix));
-        Command::new(env!("CARGO_BIN_EXE_lazysqs"))
+        // `LAZYSQS_BIN`: a copy of the binary, when the target directory is shared.
+        let bin =
+            std::env::var("LAZYSQS_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_lazysqs").into());
+        Command::new(bin)
             .arg("--endpoint-url")
             .arg(through)
             .arg("--log-file")
