@@ -421,6 +421,13 @@ pub trait Broker: Send + Sync {
     /// Where the data comes from, for the status bar ("demo", "us-east-1 (prod)").
     fn describe(&self) -> String;
 
+    /// Calls the client library made again on its own (attempts after a call's
+    /// first) since this broker was made, on every task that uses it; 0 where the
+    /// library does not retry. Reports count the difference over their run.
+    fn sdk_retries(&self) -> u64 {
+        0
+    }
+
     async fn list_queues(&self, selection: &QueueSelection) -> BrokerResult<Vec<QueueRef>>;
     /// The listing of each place apart, named for people ("eu-west-1 (profile b)"),
     /// so that one place failing hides none of the others. By default: one place.

@@ -98,6 +98,10 @@ impl Broker for MultiBroker {
         }
     }
 
+    fn sdk_retries(&self) -> u64 {
+        self.members.iter().map(|m| m.broker.sdk_retries()).sum()
+    }
+
     /// Every place's queues. Fails only when every place asked failed; a queue
     /// reached through two profiles is listed once.
     async fn list_queues(&self, selection: &QueueSelection) -> BrokerResult<Vec<QueueRef>> {

@@ -47,6 +47,9 @@ pub struct TriageJson {
     /// Messages that could not be given back (they reappear when their hold of
     /// five minutes ends).
     pub not_given_back: usize,
+    /// Calls made again after they failed (throttling, server errors, lost
+    /// connections, timeouts): lazysqs's own and the SDK's, scan and give-back.
+    pub retries: u64,
     pub error: Option<String>,
     pub groups: Vec<GroupJson>,
 }
@@ -112,6 +115,7 @@ pub async fn run(
         messages,
         complete,
         error,
+        retries,
     } = tokio::select! {
         s = scanning => s,
         _ = signal => unreachable!("pending"),
@@ -121,7 +125,8 @@ pub async fn run(
     }
     let groups = group(&messages, by);
     let receipts = messages.iter().map(|m| m.receipt_handle.clone()).collect();
-    let not_given_back = scan::give_back(broker, &queue, receipts).await;
+    let given_back = scan::give_back_counted(broker, &queue, receipts).await;
+    let not_given_back = given_back.failed;
     if not_given_back > 0 {
         eprintln!(
             "lazysqs triage: {not_given_back} message(s) could not be given back; they reappear in {} when their hold ends (at most {} s)",
@@ -137,6 +142,7 @@ pub async fn run(
         approximate_total: Some(total),
         complete,
         not_given_back,
+        retries: retries + given_back.retries,
         error: error.as_ref().map(|e| e.to_string()),
         groups: groups
             .iter()

@@ -174,6 +174,7 @@ impl RedriveHandle {
                     failed: p.failed,
                     skipped: p.skipped,
                     not_deleted: p.not_deleted,
+                    retries: p.retries,
                     duration_secs: p.elapsed.as_secs_f64(),
                     error: Some(format!("the redrive task stopped: {e}")),
                     ..self.fallback

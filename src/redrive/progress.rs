@@ -86,6 +86,12 @@ pub struct Progress {
     /// Moved and confirmed sent, but the delete from the DLQ failed: the message
     /// is in both queues (a duplicate, never a loss).
     pub not_deleted: u64,
+    /// Calls made again after they failed or timed out: the SDK's own retries
+    /// (while the run went, on its connection) and the mover's (a receive, or a
+    /// batch's failed entries). A SendMessageBatch retried after an answer was lost
+    /// may have sent its messages twice (SQS is at-least-once): this counts where
+    /// that can have happened. Client-side runs only; 0 for a move task.
+    pub retries: u64,
     /// How many the run expects to move in all, when known (moved + failed + remaining).
     pub total: Option<u64>,
     /// How many are left, when known; with a filter it is an upper bound.
@@ -118,6 +124,7 @@ impl Progress {
             failed: 0,
             skipped: 0,
             not_deleted: 0,
+            retries: 0,
             total: None,
             remaining: None,
             rate: 0.0,
@@ -196,6 +203,12 @@ pub struct Report {
     pub failed: u64,
     pub skipped: u64,
     pub not_deleted: u64,
+    /// Calls made again after they failed or timed out: the SDK's own retries
+    /// (while the run went, on its connection) and the mover's (a receive, or a
+    /// batch's failed entries). A SendMessageBatch retried after an answer was lost
+    /// may have sent its messages twice (SQS is at-least-once): this counts where
+    /// that can have happened. Client-side runs only; 0 for a move task.
+    pub retries: u64,
     pub duration_secs: f64,
     /// Average messages per second from the start to the last message moved
     /// (pauses excluded).
@@ -234,6 +247,7 @@ impl Report {
             failed: 0,
             skipped: 0,
             not_deleted: 0,
+            retries: 0,
             duration_secs: 0.0,
             rate: 0.0,
             target_rate,

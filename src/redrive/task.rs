@@ -142,6 +142,7 @@ pub(crate) fn progress_of(task: &MoveTask, rate: f64) -> Progress {
         failed: 0,
         skipped: 0,
         not_deleted: 0,
+        retries: 0,
         total: task.to_move,
         remaining: if state.is_finished() {
             Some(0)

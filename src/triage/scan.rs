@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use crate::recovery::set_visibility;
@@ -25,6 +26,22 @@ pub const CONCURRENCY: usize = 16;
 /// Empty receives in a row (per receiver) after which the queue is taken as
 /// empty: SQS samples its servers, so one empty answer does not mean empty.
 const EMPTY_TO_STOP: u32 = 3;
+/// Calls per receive or give-back batch, when the error may pass (throttling, a
+/// server error, a lost connection), before the scan stops or the batch is left to
+/// come back when its hold ends.
+const ATTEMPTS: u32 = 4;
+
+/// Whether trying again may help.
+fn transient(e: &BrokerError) -> bool {
+    matches!(
+        e,
+        BrokerError::Throttled(_) | BrokerError::Unreachable(_) | BrokerError::Other(_)
+    )
+}
+
+fn backoff(attempt: u32) -> Duration {
+    Duration::from_millis(100u64.saturating_mul(1 << attempt.min(6)))
+}
 
 /// What a scan holds.
 #[derive(Debug)]
@@ -34,6 +51,8 @@ pub struct Scan {
     pub complete: bool,
     /// Why the scan stopped early, if it failed.
     pub error: Option<BrokerError>,
+    /// Calls made again after they failed: the scan's own and the SDK's while it ran.
+    pub retries: u64,
 }
 
 struct Held {
@@ -54,6 +73,8 @@ pub async fn scan(
     stop: &(dyn Fn() -> bool + Sync),
 ) -> Scan {
     let cap = cap.clamp(1, MAX_IN_FLIGHT);
+    let sdk_at_start = broker.sdk_retries();
+    let retries = AtomicU64::new(0);
     let held = Mutex::new(Held {
         by_id: HashMap::new(),
         messages: Vec::new(),
@@ -65,7 +86,18 @@ pub async fn scan(
     let receiver = || async {
         let mut empty = 0;
         while empty < EMPTY_TO_STOP && !stop() && !full() && !failed() {
-            let batch = match broker.receive(queue, 10, HOLD).await {
+            let mut attempt = 0;
+            let answer = loop {
+                match broker.receive(queue, 10, HOLD).await {
+                    Err(e) if transient(&e) && attempt + 1 < ATTEMPTS => {
+                        attempt += 1;
+                        retries.fetch_add(1, Ordering::Relaxed);
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
+                    answer => break answer,
+                }
+            };
+            let batch = match answer {
                 Ok(b) => b,
                 Err(e) => {
                     if let Ok(mut slot) = error.lock() {
@@ -100,24 +132,69 @@ pub async fn scan(
     futures::future::join_all((0..CONCURRENCY).map(|_| receiver())).await;
     let held = held.into_inner().unwrap_or_else(|p| p.into_inner());
     let error = error.into_inner().unwrap_or_else(|p| p.into_inner());
+    let mut retries = retries.into_inner();
     if !held.overflow.is_empty() {
-        give_back(broker, queue, held.overflow).await;
+        retries += give_back_counted(broker, queue, held.overflow)
+            .await
+            .retries;
     }
     let complete = error.is_none() && !stop() && held.messages.len() < cap;
     Scan {
         messages: held.messages,
         complete,
         error,
+        retries: retries + broker.sdk_retries().saturating_sub(sdk_at_start),
     }
 }
 
 /// Gives messages back (visibility 0); returns how many could not be.
 pub async fn give_back(broker: &dyn Broker, queue: &QueueRef, receipts: Vec<String>) -> usize {
-    let failed = set_visibility(broker, queue, receipts, Duration::ZERO).await;
+    give_back_counted(broker, queue, receipts).await.failed
+}
+
+/// How giving messages back went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GivenBack {
+    /// Messages that could not be given back: they reappear when their hold ends.
+    pub failed: usize,
+    /// Calls made again: the give-back's own and the SDK's while it ran.
+    pub retries: u64,
+}
+
+/// Gives messages back (visibility 0), trying again those whose change failed for
+/// a reason that may pass (setting visibility 0 twice does no harm).
+pub async fn give_back_counted(
+    broker: &dyn Broker,
+    queue: &QueueRef,
+    receipts: Vec<String>,
+) -> GivenBack {
+    let sdk_at_start = broker.sdk_retries();
+    let mut retries = 0;
+    let mut pending = receipts;
+    let mut failed = Vec::new();
+    for attempt in 0..ATTEMPTS {
+        if pending.is_empty() {
+            break;
+        }
+        if attempt > 0 {
+            retries += pending.len().div_ceil(10) as u64;
+            tokio::time::sleep(backoff(attempt)).await;
+        }
+        let (again, lost): (Vec<_>, Vec<_>) =
+            set_visibility(broker, queue, pending, Duration::ZERO)
+                .await
+                .into_iter()
+                .partition(|(_, e)| transient(e) && attempt + 1 < ATTEMPTS);
+        failed.extend(lost);
+        pending = again.into_iter().map(|(r, _)| r).collect();
+    }
     for (_, e) in failed.iter().take(3) {
         tracing::warn!("giving a message back to {}: {e}", queue.name);
     }
-    failed.len()
+    GivenBack {
+        failed: failed.len(),
+        retries: retries + broker.sdk_retries().saturating_sub(sdk_at_start),
+    }
 }
 
 /// Up to `max` messages received and given straight back (hidden for at most

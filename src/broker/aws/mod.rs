@@ -11,11 +11,13 @@
 //! - [`cloudwatch`]: metrics (batched GetMetricData) and alarm states;
 //! - [`errors`]: every SDK error sorted into a [`BrokerError`] the UI can explain and
 //!   the pollers can back off on. The SDK's own retries are kept short (two
-//!   attempts) so that the pollers' backoff is in charge.
+//!   attempts) so that the pollers' backoff is in charge;
+//! - [`retries`]: counting those retries, for the redrive and triage summaries.
 
 mod cloudwatch;
 mod convert;
 mod errors;
+mod retries;
 mod sqs;
 
 use errors::env_nonempty;
@@ -70,6 +72,8 @@ pub struct AwsBroker {
     sqs_target: String,
     /// How errors name the CloudWatch side.
     cloudwatch_target: String,
+    /// SQS attempts after a call's first, made by the SDK on its own.
+    retries: retries::RetryCounter,
 }
 
 impl AwsBroker {
@@ -172,8 +176,13 @@ impl AwsBroker {
         sqs_target: String,
         cloudwatch_target: String,
     ) -> AwsBroker {
+        let retries = retries::RetryCounter::default();
         AwsBroker {
-            sqs: aws_sdk_sqs::Client::new(config),
+            sqs: aws_sdk_sqs::Client::from_conf(
+                aws_sdk_sqs::config::Builder::from(config)
+                    .interceptor(retries.clone())
+                    .build(),
+            ),
             // GetMetricData is polled once a minute and can be slow on a large
             // metric store: it gets more time than the SQS calls.
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
@@ -191,6 +200,7 @@ impl AwsBroker {
             description,
             sqs_target,
             cloudwatch_target,
+            retries,
         }
     }
 

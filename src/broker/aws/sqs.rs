@@ -67,6 +67,10 @@ impl Broker for AwsBroker {
         self.description.clone()
     }
 
+    fn sdk_retries(&self) -> u64 {
+        self.retries.get()
+    }
+
     async fn list_queues(&self, selection: &QueueSelection) -> BrokerResult<Vec<QueueRef>> {
         let mut found: BTreeMap<String, QueueRef> = BTreeMap::new();
         let here = Place::new(self.region.clone(), "");

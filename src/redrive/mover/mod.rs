@@ -187,6 +187,7 @@ pub fn spawn(broker: Arc<dyn Broker>, cfg: MoverConfig) -> RedriveHandle {
     };
     let cap = cfg.cap();
     let run = Arc::new(Run {
+        sdk_retries_at_start: broker.sdk_retries(),
         gate: Gate::new(Adaptive::new(concurrency::START.min(cap), cap)),
         broker,
         directive: control.subscribe(),
@@ -252,6 +253,8 @@ struct Stats {
     failed: u64,
     skipped: u64,
     not_deleted: u64,
+    /// Calls the mover itself made again (the SDK's are counted by the broker).
+    retries: u64,
     by_destination: BTreeMap<String, u64>,
     failures: Vec<MessageFailure>,
     /// Held messages by message id.
@@ -304,6 +307,8 @@ struct Run {
     limits: Mutex<HashMap<String, usize>>,
     progress: watch::Sender<Progress>,
     started: Instant,
+    /// The broker's count of SDK retries when the run started.
+    sdk_retries_at_start: u64,
     hold: Duration,
     /// Wakes workers waiting for tokens when one finds the queue empty.
     drained: Notify,
@@ -324,6 +329,19 @@ fn backoff(attempt: u32) -> Duration {
 impl Run {
     fn stats(&self) -> MutexGuard<'_, Stats> {
         crate::sync::lock(&self.stats)
+    }
+
+    /// Counts a call about to be made again, and says why.
+    fn retrying(&self, why: String) {
+        let mut s = self.stats();
+        s.retries += 1;
+        s.last_error = Some(why);
+    }
+
+    /// Calls made again so far: the mover's own and the SDK's during the run.
+    fn retries(&self, s: &Stats) -> u64 {
+        let sdk = self.broker.sdk_retries();
+        s.retries + sdk.saturating_sub(self.sdk_retries_at_start)
     }
 
     async fn execute(self: Arc<Self>) -> Report {

@@ -42,6 +42,7 @@ impl Run {
                 failed: s.failed,
                 skipped: s.skipped,
                 not_deleted: s.not_deleted,
+                retries: self.retries(&s),
                 total: left.map(|l| attempted + l),
                 remaining: left,
                 rate: if state.is_finished() {
@@ -101,6 +102,7 @@ impl Run {
             failed: s.failed,
             skipped: s.skipped,
             not_deleted: s.not_deleted,
+            retries: self.retries(&s),
             duration_secs: p.elapsed.as_secs_f64(),
             rate: self.average_rate(&s, s.last_move.unwrap_or_else(Instant::now)),
             target_rate: self.limiter.rate(),

@@ -200,6 +200,7 @@ impl Run {
                 break;
             }
             if attempt > 0 {
+                self.stats().retries += 1;
                 tokio::time::sleep(backoff(attempt)).await;
             }
             let request: Vec<OutgoingMessage> =
@@ -337,6 +338,7 @@ impl Run {
                 break;
             }
             if attempt > 0 {
+                self.stats().retries += 1;
                 tokio::time::sleep(backoff(attempt)).await;
             }
             let request: Vec<String> = pending.iter().map(|&i| handles[i].clone()).collect();

@@ -308,7 +308,7 @@ impl Run {
             {
                 Ok(m) => return Ok(m),
                 Err(e) if transient(&e) && attempt + 1 < RECEIVE_ATTEMPTS => {
-                    self.stats().last_error = Some(format!("receive: {e} (retrying)"));
+                    self.retrying(format!("receive: {e} (retrying)"));
                     tokio::time::sleep(backoff(attempt + 1)).await;
                     attempt += 1;
                 }
