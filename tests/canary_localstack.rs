@@ -226,7 +226,7 @@ async fn a_halted_fifo_canary_leaves_every_group_in_order() {
         return;
     };
     const GROUPS: [&str; 3] = ["ga", "gb", "gc"];
-    const PER: u64 = 20;
+    const PER: u64 = 5;
     let (orders, dlq) = env.with_dlq("f", true).await;
     let messages = (0..PER)
         .flat_map(|i| {
